@@ -1,0 +1,741 @@
+/*
+ * config.c - the settings table and everything that reads it.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+enum ctype { CT_STRING, CT_INT, CT_BOOL, CT_LEVEL, CT_PROPS, CT_TENANTS, CT_SCHEDULES };
+
+#define F_SECRET 1     /* never printed */
+#define F_RELOADABLE 2 /* takes effect on SIGHUP */
+
+struct setting {
+    const char *name; /* dotted path in the file */
+    enum ctype type;
+    size_t off;      /* field in struct vg_config */
+    const char *def; /* default, parsed like an environment value; NULL = none */
+    int64_t min, max;
+    const char *env; /* NULL: VIGIL_ + the name upper-cased, dots as underscores */
+    int flags;
+    const char *help;
+};
+
+#define OFF(f) offsetof(struct vg_config, f)
+#define NOENV "" /* lists come from the file only */
+
+static const struct setting settings[] = {
+    {"log.level", CT_LEVEL, OFF(log_level), "info", 0, 0, NULL, F_RELOADABLE,
+     "error, warn, info or debug"},
+
+    {"kafka.brokers", CT_STRING, OFF(kafka_brokers), "127.0.0.1:59092", 0, 0, NULL, 0,
+     "bootstrap servers, host:port[,host:port...]"},
+    {"kafka.topics.events", CT_STRING, OFF(topic_events), "vigil.events", 0, 0, NULL, 0,
+     "tracking events"},
+    {"kafka.topics.heartbeats", CT_STRING, OFF(topic_heartbeats), "vigil.heartbeats", 0, 0,
+     NULL, 0, "session signals: start, heartbeat, activate, end"},
+    {"kafka.topics.commands", CT_STRING, OFF(topic_commands), "vigil.commands", 0, 0, NULL, 0,
+     "signed scheduler commands"},
+    {"kafka.topics.summaries", CT_STRING, OFF(topic_summaries), "vigil.summaries", 0, 0, NULL,
+     0, "one summary per ended session"},
+    {"kafka.topics.dlq", CT_STRING, OFF(topic_dlq), "vigil.dlq", 0, 0, NULL, 0,
+     "messages a worker refused, with the reason in headers"},
+    {"kafka.partitions.events", CT_INT, OFF(partitions_events), "6", 1, 1024, NULL, 0,
+     "partitions created for the events topic (bounds the worker count)"},
+    {"kafka.partitions.heartbeats", CT_INT, OFF(partitions_heartbeats), "6", 1, 1024, NULL, 0,
+     "partitions created for the heartbeats topic"},
+    {"kafka.partitions.commands", CT_INT, OFF(partitions_commands), "1", 1, 1024, NULL, 0,
+     "partitions created for the commands topic"},
+    {"kafka.partitions.summaries", CT_INT, OFF(partitions_summaries), "3", 1, 1024, NULL, 0,
+     "partitions created for the summaries topic"},
+    {"kafka.partitions.dlq", CT_INT, OFF(partitions_dlq), "1", 1, 1024, NULL, 0,
+     "partitions created for the dead-letter topic"},
+    {"kafka.replication_factor", CT_INT, OFF(replication_factor), "1", 1, 16, NULL, 0,
+     "replication factor of created topics"},
+    {"kafka.properties", CT_PROPS, 0, NULL, 0, 0, NULL, 0,
+     "librdkafka properties passed through, \"name=value\" (env: ';'-separated)"},
+
+    {"database.url", CT_STRING, OFF(database_url), "postgresql://vigil@127.0.0.1:55432/vigil",
+     0, 0, NULL, F_SECRET, "libpq connection URI"},
+
+    {"security.command_secret", CT_STRING, OFF(command_secret), NULL, 0, 0,
+     "VIGIL_COMMAND_SECRET", F_SECRET, "HMAC-SHA256 key signing scheduler commands"},
+    {"security.token_secret", CT_STRING, OFF(token_secret), NULL, 0, 0, "VIGIL_TOKEN_SECRET",
+     F_SECRET, "HMAC-SHA256 key signing session tokens"},
+
+    {"producer.listen", CT_STRING, OFF(producer_listen), "127.0.0.1", 0, 0, NULL, 0,
+     "address the HTTP API listens on"},
+    {"producer.port", CT_INT, OFF(producer_port), "8080", 1, 65535, NULL, 0,
+     "HTTP API port (health and metrics too)"},
+    {"producer.threads", CT_INT, OFF(producer_threads), "4", 1, 256, NULL, 0,
+     "HTTP worker threads"},
+    {"producer.max_body_bytes", CT_INT, OFF(producer_max_body_bytes), "1048576", 1024,
+     64 << 20, NULL, 0, "largest request body accepted (413 beyond)"},
+    {"producer.max_event_bytes", CT_INT, OFF(producer_max_event_bytes), "65536", 256, 1 << 20,
+     NULL, 0, "largest single event accepted (413 beyond)"},
+    {"producer.max_batch_events", CT_INT, OFF(producer_max_batch_events), "1000", 1, 100000,
+     NULL, 0, "most events in one request"},
+    {"producer.ack_timeout_ms", CT_INT, OFF(producer_ack_timeout_ms), "5000", 100, 120000,
+     NULL, 0, "how long a durable request waits for Kafka before 503"},
+    {"producer.linger_ms", CT_INT, OFF(producer_linger_ms), "5", 0, 1000, NULL, 0,
+     "librdkafka linger.ms"},
+    {"producer.queue_max_messages", CT_INT, OFF(producer_queue_max_messages), "100000", 100,
+     10000000, NULL, 0, "local producer queue bound (503 when full)"},
+    {"producer.connection_limit", CT_INT, OFF(producer_connection_limit), "1024", 1, 100000,
+     NULL, 0, "concurrent HTTP connections"},
+    {"producer.connection_timeout_s", CT_INT, OFF(producer_connection_timeout_s), "30", 1, 3600,
+     NULL, 0, "idle or slow connections are closed after this"},
+    {"producer.token_ttl_s", CT_INT, OFF(producer_token_ttl_s), "86400", 60, 31536000, NULL, 0,
+     "lifetime of a session token when the session has no expires_at"},
+    {"producer.tenants", CT_TENANTS, 0, NULL, 0, 0, NOENV, F_RELOADABLE,
+     "tenants: id, keys_sha256, rate_per_s, burst, origins, redirect_hosts"},
+
+    {"worker.id", CT_STRING, OFF(worker_id), "", 0, 0, NULL, 0,
+     "this worker's name in logs and ops tables (default: host name and pid)"},
+    {"worker.group", CT_STRING, OFF(worker_group), "vigil-workers", 0, 0, NULL, 0,
+     "Kafka consumer group and key of ops.consumer_offsets"},
+    {"worker.listen", CT_STRING, OFF(worker_listen), "127.0.0.1", 0, 0, NULL, 0,
+     "address of the health and metrics server"},
+    {"worker.http_port", CT_INT, OFF(worker_http_port), "9111", 1, 65535, NULL, 0,
+     "port of the health and metrics server"},
+    {"worker.batch.max_messages", CT_INT, OFF(batch_max_messages), "5000", 1, 1000000, NULL, 0,
+     "a batch closes at this many messages"},
+    {"worker.batch.max_ms", CT_INT, OFF(batch_max_ms), "200", 1, 60000, NULL, 0,
+     "or this many milliseconds after its first message"},
+    {"worker.summary_last_events", CT_INT, OFF(worker_summary_last_events), "10", 0, 1000, NULL,
+     0, "events listed in a session summary"},
+
+    {"scheduler.listen", CT_STRING, OFF(scheduler_listen), "127.0.0.1", 0, 0, NULL, 0,
+     "address of the health and metrics server"},
+    {"scheduler.http_port", CT_INT, OFF(scheduler_http_port), "9101", 1, 65535, NULL, 0,
+     "port of the health and metrics server"},
+    {"scheduler.catchup_s", CT_INT, OFF(scheduler_catchup_s), "300", 0, 86400, NULL, 0,
+     "a slot missed while down is fired on start if this recent"},
+    {"scheduler.schedules", CT_SCHEDULES, 0, NULL, 0, 0, NOENV, 0,
+     "schedules: name, cron, command, params, dry_run"},
+};
+
+/* -- errors ------------------------------------------------------------ */
+
+struct ctx {
+    const char *file;
+    char *errstr;
+    size_t errstr_size;
+};
+
+static int fail(struct ctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(struct ctx *c, int line, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (line > 0)
+        snprintf(c->errstr, c->errstr_size, "%s:%d: %s", c->file, line, msg);
+    else
+        snprintf(c->errstr, c->errstr_size, "%s: %s", c->file, msg);
+    return VG_ECONFIG;
+}
+
+/* -- values ------------------------------------------------------------ */
+
+static void *field(struct vg_config *cfg, const struct setting *s)
+{
+    return (char *)cfg + s->off;
+}
+
+static void env_name(const struct setting *s, char *out, size_t size)
+{
+    if (s->env) {
+        snprintf(out, size, "%s", s->env);
+        return;
+    }
+    size_t n = (size_t)snprintf(out, size, "VIGIL_");
+    for (const char *p = s->name; *p && n + 1 < size; p++)
+        out[n++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+    out[n] = '\0';
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on"))
+        *out = 1;
+    else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off"))
+        *out = 0;
+    else
+        return VG_EINVAL;
+    return 0;
+}
+
+static void props_free(struct vg_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nkafka_props; i++) {
+        free(cfg->kafka_props[i].name);
+        free(cfg->kafka_props[i].value);
+    }
+    free(cfg->kafka_props);
+    cfg->kafka_props = NULL;
+    cfg->nkafka_props = 0;
+}
+
+static int props_add(struct vg_config *cfg, const char *nv, size_t len, char *why, size_t whysz)
+{
+    const char *eq = memchr(nv, '=', len);
+    if (!eq || eq == nv) {
+        snprintf(why, whysz, "expected \"name=value\", got \"%.*s\"", (int)VG_MIN(len, 64), nv);
+        return VG_EINVAL;
+    }
+    cfg->kafka_props =
+        vg_xrealloc(cfg->kafka_props, (cfg->nkafka_props + 1) * sizeof(*cfg->kafka_props));
+    struct vg_kafka_prop *p = &cfg->kafka_props[cfg->nkafka_props++];
+    p->name = vg_xstrndup(nv, (size_t)(eq - nv));
+    p->value = vg_xstrndup(eq + 1, len - (size_t)(eq - nv) - 1);
+    return 0;
+}
+
+/* Sets a scalar from its text form (defaults and the environment). */
+static int set_text(struct vg_config *cfg, const struct setting *s, const char *v, char *why,
+                    size_t whysz)
+{
+    switch (s->type) {
+    case CT_STRING: {
+        char **dst = field(cfg, s);
+        free(*dst);
+        *dst = vg_xstrdup(v);
+        return 0;
+    }
+    case CT_INT: {
+        int64_t n;
+        if (vg_parse_int64(v, s->min, s->max, &n)) {
+            snprintf(why, whysz, "must be an integer from %lld to %lld, got \"%.40s\"",
+                     (long long)s->min, (long long)s->max, v);
+            return VG_EINVAL;
+        }
+        *(int64_t *)field(cfg, s) = n;
+        return 0;
+    }
+    case CT_BOOL: {
+        int b;
+        if (parse_bool(v, &b)) {
+            snprintf(why, whysz, "must be true or false, got \"%.40s\"", v);
+            return VG_EINVAL;
+        }
+        *(int *)field(cfg, s) = b;
+        return 0;
+    }
+    case CT_LEVEL:
+        if (vg_log_parse_level(v, field(cfg, s))) {
+            snprintf(why, whysz, "must be error, warn, info or debug, got \"%.40s\"", v);
+            return VG_EINVAL;
+        }
+        return 0;
+    case CT_PROPS: {
+        props_free(cfg);
+        const char *p = v;
+        while (*p) {
+            size_t len = strcspn(p, ";");
+            if (len > 0 && props_add(cfg, p, len, why, whysz))
+                return VG_EINVAL;
+            p += len;
+            if (*p == ';')
+                p++;
+        }
+        return 0;
+    }
+    default:
+        snprintf(why, whysz, "cannot be set from the environment");
+        return VG_EINVAL;
+    }
+}
+
+/* -- lists: tenants and schedules ------------------------------------- */
+
+static int is_hex64(const char *s)
+{
+    if (strlen(s) != 64)
+        return 0;
+    for (; *s; s++)
+        if (!isxdigit((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
+static int unhex(char c)
+{
+    return c <= '9' ? c - '0' : (tolower((unsigned char)c) - 'a' + 10);
+}
+
+static int string_array(struct ctx *c, config_setting_t *arr, const char *what, char ***out,
+                        size_t *n)
+{
+    if (!config_setting_is_array(arr) && !config_setting_is_list(arr))
+        return fail(c, config_setting_source_line(arr), "%s: must be an array of strings", what);
+    int len = config_setting_length(arr);
+    *out = vg_xcalloc((size_t)len + 1, sizeof(char *));
+    *n = 0;
+    for (int i = 0; i < len; i++) {
+        const char *v = config_setting_get_string_elem(arr, i);
+        if (!v)
+            return fail(c, config_setting_source_line(arr), "%s: element %d is not a string",
+                        what, i);
+        (*out)[(*n)++] = vg_xstrdup(v);
+    }
+    return 0;
+}
+
+static int valid_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return 0;
+    for (; *s; s++)
+        if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
+static int parse_tenant(struct ctx *c, config_setting_t *g, struct vg_tenant *t)
+{
+    int line = config_setting_source_line(g);
+    if (!config_setting_is_group(g))
+        return fail(c, line, "producer.tenants: each tenant must be a group { id = ...; }");
+    t->rate_per_s = 1000;
+    t->burst = 2000;
+    for (int i = 0; i < config_setting_length(g); i++) {
+        config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+        const char *name = config_setting_name(m);
+        int ml = config_setting_source_line(m);
+        int type = config_setting_type(m);
+        if (!strcmp(name, "id")) {
+            const char *v = config_setting_get_string(m);
+            if (!v || !valid_id(v))
+                return fail(c, ml, "producer.tenants.id: must match [a-z0-9_-]{1,64}");
+            t->id = vg_xstrdup(v);
+        } else if (!strcmp(name, "keys_sha256")) {
+            char **keys;
+            size_t nk;
+            int rc = string_array(c, m, "producer.tenants.keys_sha256", &keys, &nk);
+            if (rc == 0) {
+                t->keys = vg_xcalloc(nk ? nk : 1, VG_SHA256_LEN);
+                for (size_t k = 0; k < nk; k++) {
+                    if (!is_hex64(keys[k]) && rc == 0)
+                        rc = fail(c, ml,
+                                  "producer.tenants.keys_sha256: each key must be 64 hex digits "
+                                  "(sha256sum of the key)");
+                    for (int b = 0; rc == 0 && b < VG_SHA256_LEN; b++)
+                        t->keys[k][b] =
+                            (unsigned char)(unhex(keys[k][2 * b]) << 4 | unhex(keys[k][2 * b + 1]));
+                }
+                t->nkeys = nk;
+            }
+            for (size_t k = 0; keys && keys[k]; k++)
+                free(keys[k]);
+            free(keys);
+            if (rc)
+                return rc;
+        } else if (!strcmp(name, "rate_per_s")) {
+            if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64 && type != CONFIG_TYPE_FLOAT)
+                return fail(c, ml, "producer.tenants.rate_per_s: must be a number");
+            t->rate_per_s = config_setting_get_float(m);
+            if (type != CONFIG_TYPE_FLOAT)
+                t->rate_per_s = (double)config_setting_get_int64(m);
+            if (t->rate_per_s <= 0 || t->rate_per_s > 1e7)
+                return fail(c, ml, "producer.tenants.rate_per_s: must be in (0, 10000000]");
+        } else if (!strcmp(name, "burst")) {
+            if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
+                return fail(c, ml, "producer.tenants.burst: must be an integer");
+            t->burst = config_setting_get_int64(m);
+            if (t->burst < 1 || t->burst > 100000000)
+                return fail(c, ml, "producer.tenants.burst: must be from 1 to 100000000");
+        } else if (!strcmp(name, "origins")) {
+            int rc = string_array(c, m, "producer.tenants.origins", &t->origins, &t->norigins);
+            if (rc)
+                return rc;
+        } else if (!strcmp(name, "redirect_hosts")) {
+            int rc = string_array(c, m, "producer.tenants.redirect_hosts", &t->redirect_hosts,
+                                  &t->nredirect_hosts);
+            if (rc)
+                return rc;
+        } else {
+            return fail(c, ml, "producer.tenants.%s: unknown setting", name);
+        }
+    }
+    if (!t->id)
+        return fail(c, line, "producer.tenants: a tenant has no id");
+    return 0;
+}
+
+static int parse_tenants(struct ctx *c, struct vg_config *cfg, config_setting_t *list)
+{
+    if (!config_setting_is_list(list))
+        return fail(c, config_setting_source_line(list),
+                    "producer.tenants: must be a list ( {...}, {...} )");
+    int n = config_setting_length(list);
+    cfg->tenants = vg_xcalloc((size_t)n + 1, sizeof(*cfg->tenants));
+    for (int i = 0; i < n; i++) {
+        config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+        struct vg_tenant *t = &cfg->tenants[cfg->ntenants++];
+        int rc = parse_tenant(c, g, t);
+        if (rc)
+            return rc;
+        for (size_t j = 0; j + 1 < cfg->ntenants; j++)
+            if (!strcmp(cfg->tenants[j].id, t->id))
+                return fail(c, config_setting_source_line(g),
+                            "producer.tenants: tenant \"%s\" is defined twice", t->id);
+    }
+    return 0;
+}
+
+static int params_to_json(struct ctx *c, config_setting_t *g, char **out)
+{
+    if (!config_setting_is_group(g))
+        return fail(c, config_setting_source_line(g),
+                    "scheduler.schedules.params: must be a group { key = value; }");
+    json_t *obj = json_object();
+    for (int i = 0; i < config_setting_length(g); i++) {
+        config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+        json_t *v;
+        switch (config_setting_type(m)) {
+        case CONFIG_TYPE_INT:
+        case CONFIG_TYPE_INT64:
+            v = json_integer(config_setting_get_int64(m));
+            break;
+        case CONFIG_TYPE_FLOAT:
+            v = json_real(config_setting_get_float(m));
+            break;
+        case CONFIG_TYPE_BOOL:
+            v = json_boolean(config_setting_get_bool(m));
+            break;
+        case CONFIG_TYPE_STRING:
+            v = json_string(config_setting_get_string(m));
+            break;
+        default:
+            json_decref(obj);
+            return fail(c, config_setting_source_line(m),
+                        "scheduler.schedules.params.%s: must be a number, boolean or string",
+                        config_setting_name(m));
+        }
+        json_object_set_new(obj, config_setting_name(m), v);
+    }
+    *out = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(obj);
+    if (!*out)
+        return fail(c, config_setting_source_line(g), "scheduler.schedules.params: not UTF-8");
+    return 0;
+}
+
+static int parse_schedule(struct ctx *c, config_setting_t *g, struct vg_schedule *s)
+{
+    int line = config_setting_source_line(g);
+    if (!config_setting_is_group(g))
+        return fail(c, line, "scheduler.schedules: each schedule must be a group { name = ...; }");
+    for (int i = 0; i < config_setting_length(g); i++) {
+        config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+        const char *name = config_setting_name(m);
+        int ml = config_setting_source_line(m);
+        char **dst = !strcmp(name, "name")      ? &s->name
+                     : !strcmp(name, "cron")    ? &s->cron
+                     : !strcmp(name, "command") ? &s->command
+                                                : NULL;
+        if (dst) {
+            const char *v = config_setting_get_string(m);
+            if (!v || !*v)
+                return fail(c, ml, "scheduler.schedules.%s: must be a non-empty string", name);
+            *dst = vg_xstrdup(v);
+        } else if (!strcmp(name, "params")) {
+            int rc = params_to_json(c, m, &s->params_json);
+            if (rc)
+                return rc;
+        } else if (!strcmp(name, "dry_run")) {
+            if (config_setting_type(m) != CONFIG_TYPE_BOOL)
+                return fail(c, ml, "scheduler.schedules.dry_run: must be true or false");
+            s->dry_run = config_setting_get_bool(m);
+        } else {
+            return fail(c, ml, "scheduler.schedules.%s: unknown setting", name);
+        }
+    }
+    if (!s->name || !s->cron || !s->command)
+        return fail(c, line, "scheduler.schedules: name, cron and command are required");
+    if (!s->params_json)
+        s->params_json = vg_xstrdup("{}");
+    return 0;
+}
+
+static int parse_schedules(struct ctx *c, struct vg_config *cfg, config_setting_t *list)
+{
+    if (!config_setting_is_list(list))
+        return fail(c, config_setting_source_line(list),
+                    "scheduler.schedules: must be a list ( {...}, {...} )");
+    int n = config_setting_length(list);
+    cfg->schedules = vg_xcalloc((size_t)n + 1, sizeof(*cfg->schedules));
+    for (int i = 0; i < n; i++) {
+        config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+        struct vg_schedule *s = &cfg->schedules[cfg->nschedules++];
+        int rc = parse_schedule(c, g, s);
+        if (rc)
+            return rc;
+        for (size_t j = 0; j + 1 < cfg->nschedules; j++)
+            if (!strcmp(cfg->schedules[j].name, s->name))
+                return fail(c, config_setting_source_line(g),
+                            "scheduler.schedules: schedule \"%s\" is defined twice", s->name);
+    }
+    return 0;
+}
+
+/* -- the file ---------------------------------------------------------- */
+
+static const struct setting *find(const char *name)
+{
+    for (size_t i = 0; i < VG_ARRAY_LEN(settings); i++)
+        if (!strcmp(settings[i].name, name))
+            return &settings[i];
+    return NULL;
+}
+
+/* True if some declared setting lives under the group prefix ("kafka.topics"). */
+static int known_group(const char *prefix)
+{
+    size_t n = strlen(prefix);
+    for (size_t i = 0; i < VG_ARRAY_LEN(settings); i++)
+        if (!strncmp(settings[i].name, prefix, n) && settings[i].name[n] == '.')
+            return 1;
+    return 0;
+}
+
+static const char *type_name(enum ctype t)
+{
+    switch (t) {
+    case CT_STRING:
+    case CT_LEVEL:
+        return "a string";
+    case CT_INT:
+        return "an integer";
+    case CT_BOOL:
+        return "true or false";
+    case CT_PROPS:
+        return "an array of \"name=value\" strings";
+    default:
+        return "a list of groups";
+    }
+}
+
+static int apply_file_setting(struct ctx *c, struct vg_config *cfg, const struct setting *s,
+                              config_setting_t *m)
+{
+    int line = config_setting_source_line(m), type = config_setting_type(m);
+    char why[256];
+    switch (s->type) {
+    case CT_STRING:
+    case CT_LEVEL:
+        if (type != CONFIG_TYPE_STRING)
+            break;
+        if (set_text(cfg, s, config_setting_get_string(m), why, sizeof(why)))
+            return fail(c, line, "%s: %s", s->name, why);
+        return 0;
+    case CT_INT: {
+        if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
+            break;
+        long long v = config_setting_get_int64(m);
+        if (v < s->min || v > s->max)
+            return fail(c, line, "%s: must be from %lld to %lld, got %lld", s->name,
+                        (long long)s->min, (long long)s->max, v);
+        *(int64_t *)field(cfg, s) = v;
+        return 0;
+    }
+    case CT_BOOL:
+        if (type != CONFIG_TYPE_BOOL)
+            break;
+        *(int *)field(cfg, s) = config_setting_get_bool(m);
+        return 0;
+    case CT_PROPS: {
+        if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+            break;
+        props_free(cfg);
+        for (int i = 0; i < config_setting_length(m); i++) {
+            const char *v = config_setting_get_string_elem(m, i);
+            if (!v)
+                break;
+            if (props_add(cfg, v, strlen(v), why, sizeof(why)))
+                return fail(c, line, "%s: %s", s->name, why);
+        }
+        return 0;
+    }
+    case CT_TENANTS:
+        return parse_tenants(c, cfg, m);
+    case CT_SCHEDULES:
+        return parse_schedules(c, cfg, m);
+    }
+    return fail(c, line, "%s: must be %s", s->name, type_name(s->type));
+}
+
+static int walk(struct ctx *c, struct vg_config *cfg, config_setting_t *group, const char *prefix)
+{
+    for (int i = 0; i < config_setting_length(group); i++) {
+        config_setting_t *m = config_setting_get_elem(group, (unsigned)i);
+        char name[256];
+        snprintf(name, sizeof(name), "%s%s%s", prefix, *prefix ? "." : "",
+                 config_setting_name(m));
+        const struct setting *s = find(name);
+        int rc;
+        if (s)
+            rc = apply_file_setting(c, cfg, s, m);
+        else if (config_setting_is_group(m) && known_group(name))
+            rc = walk(c, cfg, m, name);
+        else
+            rc = fail(c, config_setting_source_line(m), "%s: unknown setting", name);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int read_file(struct ctx *c, struct vg_config *cfg, const char *path)
+{
+    config_t lc;
+    config_init(&lc);
+    config_set_auto_convert(&lc, 1);
+    int rc = 0;
+    if (config_read_file(&lc, path) != CONFIG_TRUE) {
+        if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+            rc = fail(c, 0, "cannot read file");
+        else
+            rc = fail(c, config_error_line(&lc), "syntax error: %s", config_error_text(&lc));
+    } else {
+        rc = walk(c, cfg, config_root_setting(&lc), "");
+    }
+    config_destroy(&lc);
+    return rc;
+}
+
+int vg_config_load(const char *path, struct vg_config **out, char *errstr, size_t errstr_size)
+{
+    struct vg_config *cfg = vg_xcalloc(1, sizeof(*cfg));
+    struct ctx c = {.file = "defaults", .errstr = errstr, .errstr_size = errstr_size};
+    char why[256];
+    int rc = 0;
+
+    for (size_t i = 0; i < VG_ARRAY_LEN(settings) && rc == 0; i++)
+        if (settings[i].def && set_text(cfg, &settings[i], settings[i].def, why, sizeof(why)))
+            rc = fail(&c, 0, "%s: bad default: %s", settings[i].name, why);
+
+    if (rc == 0 && path) {
+        cfg->path = vg_xstrdup(path);
+        c.file = path;
+        rc = read_file(&c, cfg, path);
+    }
+
+    for (size_t i = 0; i < VG_ARRAY_LEN(settings) && rc == 0; i++) {
+        const struct setting *s = &settings[i];
+        char env[96];
+        if (s->env && !*s->env)
+            continue;
+        env_name(s, env, sizeof(env));
+        const char *v = getenv(env);
+        if (v && set_text(cfg, s, v, why, sizeof(why))) {
+            c.file = "environment";
+            rc = fail(&c, 0, "%s (%s): %s", env, s->name, why);
+        }
+    }
+
+    if (rc == 0 && cfg->worker_id[0] == '\0') {
+        char host[128] = "worker";
+        gethostname(host, sizeof(host) - 1);
+        free(cfg->worker_id);
+        cfg->worker_id = vg_xasprintf("%s-%d", host, (int)getpid());
+    }
+    if (rc) {
+        vg_config_free(cfg);
+        return rc;
+    }
+    *out = cfg;
+    return 0;
+}
+
+/* -- the rest ---------------------------------------------------------- */
+
+static void strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void vg_config_free(struct vg_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < VG_ARRAY_LEN(settings); i++)
+        if (settings[i].type == CT_STRING)
+            free(*(char **)field(cfg, &settings[i]));
+    props_free(cfg);
+    for (size_t i = 0; i < cfg->ntenants; i++) {
+        struct vg_tenant *t = &cfg->tenants[i];
+        free(t->id);
+        free(t->keys);
+        strv_free(t->origins, t->norigins);
+        strv_free(t->redirect_hosts, t->nredirect_hosts);
+    }
+    free(cfg->tenants);
+    for (size_t i = 0; i < cfg->nschedules; i++) {
+        struct vg_schedule *s = &cfg->schedules[i];
+        free(s->name);
+        free(s->cron);
+        free(s->command);
+        free(s->params_json);
+    }
+    free(cfg->schedules);
+    free(cfg->path);
+    free(cfg);
+}
+
+const struct vg_tenant *vg_config_tenant(const struct vg_config *cfg, const char *id)
+{
+    for (size_t i = 0; i < cfg->ntenants; i++)
+        if (!strcmp(cfg->tenants[i].id, id))
+            return &cfg->tenants[i];
+    return NULL;
+}
+
+void vg_config_print_help(FILE *out)
+{
+    fprintf(out, "Settings (file path, type, default, environment variable):\n");
+    for (size_t i = 0; i < VG_ARRAY_LEN(settings); i++) {
+        const struct setting *s = &settings[i];
+        char env[96] = "";
+        if (!(s->env && !*s->env))
+            env_name(s, env, sizeof(env));
+        fprintf(out, "  %-30s %-8s default %-12s %s\n      %s%s\n", s->name,
+                s->type == CT_INT    ? "int"
+                : s->type == CT_BOOL ? "bool"
+                : s->type >= CT_PROPS ? "list"
+                                      : "string",
+                (s->flags & F_SECRET) ? "(secret)" : s->def ? (*s->def ? s->def : "\"\"") : "-",
+                env, s->help, (s->flags & F_RELOADABLE) ? " (reloaded on SIGHUP)" : "");
+    }
+}
+
+size_t vg_config_setting_count(void)
+{
+    return VG_ARRAY_LEN(settings);
+}
+
+const char *vg_config_setting_name(size_t i)
+{
+    return i < VG_ARRAY_LEN(settings) ? settings[i].name : NULL;
+}
+
+const char *vg_config_secret_state(const char *secret)
+{
+    return secret && *secret ? "(set)" : "(unset)";
+}

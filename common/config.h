@@ -1,0 +1,123 @@
+/*
+ * config.h - the one configuration of every Vigil program.
+ *
+ * One libconfig file serves the producer, the workers, the scheduler and
+ * vigilctl; each reads its own section. Every setting is declared once in the
+ * table in config.c (name, type, field, default, bounds, environment variable,
+ * help); loading, validation, environment overrides and --help all read it.
+ */
+#ifndef VG_CONFIG_H
+#define VG_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "err.h"
+
+#ifndef VG_SHA256_LEN
+#define VG_SHA256_LEN 32
+#endif
+
+/* A tenant of the producer: who may send, how fast, from which origins. */
+struct vg_tenant {
+    char *id;
+    unsigned char (*keys)[VG_SHA256_LEN]; /* SHA-256 of each accepted bearer key */
+    size_t nkeys;
+    double rate_per_s; /* token bucket refill, events per second */
+    int64_t burst;     /* token bucket size */
+    char **origins;    /* CORS origins; a trailing ":*" matches any port */
+    size_t norigins;
+    char **redirect_hosts; /* hosts that /t/{token} may redirect to */
+    size_t nredirect_hosts;
+};
+
+/* A scheduler entry: a five-field UTC cron expression and the command it emits. */
+struct vg_schedule {
+    char *name;
+    char *cron;
+    char *command;
+    char *params_json; /* a JSON object, never NULL */
+    int dry_run;
+};
+
+/* A librdkafka property passed through untouched (TLS, SASL, tuning). */
+struct vg_kafka_prop {
+    char *name;
+    char *value;
+};
+
+struct vg_config {
+    char *path; /* the file it was read from, or NULL for defaults only */
+
+    int log_level;
+
+    char *kafka_brokers;
+    char *topic_events, *topic_heartbeats, *topic_commands, *topic_summaries, *topic_dlq;
+    int64_t partitions_events, partitions_heartbeats, partitions_commands;
+    int64_t partitions_summaries, partitions_dlq;
+    int64_t replication_factor;
+    struct vg_kafka_prop *kafka_props;
+    size_t nkafka_props;
+
+    char *database_url;
+
+    char *command_secret;
+    char *token_secret;
+
+    char *producer_listen;
+    int64_t producer_port;
+    int64_t producer_threads;
+    int64_t producer_max_body_bytes;
+    int64_t producer_max_event_bytes;
+    int64_t producer_max_batch_events;
+    int64_t producer_ack_timeout_ms;
+    int64_t producer_linger_ms;
+    int64_t producer_queue_max_messages;
+    int64_t producer_connection_limit;
+    int64_t producer_connection_timeout_s;
+    int64_t producer_token_ttl_s;
+    struct vg_tenant *tenants;
+    size_t ntenants;
+
+    char *worker_id;
+    char *worker_group;
+    char *worker_listen;
+    int64_t worker_http_port;
+    int64_t batch_max_messages;
+    int64_t batch_max_ms;
+    int64_t worker_summary_last_events;
+
+    char *scheduler_listen;
+    int64_t scheduler_http_port;
+    int64_t scheduler_catchup_s;
+    struct vg_schedule *schedules;
+    size_t nschedules;
+};
+
+/*
+ * Reads path (NULL: defaults only), then applies VIGIL_* environment overrides
+ * and validates. On success returns 0 and a new config in *out, freed with
+ * vg_config_free(). On failure returns VG_ECONFIG and writes one line naming
+ * the file, line and setting (or the environment variable) into errstr.
+ */
+int vg_config_load(const char *path, struct vg_config **out, char *errstr,
+                   size_t errstr_size) VG_MUSTCHECK;
+
+/* Frees a config; accepts NULL. */
+void vg_config_free(struct vg_config *cfg);
+
+/* The tenant with this id, or NULL. */
+const struct vg_tenant *vg_config_tenant(const struct vg_config *cfg, const char *id);
+
+/* Prints every setting with its type, default, environment variable and help. */
+void vg_config_print_help(FILE *out);
+
+/* Number of declared settings, and the i-th one's dotted name (for tests and docs). */
+size_t vg_config_setting_count(void);
+const char *vg_config_setting_name(size_t i);
+
+/* Writes "\"secret\"" as "(set)" or "(unset)": what a log may say of a secret. */
+const char *vg_config_secret_state(const char *secret);
+
+#endif

@@ -1,0 +1,110 @@
+#include "pg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static void one_line(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+        s[--n] = '\0';
+    for (char *p = s; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+}
+
+void vg_pg_error(PGconn *conn, const PGresult *res, char *errstr, size_t errstr_size)
+{
+    const char *msg = res ? PQresultErrorMessage(res) : "";
+    if (!msg || !*msg)
+        msg = conn ? PQerrorMessage(conn) : "no connection";
+    snprintf(errstr, errstr_size, "%s", msg);
+    one_line(errstr);
+}
+
+static int connect_once(struct vg_pg *pg, char *errstr, size_t errstr_size)
+{
+    const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
+    const char *vals[] = {pg->url, pg->application_name, "5", NULL};
+    pg->conn = PQconnectdbParams(keys, vals, 1);
+    if (PQstatus(pg->conn) == CONNECTION_OK)
+        return 0;
+    vg_pg_error(pg->conn, NULL, errstr, errstr_size);
+    PQfinish(pg->conn);
+    pg->conn = NULL;
+    return VG_ETRANSIENT;
+}
+
+int vg_pg_open(struct vg_pg *pg, const char *url, const char *application_name, char *errstr,
+               size_t errstr_size)
+{
+    memset(pg, 0, sizeof(*pg));
+    pg->url = vg_xstrdup(url);
+    pg->application_name = application_name ? application_name : "vigil";
+    pg->backoff.base_ms = 100;
+    pg->backoff.cap_ms = 5000;
+    return connect_once(pg, errstr, errstr_size);
+}
+
+int vg_pg_ensure(struct vg_pg *pg, const volatile sig_atomic_t *stop)
+{
+    if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK)
+        return 0;
+    if (pg->conn) {
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+    }
+    for (;;) {
+        char err[512];
+        if (connect_once(pg, err, sizeof(err)) == 0) {
+            if (pg->backoff.attempt > 0)
+                vg_info("database connection restored after %d attempts", pg->backoff.attempt);
+            vg_backoff_reset(&pg->backoff);
+            return 0;
+        }
+        int64_t delay = vg_backoff_next(&pg->backoff);
+        vg_warn("database unreachable, retrying in %lld ms: %s", (long long)delay, err);
+        vg_sleep_ms(delay, stop);
+        if (stop && *stop)
+            return VG_ETIMEOUT;
+    }
+}
+
+void vg_pg_close(struct vg_pg *pg)
+{
+    if (pg->conn)
+        PQfinish(pg->conn);
+    free(pg->url);
+    memset(pg, 0, sizeof(*pg));
+}
+
+int vg_pg_classify(PGconn *conn, const PGresult *res)
+{
+    if (!conn || PQstatus(conn) != CONNECTION_OK)
+        return VG_ETRANSIENT;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (!state)
+        return res ? VG_EDB : VG_ETRANSIENT;
+    /* 08 connection, 40 transaction rollback (serialization, deadlock),
+     * 53 insufficient resources, 57 operator intervention (shutdown),
+     * 55P03 lock not available, 58 system error. */
+    if (!strncmp(state, "08", 2) || !strncmp(state, "40", 2) || !strncmp(state, "53", 2) ||
+        !strncmp(state, "57", 2) || !strncmp(state, "58", 2) || !strcmp(state, "55P03"))
+        return VG_ETRANSIENT;
+    return VG_EDB;
+}
+
+int vg_pg_exec(PGconn *conn, const char *sql, char *errstr, size_t errstr_size)
+{
+    PGresult *res = PQexec(conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    int rc = 0;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        vg_pg_error(conn, res, errstr, errstr_size);
+        rc = vg_pg_classify(conn, res);
+    }
+    PQclear(res);
+    return rc;
+}

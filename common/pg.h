@@ -1,0 +1,51 @@
+/*
+ * pg.h - PostgreSQL connections that come back.
+ *
+ * vg_pg_open() connects once; vg_pg_ensure() reconnects a lost connection
+ * with capped exponential backoff until it succeeds or a stop is requested.
+ * vg_pg_classify() is the one place that decides whether a failed statement is
+ * worth retrying (DESIGN.md section 7). The connection URL may hold a
+ * password: it is never logged.
+ */
+#ifndef VG_PG_H
+#define VG_PG_H
+
+#include <libpq-fe.h>
+#include <signal.h>
+
+#include "err.h"
+#include "util.h"
+
+struct vg_pg {
+    PGconn *conn;
+    char *url;
+    const char *application_name;
+    struct vg_backoff backoff;
+};
+
+/* Connects to url (copied). Returns 0, or VG_ETRANSIENT with errstr filled;
+ * pg->conn is NULL then, and vg_pg_ensure() retries. */
+int vg_pg_open(struct vg_pg *pg, const char *url, const char *application_name, char *errstr,
+               size_t errstr_size) VG_MUSTCHECK;
+
+/* Returns 0 once pg->conn is usable, reconnecting with backoff (logged at
+ * warn) as often as needed; VG_ETIMEOUT if *stop was raised first. */
+int vg_pg_ensure(struct vg_pg *pg, const volatile sig_atomic_t *stop) VG_MUSTCHECK;
+
+/* Closes the connection and frees what vg_pg_open() kept; accepts an unopened struct. */
+void vg_pg_close(struct vg_pg *pg);
+
+/* Classifies a failure: VG_ETRANSIENT for a lost connection, serialization
+ * failure, deadlock, lock timeout, shutdown or resource exhaustion (retry the
+ * whole transaction); VG_EDB for anything tied to the statement or its data.
+ * res may be NULL (then only the connection is looked at). */
+int vg_pg_classify(PGconn *conn, const PGresult *res);
+
+/* Runs a statement without parameters that returns no rows. Returns 0 or a
+ * classified error with the server's message in errstr. */
+int vg_pg_exec(PGconn *conn, const char *sql, char *errstr, size_t errstr_size) VG_MUSTCHECK;
+
+/* Copies PostgreSQL's message for res (or the connection) into errstr, one line. */
+void vg_pg_error(PGconn *conn, const PGresult *res, char *errstr, size_t errstr_size);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * vigil-producer: authenticated HTTP ingestion into Kafka.
+ */
+#include <stdlib.h>
+
+#include "app.h"
+#include "http.h"
+#include "log.h"
+#include "signals.h"
+#include "util.h"
+
+int main(int argc, char **argv)
+{
+    struct vg_app app;
+    int rc = vg_app_init(&app, "producer", argc, argv, NULL);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    char err[256];
+    struct vg_http *http = vg_http_start(app.cfg->producer_listen, (int)app.cfg->producer_port,
+                                         NULL, NULL, err, sizeof(err));
+    if (!http) {
+        vg_error("%s", err);
+        vg_app_free(&app);
+        return 1;
+    }
+    vg_info("producer started on %s:%lld",
+            app.cfg->producer_listen, (long long)app.cfg->producer_port);
+    while (!vg_stop_requested)
+        vg_sleep_ms(1000, &vg_stop_requested);
+    vg_info("producer stopping");
+    vg_http_stop(http);
+    vg_app_free(&app);
+    return 0;
+}

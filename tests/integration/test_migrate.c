@@ -1,0 +1,133 @@
+/* Migrations on the real PostgreSQL: idempotent, complete, tamper-evident. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+
+#include "itest.h"
+#include "migrate.h"
+
+static PGconn *conn;
+static char sqldir[512];
+
+static int setup(void **state)
+{
+    (void)state;
+    conn = PQconnectdb(itest_env("VIGIL_DATABASE_URL"));
+    if (PQstatus(conn) != CONNECTION_OK) {
+        fprintf(stderr, "cannot connect: %s", PQerrorMessage(conn));
+        return -1;
+    }
+    snprintf(sqldir, sizeof(sqldir), "%s/schemas/sql", itest_env("VIGIL_SOURCE_DIR"));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    PQfinish(conn);
+    return 0;
+}
+
+static void test_migrating_twice_applies_nothing_the_second_time(void **state)
+{
+    int applied = -1;
+    char err[1024] = "";
+    if (vg_migrate_run(conn, sqldir, &applied, err, sizeof(err)))
+        fail_msg("first run: %s", err);
+    if (vg_migrate_run(conn, sqldir, &applied, err, sizeof(err)))
+        fail_msg("second run: %s", err);
+    assert_int_equal(applied, 0);
+
+    PGresult *r = PQexec(conn, "SELECT count(*) FROM ops.schema_migrations");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_true(atoi(PQgetvalue(r, 0, 0)) >= 1);
+    PQclear(r);
+}
+
+/* Every relation DESIGN.md section 6 names. */
+static const char *const relations[] = {
+    "raw.events",           "staging.events",     "vault.hub_tenant",
+    "vault.hub_session",    "vault.hub_visitor",  "vault.link_session_visitor",
+    "vault.link_event",     "vault.sat_session",  "mart.sessions",
+    "mart.session_stats",   "mart.draft_conversion", "mart.pipeline_status",
+    "ops.consumer_offsets", "ops.command_runs",   "ops.schema_migrations",
+};
+
+static void test_every_table_and_view_of_the_design_exists(void **state)
+{
+    for (size_t i = 0; i < sizeof(relations) / sizeof(relations[0]); i++) {
+        const char *p[1] = {relations[i]};
+        PGresult *r = PQexecParams(conn, "SELECT to_regclass($1) IS NOT NULL", 1, NULL, p, NULL,
+                                   NULL, 0);
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
+            fail_msg("%s does not exist", relations[i]);
+        PQclear(r);
+    }
+}
+
+/* Column lists the design fixes (a sample of the contract, checked by name). */
+static void test_design_columns_exist(void **state)
+{
+    static const char *const cols[][2] = {
+        {"raw.events", "tenant_id"},        {"raw.events", "event_id"},
+        {"raw.events", "body"},             {"raw.events", "received_at"},
+        {"raw.events", "loaded_at"},        {"staging.events", "hash_diff"},
+        {"staging.events", "record_source"}, {"staging.events", "load_date"},
+        {"vault.hub_session", "hk_session"}, {"vault.link_event", "hk_event"},
+        {"vault.sat_session", "hash_diff"}, {"mart.sessions", "duration_ms"},
+        {"mart.sessions", "heartbeat_count"}, {"mart.sessions", "first_activity_at"},
+        {"ops.consumer_offsets", "next_offset"}, {"ops.command_runs", "sample"},
+    };
+    for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+        const char *p[2] = {cols[i][0], cols[i][1]};
+        PGresult *r = PQexecParams(conn,
+                                   "SELECT count(*) FROM pg_attribute WHERE attrelid = "
+                                   "$1::regclass AND attname = $2 AND NOT attisdropped",
+                                   2, NULL, p, NULL, NULL, 0);
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        if (strcmp(PQgetvalue(r, 0, 0), "1") != 0)
+            fail_msg("%s.%s is missing", cols[i][0], cols[i][1]);
+        PQclear(r);
+    }
+}
+
+static void test_changed_applied_migration_is_refused(void **state)
+{
+    char tmp[] = "/tmp/vigil-migrate-XXXXXX";
+    assert_non_null(mkdtemp(tmp));
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "cp %s/*.sql %s/ && f=$(ls %s/*.sql | head -n 1) && echo '-- changed' >> \"$f\"",
+             sqldir, tmp, tmp);
+    assert_int_equal(system(cmd), 0);
+    int applied = -1;
+    char err[1024] = "";
+    int rc = vg_migrate_run(conn, tmp, &applied, err, sizeof(err));
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
+    assert_int_equal(system(cmd), 0);
+    assert_int_not_equal(rc, 0);
+    if (!strstr(err, "001_"))
+        fail_msg("error does not name the changed file: %s", err);
+    if (!strstr(err, "changed"))
+        fail_msg("error does not say it changed: %s", err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_migrating_twice_applies_nothing_the_second_time),
+        cmocka_unit_test(test_every_table_and_view_of_the_design_exists),
+        cmocka_unit_test(test_design_columns_exist),
+        cmocka_unit_test(test_changed_applied_migration_is_refused),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
