@@ -108,3 +108,75 @@ int vg_pg_exec(PGconn *conn, const char *sql, char *errstr, size_t errstr_size)
     PQclear(res);
     return rc;
 }
+
+void vg_copy_strn(struct vg_buf *row, const char *s, size_t n, int last)
+{
+    if (!s) {
+        vg_buf_append(row, "\\N", 2);
+    } else {
+        vg_buf_reserve(row, n + 2);
+        for (size_t i = 0; i < n; i++) {
+            char c = s[i];
+            switch (c) {
+            case '\\':
+                vg_buf_append(row, "\\\\", 2);
+                break;
+            case '\t':
+                vg_buf_append(row, "\\t", 2);
+                break;
+            case '\n':
+                vg_buf_append(row, "\\n", 2);
+                break;
+            case '\r':
+                vg_buf_append(row, "\\r", 2);
+                break;
+            default:
+                vg_buf_putc(row, c);
+            }
+        }
+    }
+    vg_buf_putc(row, last ? '\n' : '\t');
+}
+
+void vg_copy_str(struct vg_buf *row, const char *s, int last)
+{
+    vg_copy_strn(row, s, s ? strlen(s) : 0, last);
+}
+
+void vg_copy_int(struct vg_buf *row, int64_t v, int last)
+{
+    vg_buf_printf(row, "%lld%c", (long long)v, last ? '\n' : '\t');
+}
+
+int vg_pg_copy(PGconn *conn, const char *copy_sql, const struct vg_buf *data, char *errstr,
+               size_t errstr_size)
+{
+    PGresult *r = PQexec(conn, copy_sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        vg_pg_error(conn, r, errstr, errstr_size);
+        int rc = vg_pg_classify(conn, r);
+        PQclear(r);
+        return rc;
+    }
+    PQclear(r);
+    int ok = 1;
+    for (size_t off = 0; ok && off < data->len; off += 1 << 20) {
+        size_t n = VG_MIN(data->len - off, (size_t)1 << 20);
+        ok = PQputCopyData(conn, data->data + off, (int)n) == 1;
+    }
+    if (PQputCopyEnd(conn, ok ? NULL : "client failed to send data") != 1)
+        ok = 0;
+    int rc = 0;
+    while ((r = PQgetResult(conn)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0) {
+            vg_pg_error(conn, r, errstr, errstr_size);
+            rc = vg_pg_classify(conn, r);
+        }
+        PQclear(r);
+    }
+    if (!ok && rc == 0) {
+        vg_pg_error(conn, NULL, errstr, errstr_size);
+        rc = VG_ETRANSIENT;
+    }
+    return rc;
+}

@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 #include <signal.h>
+#include <stdint.h>
 
 #include "err.h"
 #include "util.h"
@@ -47,5 +48,16 @@ int vg_pg_exec(PGconn *conn, const char *sql, char *errstr, size_t errstr_size) 
 
 /* Copies PostgreSQL's message for res (or the connection) into errstr, one line. */
 void vg_pg_error(PGconn *conn, const PGresult *res, char *errstr, size_t errstr_size);
+
+/* COPY ... FROM STDIN in text format, built in a buffer and sent in one go.
+ * vg_copy_str() appends a field (escaped; NULL appends \N) followed by a tab
+ * unless last, in which case a newline ends the row. */
+void vg_copy_str(struct vg_buf *row, const char *s, int last);
+void vg_copy_strn(struct vg_buf *row, const char *s, size_t n, int last);
+void vg_copy_int(struct vg_buf *row, int64_t v, int last);
+/* Sends data as the whole input of copy_sql ("COPY t (cols) FROM STDIN").
+ * Returns 0 or a classified error with errstr filled. */
+int vg_pg_copy(PGconn *conn, const char *copy_sql, const struct vg_buf *data, char *errstr,
+               size_t errstr_size) VG_MUSTCHECK;
 
 #endif

@@ -1,0 +1,155 @@
+#include "itest_stack.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "crypto.h"
+#include "itest.h"
+#include "kafka.h"
+#include "util.h"
+
+static int delivery_failures;
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    if (m->err)
+        delivery_failures++;
+}
+
+void itest_open(struct itest *t, const char *tenant_prefix)
+{
+    char err[512];
+    memset(t, 0, sizeof(*t));
+    itest_env("VIGIL_KAFKA_BROKERS");
+    if (vg_config_load(NULL, &t->cfg, err, sizeof(err)))
+        fail_msg("config: %s", err);
+    t->db = PQconnectdb(itest_env("VIGIL_DATABASE_URL"));
+    if (PQstatus(t->db) != CONNECTION_OK)
+        fail_msg("database: %s", PQerrorMessage(t->db));
+    unsigned char r[4];
+    vg_random_bytes(r, sizeof(r));
+    snprintf(t->tenant, sizeof(t->tenant), "%s-%02x%02x%02x%02x", tenant_prefix, r[0], r[1],
+             r[2], r[3]);
+    rd_kafka_conf_t *conf = vg_kafka_conf(t->cfg, "vigil-itest", err, sizeof(err));
+    assert_non_null(conf);
+    assert_int_equal(vg_kafka_set(conf, "enable.idempotence", "true", err, sizeof(err)), 0);
+    assert_int_equal(vg_kafka_set(conf, "linger.ms", "5", err, sizeof(err)), 0);
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    t->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    assert_non_null(t->producer);
+}
+
+void itest_close(struct itest *t)
+{
+    if (t->producer) {
+        rd_kafka_flush(t->producer, 10000);
+        rd_kafka_destroy(t->producer);
+    }
+    PQfinish(t->db);
+    vg_config_free(t->cfg);
+    memset(t, 0, sizeof(*t));
+}
+
+void itest_produce(struct itest *t, const char *topic, const char *key, const char *value)
+{
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            t->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+            RD_KAFKA_V_VALUE((void *)value, strlen(value)),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(t->producer, 50);
+            continue;
+        }
+        if (e)
+            fail_msg("produce: %s", rd_kafka_err2str(e));
+        rd_kafka_poll(t->producer, 0);
+        return;
+    }
+}
+
+void itest_flush(struct itest *t)
+{
+    assert_int_equal(rd_kafka_flush(t->producer, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(delivery_failures, 0);
+}
+
+void itest_event(struct itest *t, char *out, size_t size, const char *event_id,
+                 const char *type, const char *session_id, const char *visitor_id,
+                 const char *occurred_at, const char *properties_json)
+{
+    char now[VG_TS_LEN];
+    vg_time_format(vg_now_us(), now);
+    struct vg_buf b = {0};
+    vg_buf_printf(&b, "{\"v\":1,\"tenant\":\"%s\",\"event_id\":\"%s\",\"type\":\"%s\"", t->tenant,
+                  event_id, type);
+    if (session_id)
+        vg_buf_printf(&b, ",\"session_id\":\"%s\"", session_id);
+    if (visitor_id)
+        vg_buf_printf(&b, ",\"visitor_id\":\"%s\"", visitor_id);
+    vg_buf_printf(&b, ",\"occurred_at\":\"%s\",\"received_at\":\"%s\"",
+                  occurred_at ? occurred_at : now, now);
+    if (properties_json)
+        vg_buf_printf(&b, ",\"properties\":%s", properties_json);
+    vg_buf_putc(&b, '}');
+    if (b.len + 1 > size)
+        fail_msg("event of %zu bytes does not fit %zu", b.len, size);
+    memcpy(out, b.data, b.len + 1);
+    vg_buf_free(&b);
+}
+
+long long itest_count(struct itest *t, const char *sql, int nparams, const char *const *params)
+{
+    PGresult *r = PQexecParams(t->db, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(r));
+        PQclear(r);
+        fail_msg("query failed: %s: %s", sql, msg);
+    }
+    long long v = PQgetisnull(r, 0, 0) ? -1 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
+}
+
+int itest_dev(const char *args)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "%s %s >&2", itest_env("VIGIL_DEV"), args);
+    int rc = system(cmd);
+    return rc == -1 ? -1 : WEXITSTATUS(rc);
+}
+
+int itest_signal(const char *name, int sig)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/run/%s.pid", itest_env("VIGIL_STATE_DIR"), name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int pid = 0;
+    int ok = fscanf(f, "%d", &pid) == 1;
+    fclose(f);
+    if (!ok || pid <= 1)
+        return -1;
+    return kill(pid, sig);
+}
+
+void itest_uuid(char out[37])
+{
+    unsigned char b[16];
+    vg_random_bytes(b, sizeof(b));
+    b[6] = (unsigned char)(0x40 | (b[6] & 0x0f));
+    b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+}

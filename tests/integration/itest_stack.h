@@ -1,0 +1,48 @@
+/*
+ * itest_stack.h - integration-test helpers for the real stack: produce
+ * envelopes straight to Kafka, query PostgreSQL, stop and start parts of
+ * the test stack through ./dev.
+ */
+#ifndef VG_ITEST_STACK_H
+#define VG_ITEST_STACK_H
+
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct itest {
+    struct vg_config *cfg;
+    PGconn *db;
+    rd_kafka_t *producer;
+    char tenant[48]; /* a tenant id of this run, so tests can share the stack */
+};
+
+/* Loads the config from the environment, connects, makes a fresh tenant id. */
+void itest_open(struct itest *t, const char *tenant_prefix);
+void itest_close(struct itest *t);
+
+/* Produces value with key to topic (copied); aborts the test on a queue error. */
+void itest_produce(struct itest *t, const char *topic, const char *key, const char *value);
+/* Waits until every produced message is acknowledged (fails the test otherwise). */
+void itest_flush(struct itest *t);
+
+/* Formats an event envelope for this tenant into out (static layout, for tests). */
+void itest_event(struct itest *t, char *out, size_t size, const char *event_id,
+                 const char *type, const char *session_id, const char *visitor_id,
+                 const char *occurred_at, const char *properties_json);
+
+/* The first column of the first row of a query with text parameters, as an integer. */
+long long itest_count(struct itest *t, const char *sql, int nparams, const char *const *params);
+
+/* Runs `./dev ARGS` of the stack under test; returns its exit status. */
+int itest_dev(const char *args);
+
+/* Sends sig to the process named in the stack's pid file (worker-1, ...); 0 if sent. */
+int itest_signal(const char *name, int sig);
+
+/* A new random UUIDv4 string. */
+void itest_uuid(char out[37]);
+
+#endif

@@ -1,0 +1,131 @@
+/* The worker's envelope decoder: what it accepts, and the reason for what it refuses. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "decode.h"
+#include "pg.h"
+#include "util.h"
+
+#define ID "\"event_id\":\"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\""
+#define TIMES "\"occurred_at\":\"2026-11-23T01:00:00Z\",\"received_at\":\"2026-11-23T01:00:01.5Z\""
+
+static const struct {
+    enum vg_msg_kind kind;
+    const char *value;
+    const char *refusal; /* NULL: accepted; else a word of the reason */
+} cases[] = {
+    {VG_MSG_EVENT, "{\"v\":1,\"tenant\":\"demo\"," ID ",\"type\":\"page.view\"," TIMES "}", NULL},
+    {VG_MSG_EVENT,
+     "{\"v\":1,\"tenant\":\"demo\"," ID ",\"type\":\"a\",\"session_id\":\"S_1:x\","
+     "\"visitor_id\":\"v\",\"properties\":{\"k\":[1]}," TIMES "}",
+     NULL},
+    {VG_MSG_EVENT, "", "empty"},
+    {VG_MSG_EVENT, "{\"v\":1,", "not JSON"},
+    {VG_MSG_EVENT, "[1,2]", "not a JSON object"},
+    {VG_MSG_EVENT, "{\"v\":2,\"tenant\":\"demo\"," ID ",\"type\":\"a\"," TIMES "}", "version"},
+    {VG_MSG_EVENT, "{\"v\":1," ID ",\"type\":\"a\"," TIMES "}", "missing field tenant"},
+    {VG_MSG_EVENT, "{\"v\":1,\"tenant\":\"demo\",\"type\":\"a\"," TIMES "}", "event_id"},
+    {VG_MSG_EVENT,
+     "{\"v\":1,\"tenant\":\"demo\",\"event_id\":\"nope\",\"type\":\"a\"," TIMES "}", "UUID"},
+    {VG_MSG_EVENT, "{\"v\":1,\"tenant\":\"demo\"," ID ",\"type\":\"Bad Type\"," TIMES "}",
+     "type"},
+    {VG_MSG_EVENT, "{\"v\":1,\"tenant\":\"demo\"," ID ",\"type\":7," TIMES "}", "string"},
+    {VG_MSG_EVENT,
+     "{\"v\":1,\"tenant\":\"demo\"," ID ",\"type\":\"a\",\"occurred_at\":\"yesterday\","
+     "\"received_at\":\"2026-11-23T01:00:01Z\"}",
+     "RFC 3339"},
+    {VG_MSG_EVENT,
+     "{\"v\":1,\"tenant\":\"demo\"," ID ",\"type\":\"a\",\"properties\":[1]," TIMES "}",
+     "object"},
+    {VG_MSG_EVENT,
+     "{\"v\":1,\"tenant\":\"demo\"," ID ",\"type\":\"a\",\"session_id\":\"a b\"," TIMES "}",
+     "session_id"},
+    {VG_MSG_EVENT, "{\"v\":1,\"tenant\":\"de\\u0000mo\"," ID ",\"type\":\"a\"," TIMES "}", "NUL"},
+    {VG_MSG_EVENT, "{\"v\":1,\"v\":1,\"tenant\":\"demo\"," ID ",\"type\":\"a\"," TIMES "}",
+     "not JSON"},
+    {VG_MSG_SIGNAL,
+     "{\"v\":1,\"tenant\":\"demo\"," ID ",\"type\":\"session.start\",\"session_id\":\"s\","
+     "\"kind\":\"lesson\",\"status\":\"draft\",\"expires_at\":\"2026-12-01T00:00:00Z\"," TIMES "}",
+     NULL},
+    {VG_MSG_SIGNAL, "{\"v\":1,\"tenant\":\"demo\"," ID ",\"type\":\"session.end\"," TIMES "}",
+     "session_id"},
+    {VG_MSG_SIGNAL,
+     "{\"v\":1,\"tenant\":\"demo\"," ID ",\"type\":\"page.view\",\"session_id\":\"s\"," TIMES "}",
+     "session."},
+    {VG_MSG_SIGNAL,
+     "{\"v\":1,\"tenant\":\"demo\"," ID ",\"type\":\"session.start\",\"session_id\":\"s\","
+     "\"status\":\"ended\"," TIMES "}",
+     "draft or active"},
+};
+
+static void test_envelopes_table(void **state)
+{
+    for (size_t i = 0; i < VG_ARRAY_LEN(cases); i++) {
+        rd_kafka_message_t rkm;
+        memset(&rkm, 0, sizeof(rkm));
+        rkm.payload = (void *)cases[i].value;
+        rkm.len = strlen(cases[i].value);
+        struct vg_msg m = {.rkm = &rkm, .kind = cases[i].kind};
+        struct vg_event ev;
+        int rc = vg_decode_event(&m, &ev);
+        if (cases[i].refusal == NULL) {
+            if (rc != 0 || m.refused)
+                fail_msg("case %zu refused: %s", i, m.why.error);
+            assert_string_equal(ev.tenant, "demo");
+            assert_int_equal(ev.occurred_us, 1795395600000000);
+            assert_int_equal(ev.received_us, 1795395601500000);
+        } else {
+            if (rc == 0 || !m.refused)
+                fail_msg("case %zu accepted, expected a refusal about \"%s\"", i,
+                         cases[i].refusal);
+            if (!strstr(m.why.error, cases[i].refusal))
+                fail_msg("case %zu: reason \"%s\" lacks \"%s\"", i, m.why.error,
+                         cases[i].refusal);
+        }
+        json_decref(m.body);
+    }
+}
+
+static void test_signal_fields_are_read(void **state)
+{
+    const char *v = "{\"v\":1,\"tenant\":\"demo\"," ID ",\"type\":\"session.end\","
+                    "\"session_id\":\"s-1\",\"reason\":\"user\",\"attributes\":{\"a\":1}," TIMES "}";
+    rd_kafka_message_t rkm;
+    memset(&rkm, 0, sizeof(rkm));
+    rkm.payload = (void *)v;
+    rkm.len = strlen(v);
+    struct vg_msg m = {.rkm = &rkm, .kind = VG_MSG_SIGNAL};
+    struct vg_event ev;
+    assert_int_equal(vg_decode_event(&m, &ev), 0);
+    assert_string_equal(ev.session_id, "s-1");
+    assert_string_equal(ev.reason, "user");
+    assert_non_null(ev.attributes);
+    assert_int_equal(ev.started_us, VG_NO_TIME);
+    json_decref(m.body);
+}
+
+static void test_copy_text_escaping(void **state)
+{
+    struct vg_buf row = {0};
+    vg_copy_str(&row, "a\tb\\c\nd\re", 0);
+    vg_copy_str(&row, NULL, 0);
+    vg_copy_int(&row, -42, 1);
+    assert_string_equal(row.data, "a\\tb\\\\c\\nd\\re\t\\N\t-42\n");
+    vg_buf_free(&row);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_envelopes_table),
+        cmocka_unit_test(test_signal_fields_are_read),
+        cmocka_unit_test(test_copy_text_escaping),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

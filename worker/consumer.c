@@ -1,0 +1,192 @@
+#include "consumer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafka.h"
+#include "log.h"
+#include "metrics.h"
+#include "offsets.h"
+#include "util.h"
+
+static void assigned_clear(struct vg_consumer *c)
+{
+    for (size_t i = 0; i < c->nassigned; i++)
+        free(c->assigned[i].topic);
+    free(c->assigned);
+    c->assigned = NULL;
+    c->nassigned = 0;
+}
+
+static struct vg_assigned *assigned_find(const struct vg_consumer *c, const char *topic,
+                                         int32_t partition)
+{
+    for (size_t i = 0; i < c->nassigned; i++)
+        if (c->assigned[i].partition == partition && !strcmp(c->assigned[i].topic, topic))
+            return &c->assigned[i];
+    return NULL;
+}
+
+/* Reads stored offsets for parts, retrying while the database is away. */
+static int load_offsets(struct vg_consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+    for (;;) {
+        char err[512];
+        if (vg_pg_ensure(c->pg, c->stop))
+            return VG_ETIMEOUT;
+        int rc = vg_offsets_load(c->pg->conn, c->cfg->worker_group, parts, err, sizeof(err));
+        if (rc == 0)
+            return 0;
+        vg_warn("cannot read stored offsets, retrying: %s", err);
+        if (rc != VG_ETRANSIENT)
+            vg_sleep_ms(vg_backoff_next(&c->pg->backoff), c->stop);
+        else
+            vg_sleep_ms(200, c->stop);
+        if (*c->stop)
+            return VG_ETIMEOUT;
+    }
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct vg_consumer *c = opaque;
+    c->generation++;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (load_offsets(c, parts)) {
+            /* Stopping: take nothing, so nothing can be half-done. */
+            rd_kafka_assign(rk, NULL);
+            return;
+        }
+        assigned_clear(c);
+        c->assigned = vg_xcalloc((size_t)parts->cnt + 1, sizeof(*c->assigned));
+        for (int i = 0; i < parts->cnt; i++) {
+            struct vg_assigned *a = &c->assigned[c->nassigned++];
+            a->topic = vg_xstrdup(parts->elems[i].topic);
+            a->partition = parts->elems[i].partition;
+            a->stored = parts->elems[i].offset >= 0 ? parts->elems[i].offset : -1;
+        }
+        rd_kafka_assign(rk, parts);
+        vg_info("assigned %d partitions (generation %llu)", parts->cnt,
+                (unsigned long long)c->generation);
+    } else {
+        rd_kafka_assign(rk, NULL);
+        assigned_clear(c);
+        vg_info("partitions revoked (generation %llu): %s", (unsigned long long)c->generation,
+                rd_kafka_err2str(err));
+    }
+    vg_gauge_set(vg_metric_plain(vg_metrics_gauge("vigil_worker_assigned_partitions",
+                                                  "Partitions this worker holds.", NULL)),
+                 (double)c->nassigned);
+}
+
+int vg_consumer_open(struct vg_consumer *c, const struct vg_config *cfg, struct vg_pg *pg,
+                     const volatile sig_atomic_t *stop, char *errstr, size_t errstr_size)
+{
+    memset(c, 0, sizeof(*c));
+    c->cfg = cfg;
+    c->pg = pg;
+    c->stop = stop;
+    rd_kafka_conf_t *conf = vg_kafka_conf(cfg, cfg->worker_id, errstr, errstr_size);
+    if (!conf)
+        return VG_EKAFKA;
+    if (vg_kafka_set(conf, "group.id", cfg->worker_group, errstr, errstr_size) ||
+        vg_kafka_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
+        vg_kafka_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size) ||
+        vg_kafka_set(conf, "auto.offset.reset", "earliest", errstr, errstr_size) ||
+        vg_kafka_set(conf, "enable.partition.eof", "false", errstr, errstr_size) ||
+        vg_kafka_set(conf, "session.timeout.ms", "10000", errstr, errstr_size) ||
+        vg_kafka_set(conf, "heartbeat.interval.ms", "1000", errstr, errstr_size) ||
+        vg_kafka_set(conf, "fetch.wait.max.ms", "50", errstr, errstr_size)) {
+        rd_kafka_conf_destroy(conf);
+        return VG_EKAFKA;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_opaque(conf, c);
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
+    if (!c->rk) {
+        rd_kafka_conf_destroy(conf);
+        return VG_EKAFKA;
+    }
+    conf = NULL; /* owned by rk */
+    rd_kafka_poll_set_consumer(c->rk);
+
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(3);
+    rd_kafka_topic_partition_list_add(topics, cfg->topic_events, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(topics, cfg->topic_heartbeats, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(topics, cfg->topic_commands, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e) {
+        snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(e));
+        return VG_EKAFKA;
+    }
+    return 0;
+}
+
+enum vg_msg_kind vg_consumer_kind(const struct vg_consumer *c, const char *topic)
+{
+    if (!strcmp(topic, c->cfg->topic_heartbeats))
+        return VG_MSG_SIGNAL;
+    if (!strcmp(topic, c->cfg->topic_commands))
+        return VG_MSG_COMMAND;
+    return VG_MSG_EVENT;
+}
+
+int vg_consumer_expect(const struct vg_consumer *c, struct vg_batch *b)
+{
+    for (size_t i = 0; i < b->nparts; i++) {
+        const struct vg_assigned *a = assigned_find(c, b->parts[i].topic, b->parts[i].partition);
+        if (!a)
+            return VG_ECONFLICT;
+        b->parts[i].expected = a->stored;
+    }
+    return 0;
+}
+
+void vg_consumer_committed(struct vg_consumer *c, const struct vg_batch *b)
+{
+    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)b->nparts);
+    for (size_t i = 0; i < b->nparts; i++) {
+        struct vg_assigned *a = assigned_find(c, b->parts[i].topic, b->parts[i].partition);
+        if (a)
+            a->stored = b->parts[i].next;
+        rd_kafka_topic_partition_list_add(offs, b->parts[i].topic, b->parts[i].partition)
+            ->offset = b->parts[i].next;
+    }
+    rd_kafka_commit(c->rk, offs, 1); /* for lag tools only; failures do not matter */
+    rd_kafka_topic_partition_list_destroy(offs);
+}
+
+void vg_consumer_rewind(struct vg_consumer *c, const struct vg_batch *b)
+{
+    c->generation++;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new((int)b->nparts);
+    for (size_t i = 0; i < b->nparts; i++)
+        rd_kafka_topic_partition_list_add(parts, b->parts[i].topic, b->parts[i].partition);
+    if (load_offsets(c, parts) == 0) {
+        for (int i = 0; i < parts->cnt; i++) {
+            rd_kafka_topic_partition_t *tp = &parts->elems[i];
+            struct vg_assigned *a = assigned_find(c, tp->topic, tp->partition);
+            if (!a)
+                continue;
+            a->stored = tp->offset >= 0 ? tp->offset : -1;
+            rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, tp->topic, NULL);
+            rd_kafka_resp_err_t e = rd_kafka_seek(rkt, tp->partition, tp->offset, 5000);
+            if (e)
+                vg_warn("seek %s/%d: %s", tp->topic, (int)tp->partition, rd_kafka_err2str(e));
+            rd_kafka_topic_destroy(rkt);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+void vg_consumer_close(struct vg_consumer *c)
+{
+    if (c->rk) {
+        rd_kafka_consumer_close(c->rk);
+        rd_kafka_destroy(c->rk);
+    }
+    assigned_clear(c);
+    memset(c, 0, sizeof(*c));
+}

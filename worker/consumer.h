@@ -1,0 +1,61 @@
+/*
+ * consumer.h - the worker's Kafka consumer.
+ *
+ * Joins the group over the events, heartbeats and commands topics. On every
+ * assignment it reads the stored offsets from PostgreSQL and starts each
+ * partition there; it never relies on offsets committed to Kafka (those are
+ * written after each batch only so lag tools see them). Each assignment or
+ * revocation bumps `generation`, so a batch gathered under an older
+ * assignment is dropped rather than committed.
+ */
+#ifndef VG_CONSUMER_H
+#define VG_CONSUMER_H
+
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdint.h>
+
+#include "batch.h"
+#include "config.h"
+#include "pg.h"
+
+struct vg_assigned {
+    char *topic;
+    int32_t partition;
+    int64_t stored; /* next_offset in ops.consumer_offsets when assigned or last committed; -1: none */
+};
+
+struct vg_consumer {
+    rd_kafka_t *rk;
+    const struct vg_config *cfg;
+    struct vg_pg *pg; /* borrowed: the worker's connection, used between batches */
+    uint64_t generation;
+    struct vg_assigned *assigned;
+    size_t nassigned;
+    const volatile sig_atomic_t *stop;
+};
+
+/* Creates the consumer and subscribes. Returns 0 or VG_EKAFKA with errstr filled. */
+int vg_consumer_open(struct vg_consumer *c, const struct vg_config *cfg, struct vg_pg *pg,
+                     const volatile sig_atomic_t *stop, char *errstr,
+                     size_t errstr_size) VG_MUSTCHECK;
+
+/* The kind of message a topic carries. */
+enum vg_msg_kind vg_consumer_kind(const struct vg_consumer *c, const char *topic);
+
+/* Sets each batch partition's expected offset from the assignment. Returns 0,
+ * or VG_ECONFLICT if a partition is no longer assigned. */
+int vg_consumer_expect(const struct vg_consumer *c, struct vg_batch *b) VG_MUSTCHECK;
+
+/* After a commit: remembers the new stored offsets, and commits them to
+ * Kafka asynchronously for lag tools. */
+void vg_consumer_committed(struct vg_consumer *c, const struct vg_batch *b);
+
+/* After a refused compare-and-set: reads the stored offsets again and seeks
+ * the batch's partitions there; bumps the generation. */
+void vg_consumer_rewind(struct vg_consumer *c, const struct vg_batch *b);
+
+/* Leaves the group and frees everything; accepts a consumer never opened. */
+void vg_consumer_close(struct vg_consumer *c);
+
+#endif

@@ -1,0 +1,146 @@
+#include "dlq.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafka.h"
+#include "log.h"
+#include "metrics.h"
+#include "util.h"
+
+struct vg_dlq {
+    rd_kafka_t *rk;
+    const struct vg_config *cfg;
+    int pending; /* messages sent and not yet reported */
+    int failed;  /* of those, how many failed */
+    struct vg_metric *dead;
+};
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    struct vg_dlq *d = opaque;
+    d->pending--;
+    if (m->err) {
+        d->failed++;
+        vg_warn("worker output to %s not delivered: %s", rd_kafka_topic_name(m->rkt),
+                rd_kafka_err2str(m->err));
+    }
+}
+
+struct vg_dlq *vg_dlq_new(const struct vg_config *cfg, char *errstr, size_t errstr_size)
+{
+    char id[160];
+    snprintf(id, sizeof(id), "%s-out", cfg->worker_id);
+    rd_kafka_conf_t *conf = vg_kafka_conf(cfg, id, errstr, errstr_size);
+    if (!conf)
+        return NULL;
+    struct vg_dlq *d = vg_xcalloc(1, sizeof(*d));
+    d->cfg = cfg;
+    if (vg_kafka_set(conf, "enable.idempotence", "true", errstr, errstr_size) ||
+        vg_kafka_set(conf, "acks", "all", errstr, errstr_size) ||
+        vg_kafka_set(conf, "linger.ms", "5", errstr, errstr_size) ||
+        vg_kafka_set(conf, "message.timeout.ms", "10000", errstr, errstr_size)) {
+        rd_kafka_conf_destroy(conf);
+        free(d);
+        return NULL;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, d);
+    d->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
+    if (!d->rk) {
+        rd_kafka_conf_destroy(conf);
+        free(d);
+        return NULL;
+    }
+    d->dead = vg_metrics_counter("vigil_dlq_messages_total",
+                                 "Messages sent to the dead-letter topic, by stage.", "stage");
+    return d;
+}
+
+/* Polls until every sent message is reported or the deadline passes. */
+static int wait_all(struct vg_dlq *d, int timeout_ms)
+{
+    int64_t deadline = vg_mono_ms() + timeout_ms;
+    while (d->pending > 0 && vg_mono_ms() < deadline)
+        rd_kafka_poll(d->rk, 20);
+    int rc = d->pending > 0 || d->failed > 0 ? VG_ETRANSIENT : 0;
+    if (d->pending > 0)
+        rd_kafka_purge(d->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    while (d->pending > 0)
+        rd_kafka_poll(d->rk, 20); /* purged messages are reported as failed */
+    d->failed = 0;
+    return rc;
+}
+
+int vg_dlq_send_refused(struct vg_dlq *d, const struct vg_batch *b, int timeout_ms)
+{
+    int any = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct vg_msg *m = &b->msgs[i];
+        if (!m->refused)
+            continue;
+        const rd_kafka_message_t *o = m->rkm;
+        char part[16], off[24], at[VG_TS_LEN];
+        snprintf(part, sizeof(part), "%d", (int)o->partition);
+        snprintf(off, sizeof(off), "%lld", (long long)o->offset);
+        vg_time_format(vg_now_us(), at);
+        const char *topic = rd_kafka_topic_name(o->rkt);
+        rd_kafka_resp_err_t e;
+        for (;;) {
+            e = rd_kafka_producev(
+                d->rk, RD_KAFKA_V_TOPIC(d->cfg->topic_dlq), RD_KAFKA_V_KEY(o->key, o->key_len),
+                RD_KAFKA_V_VALUE(o->payload, o->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_HEADER("vigil-error", m->why.error, -1),
+                RD_KAFKA_V_HEADER("vigil-stage", m->why.stage, -1),
+                RD_KAFKA_V_HEADER("vigil-topic", topic, -1),
+                RD_KAFKA_V_HEADER("vigil-partition", part, -1),
+                RD_KAFKA_V_HEADER("vigil-offset", off, -1),
+                RD_KAFKA_V_HEADER("vigil-worker", d->cfg->worker_id, -1),
+                RD_KAFKA_V_HEADER("vigil-refused-at", at, -1), RD_KAFKA_V_END);
+            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                break;
+            rd_kafka_poll(d->rk, 50);
+        }
+        if (e) {
+            vg_warn("cannot queue a dead letter: %s", rd_kafka_err2str(e));
+            wait_all(d, timeout_ms);
+            return VG_ETRANSIENT;
+        }
+        d->pending++;
+        any = 1;
+        vg_counter_add(vg_metric_series(d->dead, m->why.stage), 1);
+    }
+    return any ? wait_all(d, timeout_ms) : 0;
+}
+
+int vg_dlq_send(struct vg_dlq *d, const char *topic, const char *key, const char *value,
+                size_t len, int timeout_ms)
+{
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        d->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+        RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_END);
+    if (e) {
+        vg_warn("cannot queue a message for %s: %s", topic, rd_kafka_err2str(e));
+        return VG_ETRANSIENT;
+    }
+    d->pending++;
+    return wait_all(d, timeout_ms);
+}
+
+rd_kafka_t *vg_dlq_producer(struct vg_dlq *d)
+{
+    return d->rk;
+}
+
+void vg_dlq_free(struct vg_dlq *d)
+{
+    if (!d)
+        return;
+    rd_kafka_flush(d->rk, 5000);
+    if (rd_kafka_outq_len(d->rk) > 0)
+        vg_warn("%d worker outputs not delivered at exit", rd_kafka_outq_len(d->rk));
+    rd_kafka_destroy(d->rk);
+    free(d);
+}

@@ -1,0 +1,94 @@
+#include "offsets.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg.h"
+#include "util.h"
+
+int vg_offsets_load(PGconn *conn, const char *group, rd_kafka_topic_partition_list_t *parts,
+                    char *errstr, size_t errstr_size)
+{
+    for (int i = 0; i < parts->cnt; i++)
+        parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+    if (parts->cnt == 0)
+        return 0;
+    const char *p[1] = {group};
+    PGresult *r = PQexecParams(conn,
+                               "SELECT topic, partition, next_offset FROM ops.consumer_offsets "
+                               "WHERE consumer_group = $1",
+                               1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        vg_pg_error(conn, r, errstr, errstr_size);
+        int rc = vg_pg_classify(conn, r);
+        PQclear(r);
+        return rc;
+    }
+    for (int row = 0; row < PQntuples(r); row++) {
+        const char *topic = PQgetvalue(r, row, 0);
+        int32_t partition = (int32_t)atoi(PQgetvalue(r, row, 1));
+        rd_kafka_topic_partition_t *tp =
+            rd_kafka_topic_partition_list_find(parts, topic, partition);
+        if (tp)
+            tp->offset = strtoll(PQgetvalue(r, row, 2), NULL, 10);
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* One statement moves every partition: rows that moved are counted, and a
+ * partition without a row yet is inserted only if still absent. */
+static const char advance_sql[] =
+    "WITH want(topic, partition, expected, next) AS ("
+    "  SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[])),"
+    " moved AS ("
+    "  UPDATE ops.consumer_offsets o SET next_offset = w.next, updated_at = now()"
+    "  FROM want w WHERE o.consumer_group = $1 AND o.topic = w.topic"
+    "   AND o.partition = w.partition AND w.expected >= 0 AND o.next_offset = w.expected"
+    "  RETURNING 1),"
+    " added AS ("
+    "  INSERT INTO ops.consumer_offsets (consumer_group, topic, partition, next_offset, updated_at)"
+    "  SELECT $1, w.topic, w.partition, w.next, now() FROM want w WHERE w.expected < 0"
+    "  ON CONFLICT DO NOTHING RETURNING 1)"
+    "SELECT (SELECT count(*) FROM moved) + (SELECT count(*) FROM added)";
+
+int vg_offsets_advance(PGconn *conn, const char *group, const struct vg_batch *b, char *errstr,
+                       size_t errstr_size)
+{
+    struct vg_buf topics = {0}, parts = {0}, expected = {0}, next = {0};
+    vg_buf_putc(&topics, '{');
+    vg_buf_putc(&parts, '{');
+    vg_buf_putc(&expected, '{');
+    vg_buf_putc(&next, '{');
+    for (size_t i = 0; i < b->nparts; i++) {
+        const struct vg_part *p = &b->parts[i];
+        const char *sep = i ? "," : "";
+        /* topic names are [a-zA-Z0-9._-], safe inside a quoted array element */
+        vg_buf_printf(&topics, "%s\"%s\"", sep, p->topic);
+        vg_buf_printf(&parts, "%s%d", sep, (int)p->partition);
+        vg_buf_printf(&expected, "%s%lld", sep, (long long)p->expected);
+        vg_buf_printf(&next, "%s%lld", sep, (long long)p->next);
+    }
+    vg_buf_putc(&topics, '}');
+    vg_buf_putc(&parts, '}');
+    vg_buf_putc(&expected, '}');
+    vg_buf_putc(&next, '}');
+    const char *params[5] = {group, topics.data, parts.data, expected.data, next.data};
+    PGresult *r = PQexecParams(conn, advance_sql, 5, NULL, params, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        vg_pg_error(conn, r, errstr, errstr_size);
+        rc = vg_pg_classify(conn, r);
+    } else if (strtoull(PQgetvalue(r, 0, 0), NULL, 10) != b->nparts) {
+        snprintf(errstr, errstr_size, "stored offsets moved under us: %s of %zu partitions matched",
+                 PQgetvalue(r, 0, 0), b->nparts);
+        rc = VG_ECONFLICT;
+    }
+    PQclear(r);
+    vg_buf_free(&topics);
+    vg_buf_free(&parts);
+    vg_buf_free(&expected);
+    vg_buf_free(&next);
+    return rc;
+}

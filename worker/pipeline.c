@@ -1,0 +1,245 @@
+#include "pipeline.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode.h"
+#include "log.h"
+#include "metrics.h"
+#include "offsets.h"
+#include "util.h"
+
+static const double size_buckets[] = {1, 10, 50, 100, 500, 1000, 2500, 5000, 10000, 50000};
+
+static struct {
+    struct vg_metric *messages, *batch_size, *batch_seconds, *commit_seconds, *e2e_seconds;
+    struct vg_metric *new_events, *retries, *conflicts;
+} m;
+
+static void metrics_declare(void)
+{
+    m.messages = vg_metrics_counter("vigil_worker_messages_total",
+                                    "Messages consumed and committed, by topic.", "topic");
+    m.batch_size = vg_metrics_histogram("vigil_worker_batch_messages", "Messages per batch.",
+                                        NULL, size_buckets, VG_ARRAY_LEN(size_buckets));
+    m.batch_seconds = vg_metrics_histogram("vigil_worker_batch_seconds",
+                                           "Time from a batch's first message to its commit.",
+                                           NULL, NULL, 0);
+    m.commit_seconds = vg_metrics_histogram("vigil_worker_commit_seconds",
+                                            "Time of the batch transaction, BEGIN to COMMIT.",
+                                            NULL, NULL, 0);
+    m.e2e_seconds = vg_metrics_histogram("vigil_worker_e2e_seconds",
+                                         "From receipt by the producer to commit, per new event.",
+                                         NULL, NULL, 0);
+    m.new_events = vg_metrics_counter("vigil_worker_events_new_total",
+                                      "Events landed for the first time (not duplicates).", NULL);
+    m.retries = vg_metrics_counter("vigil_worker_batch_retries_total",
+                                   "Batches retried after a transient failure.", NULL);
+    m.conflicts = vg_metrics_counter(
+        "vigil_worker_offset_conflicts_total",
+        "Batches dropped because another worker had moved a stored offset.", NULL);
+}
+
+void vg_pipeline_init(struct vg_pipeline *p, const struct vg_config *cfg, struct vg_pg *pg,
+                      struct vg_consumer *consumer, struct vg_dlq *dlq,
+                      const volatile sig_atomic_t *stop)
+{
+    memset(p, 0, sizeof(*p));
+    p->cfg = cfg;
+    p->pg = pg;
+    p->consumer = consumer;
+    p->dlq = dlq;
+    p->stop = stop;
+    p->stage.cfg = cfg;
+    metrics_declare();
+}
+
+void vg_pipeline_free(struct vg_pipeline *p)
+{
+    vg_buf_free(&p->stage.copy);
+    free(p->events);
+    memset(p, 0, sizeof(*p));
+}
+
+static void decode_all(struct vg_pipeline *p, struct vg_batch *b)
+{
+    if (p->events_cap < b->n) {
+        free(p->events);
+        p->events_cap = b->cap;
+        p->events = vg_xcalloc(p->events_cap, sizeof(*p->events));
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        struct vg_msg *msg = &b->msgs[i];
+        if (msg->kind == VG_MSG_COMMAND) {
+            /* Commands are carried out by their own stage (the scheduler
+             * issue); until then they are consumed and acknowledged. */
+            continue;
+        }
+        if (msg->rkm->err) {
+            vg_msg_refuse(msg, "decode", "%s", rd_kafka_message_errstr(msg->rkm));
+            continue;
+        }
+        (void)vg_decode_event(msg, &p->events[i]);
+    }
+}
+
+static int rollback(struct vg_pipeline *p)
+{
+    char err[256];
+    if (p->pg->conn && PQstatus(p->pg->conn) == CONNECTION_OK &&
+        vg_pg_exec(p->pg->conn, "ROLLBACK", err, sizeof(err)))
+        vg_warn("rollback failed: %s", err);
+    return 0;
+}
+
+static int run_stages(struct vg_stage_ctx *s)
+{
+    int rc;
+    if ((rc = vg_stage_raw(s)) || (rc = vg_stage_staging(s)) || (rc = vg_stage_vault(s)) ||
+        (rc = vg_stage_sessions(s)))
+        return rc;
+    return 0;
+}
+
+/* Message by message under savepoints, to find what the database refuses. */
+static int run_isolated(struct vg_pipeline *p, struct vg_batch *b)
+{
+    struct vg_stage_ctx *s = &p->stage;
+    int rc;
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->msgs[i].refused || b->msgs[i].kind == VG_MSG_COMMAND)
+            continue;
+        if ((rc = vg__stage_exec(s, "SAVEPOINT vg_one")))
+            return rc;
+        s->first = i;
+        s->count = 1;
+        rc = run_stages(s);
+        if (rc == VG_EDB) {
+            vg_msg_refuse(&b->msgs[i], "database", "%s", s->errstr);
+            if ((rc = vg__stage_exec(s, "ROLLBACK TO SAVEPOINT vg_one")))
+                return rc;
+        } else if (rc) {
+            return rc;
+        } else if ((rc = vg__stage_exec(s, "RELEASE SAVEPOINT vg_one"))) {
+            return rc;
+        }
+    }
+    /* Dead letters are acknowledged before the offsets move past them. */
+    if (vg_dlq_send_refused(p->dlq, b, 10000)) {
+        snprintf(s->errstr, sizeof(s->errstr), "dead letters not acknowledged");
+        return VG_ETRANSIENT;
+    }
+    return 0;
+}
+
+/* One attempt: BEGIN .. COMMIT. isolate: message by message. */
+static int attempt(struct vg_pipeline *p, struct vg_batch *b, int isolate)
+{
+    struct vg_stage_ctx *s = &p->stage;
+    int rc = vg_pg_ensure(p->pg, p->stop);
+    if (rc)
+        return VG_ETIMEOUT;
+    s->conn = p->pg->conn;
+    if (p->prepared_on != s->conn) {
+        if ((rc = vg_stages_prepare(s)))
+            return rc == VG_EDB ? VG_ETRANSIENT : rc;
+        p->prepared_on = s->conn;
+        s->nknown_days = 0;
+    }
+    if ((rc = vg_consumer_expect(p->consumer, b))) {
+        snprintf(s->errstr, sizeof(s->errstr), "a partition of the batch was revoked");
+        return rc;
+    }
+    int64_t t0 = vg_mono_ms();
+    if ((rc = vg__stage_exec(s, "BEGIN")))
+        return rc;
+    s->batch = b;
+    s->events = p->events;
+    s->new_events = 0;
+    if (isolate) {
+        rc = run_isolated(p, b);
+    } else {
+        s->first = 0;
+        s->count = b->n;
+        rc = run_stages(s);
+    }
+    if (rc == 0)
+        rc = vg_offsets_advance(s->conn, p->cfg->worker_group, b, s->errstr, sizeof(s->errstr));
+    if (rc == 0)
+        rc = vg__stage_exec(s, "COMMIT");
+    if (rc) {
+        rollback(p);
+        return rc;
+    }
+    vg_histogram_observe(vg_metric_plain(m.commit_seconds), (double)(vg_mono_ms() - t0) / 1e3);
+    return 0;
+}
+
+static void observe_commit(struct vg_pipeline *p, struct vg_batch *b)
+{
+    int64_t now_us = vg_now_us();
+    struct vg_series *e2e = vg_metric_plain(m.e2e_seconds);
+    const char *last_topic = NULL;
+    struct vg_series *topic_series = NULL;
+    for (size_t i = 0; i < b->n; i++) {
+        const char *topic = rd_kafka_topic_name(b->msgs[i].rkm->rkt);
+        if (topic != last_topic) {
+            topic_series = vg_metric_series(m.messages, topic);
+            last_topic = topic;
+        }
+        vg_counter_add(topic_series, 1);
+        if (!b->msgs[i].refused && b->msgs[i].kind != VG_MSG_COMMAND &&
+            p->events[i].received_us != VG_NO_TIME)
+            vg_histogram_observe(e2e, (double)(now_us - p->events[i].received_us) / 1e6);
+    }
+    vg_counter_add(vg_metric_plain(m.new_events), (uint64_t)p->stage.new_events);
+    vg_histogram_observe(vg_metric_plain(m.batch_size), (double)b->n);
+    vg_histogram_observe(vg_metric_plain(m.batch_seconds),
+                         (double)(vg_mono_ms() - b->opened_ms) / 1e3);
+}
+
+int vg_pipeline_process(struct vg_pipeline *p, struct vg_batch *b)
+{
+    struct vg_backoff backoff = {.base_ms = 100, .cap_ms = 5000};
+    int isolate = 0, dead_sent = 0;
+    decode_all(p, b);
+    for (;;) {
+        int rc;
+        if (!dead_sent) {
+            rc = vg_dlq_send_refused(p->dlq, b, 10000);
+            if (rc == 0)
+                dead_sent = 1;
+            else
+                snprintf(p->stage.errstr, sizeof(p->stage.errstr),
+                         "dead letters not acknowledged by Kafka");
+        }
+        rc = dead_sent ? attempt(p, b, isolate) : VG_ETRANSIENT;
+        if (rc == 0) {
+            vg_consumer_committed(p->consumer, b);
+            observe_commit(p, b);
+            return 0;
+        }
+        if (rc == VG_ECONFLICT) {
+            vg_counter_add(vg_metric_plain(m.conflicts), 1);
+            vg_warn("batch of %zu dropped: %s", b->n, p->stage.errstr);
+            vg_consumer_rewind(p->consumer, b);
+            return VG_ECONFLICT;
+        }
+        if (rc == VG_ETIMEOUT || *p->stop)
+            return VG_ETIMEOUT;
+        if (rc == VG_EDB && !isolate) {
+            vg_warn("batch refused by the database (%s); retrying message by message",
+                    p->stage.errstr);
+            isolate = 1;
+            continue;
+        }
+        /* Transient, or a database error the isolation could not pin on one message. */
+        vg_counter_add(vg_metric_plain(m.retries), 1);
+        int64_t delay = vg_backoff_next(&backoff);
+        vg_warn("batch of %zu not committed, retrying in %lld ms: %s", b->n, (long long)delay,
+                p->stage.errstr);
+        vg_sleep_ms(delay, p->stop);
+        if (*p->stop)
+            return VG_ETIMEOUT;
+    }
+}

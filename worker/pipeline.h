@@ -1,0 +1,48 @@
+/*
+ * pipeline.h - one batch, one transaction.
+ *
+ * decode -> dead letters -> BEGIN -> stages -> offsets (compare-and-set) ->
+ * COMMIT -> offsets to Kafka. Transient failures (database or broker away,
+ * serialization failure, deadlock) keep the batch and retry it with capped
+ * backoff, committing nothing meanwhile; a failure tied to one message sends
+ * that message to the DLQ and the rest proceeds.
+ */
+#ifndef VG_PIPELINE_H
+#define VG_PIPELINE_H
+
+#include <signal.h>
+
+#include "batch.h"
+#include "config.h"
+#include "consumer.h"
+#include "dlq.h"
+#include "pg.h"
+#include "stages.h"
+
+struct vg_pipeline {
+    const struct vg_config *cfg;
+    struct vg_pg *pg;
+    struct vg_consumer *consumer;
+    struct vg_dlq *dlq;
+    const volatile sig_atomic_t *stop;
+    struct vg_stage_ctx stage;
+    PGconn *prepared_on; /* the connection the work tables exist on */
+    struct vg_event *events;
+    size_t events_cap;
+};
+
+void vg_pipeline_init(struct vg_pipeline *p, const struct vg_config *cfg, struct vg_pg *pg,
+                      struct vg_consumer *consumer, struct vg_dlq *dlq,
+                      const volatile sig_atomic_t *stop);
+
+/*
+ * Processes b. Returns 0 when committed; VG_ECONFLICT when another worker owns
+ * one of its partitions now (rolled back, partitions rewound, batch to be
+ * dropped); VG_ETIMEOUT when a stop was requested while retrying. The batch
+ * is left for the caller to clear in every case.
+ */
+int vg_pipeline_process(struct vg_pipeline *p, struct vg_batch *b);
+
+void vg_pipeline_free(struct vg_pipeline *p);
+
+#endif

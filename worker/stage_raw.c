@@ -1,0 +1,180 @@
+/*
+ * The raw stage: the batch goes into the session-local table vg_in in one
+ * COPY; raw.event_ids decides which events are new (its primary key is the
+ * exactly-once guard); the new ones, one row per event, are kept in vg_fresh
+ * for the later stages and landed in raw.events.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pg.h"
+#include "stages.h"
+
+int vg__stage_exec(struct vg_stage_ctx *s, const char *sql)
+{
+    return vg_pg_exec(s->conn, sql, s->errstr, sizeof(s->errstr));
+}
+
+/* Work tables live as long as the connection and empty at every commit. */
+static const char prepare_sql[] =
+    "SET TimeZone = 'UTC';"
+    "CREATE TEMP TABLE IF NOT EXISTS vg_in ("
+    "  ord int NOT NULL, signal boolean NOT NULL, tenant_id text NOT NULL, event_id uuid NOT NULL,"
+    "  type text NOT NULL, session_id text, visitor_id text, user_id text,"
+    "  occurred_at timestamptz NOT NULL, received_at timestamptz NOT NULL, url text,"
+    "  properties jsonb, body jsonb NOT NULL, topic text NOT NULL, partition int NOT NULL,"
+    "  \"offset\" bigint NOT NULL, kind text, status text, reason text, started_at timestamptz,"
+    "  expires_at timestamptz, attributes jsonb) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS vg_fresh (LIKE vg_in) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS vg_staged ("
+    "  tenant_id text, event_id uuid, session_id text, visitor_id text, hk_tenant text,"
+    "  hk_session text, hk_visitor text, hk_event text, type text, occurred_at timestamptz,"
+    "  url text, properties jsonb, load_date timestamptz, record_source text)"
+    "  ON COMMIT DELETE ROWS;";
+
+int vg_stages_prepare(struct vg_stage_ctx *s)
+{
+    return vg__stage_exec(s, prepare_sql);
+}
+
+static void copy_time(struct vg_buf *row, int64_t us, int last)
+{
+    char ts[VG_TS_LEN];
+    if (us == VG_NO_TIME) {
+        vg_copy_str(row, NULL, last);
+        return;
+    }
+    vg_time_format(us, ts);
+    vg_copy_str(row, ts, last);
+}
+
+static void copy_json(struct vg_buf *row, json_t *j, int last)
+{
+    if (!j) {
+        vg_copy_str(row, NULL, last);
+        return;
+    }
+    char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    vg_copy_str(row, text, last);
+    free(text);
+}
+
+/* Days since the epoch of a time in microseconds. */
+static int64_t day_of(int64_t us)
+{
+    return us >= 0 ? us / 86400000000LL : (us - 86399999999LL) / 86400000000LL;
+}
+
+/* raw.events is partitioned by day of received_at: make sure the batch's days exist. */
+static int ensure_partitions(struct vg_stage_ctx *s)
+{
+    for (size_t i = s->first; i < s->first + s->count; i++) {
+        if (s->batch->msgs[i].refused || s->batch->msgs[i].kind == VG_MSG_COMMAND)
+            continue;
+        int64_t day = day_of(s->events[i].received_us);
+        int known = 0;
+        for (size_t k = 0; k < s->nknown_days && !known; k++)
+            known = s->known_days[k] == day;
+        if (known)
+            continue;
+        char ts[VG_TS_LEN];
+        vg_time_format(s->events[i].received_us, ts);
+        const char *p[1] = {ts};
+        PGresult *r = PQexecParams(s->conn, "SELECT raw.ensure_partition($1::timestamptz)", 1,
+                                   NULL, p, NULL, NULL, 0);
+        int rc = 0;
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            vg_pg_error(s->conn, r, s->errstr, sizeof(s->errstr));
+            rc = vg_pg_classify(s->conn, r);
+        }
+        PQclear(r);
+        if (rc)
+            return rc;
+        if (s->nknown_days == VG_ARRAY_LEN(s->known_days)) {
+            memmove(s->known_days, s->known_days + 1,
+                    sizeof(s->known_days) - sizeof(s->known_days[0]));
+            s->nknown_days--;
+        }
+        s->known_days[s->nknown_days++] = day;
+    }
+    return 0;
+}
+
+static void copy_row(struct vg_buf *row, const struct vg_msg *m, const struct vg_event *e, int ord)
+{
+    const rd_kafka_message_t *k = m->rkm;
+    vg_copy_int(row, ord, 0);
+    vg_copy_str(row, m->kind == VG_MSG_SIGNAL ? "t" : "f", 0);
+    vg_copy_str(row, e->tenant, 0);
+    vg_copy_str(row, e->event_id, 0);
+    vg_copy_str(row, e->type, 0);
+    vg_copy_str(row, e->session_id, 0);
+    vg_copy_str(row, e->visitor_id, 0);
+    vg_copy_str(row, e->user_id, 0);
+    copy_time(row, e->occurred_us, 0);
+    copy_time(row, e->received_us, 0);
+    vg_copy_str(row, e->url, 0);
+    copy_json(row, e->properties, 0);
+    vg_copy_strn(row, k->payload, k->len, 0);
+    vg_copy_str(row, rd_kafka_topic_name(k->rkt), 0);
+    vg_copy_int(row, k->partition, 0);
+    vg_copy_int(row, k->offset, 0);
+    vg_copy_str(row, e->kind, 0);
+    vg_copy_str(row, e->status, 0);
+    vg_copy_str(row, e->reason, 0);
+    copy_time(row, e->started_us, 0);
+    copy_time(row, e->expires_us, 0);
+    copy_json(row, e->attributes, 1);
+}
+
+static const char keep_new_sql[] =
+    "WITH ids AS ("
+    "  INSERT INTO raw.event_ids (tenant_id, event_id, received_at)"
+    "  SELECT DISTINCT ON (tenant_id, event_id) tenant_id, event_id, received_at FROM vg_in"
+    "  ORDER BY tenant_id, event_id, ord"
+    "  ON CONFLICT DO NOTHING RETURNING tenant_id, event_id)"
+    "INSERT INTO vg_fresh"
+    "  SELECT DISTINCT ON (i.tenant_id, i.event_id) i.* FROM vg_in i JOIN ids USING (tenant_id, event_id)"
+    "  ORDER BY i.tenant_id, i.event_id, i.ord;"
+    "INSERT INTO raw.events (tenant_id, event_id, topic, partition, \"offset\", received_at, body)"
+    "  SELECT tenant_id, event_id, topic, partition, \"offset\", received_at, body FROM vg_fresh;";
+
+int vg_stage_raw(struct vg_stage_ctx *s)
+{
+    int rc;
+    /* A slice after the first (message-by-message retry) starts from empty tables. */
+    if (s->first > 0 || s->count < s->batch->n)
+        if ((rc = vg__stage_exec(s, "TRUNCATE vg_in, vg_fresh, vg_staged")))
+            return rc;
+    if ((rc = ensure_partitions(s)))
+        return rc;
+    vg_buf_reset(&s->copy);
+    size_t rows = 0;
+    for (size_t i = s->first; i < s->first + s->count; i++) {
+        const struct vg_msg *m = &s->batch->msgs[i];
+        if (m->refused || m->kind == VG_MSG_COMMAND)
+            continue;
+        copy_row(&s->copy, m, &s->events[i], (int)i);
+        rows++;
+    }
+    s->new_events = 0;
+    if (rows == 0)
+        return 0;
+    if ((rc = vg_pg_copy(s->conn,
+                         "COPY vg_in (ord, signal, tenant_id, event_id, type, session_id, "
+                         "visitor_id, user_id, occurred_at, received_at, url, properties, body, "
+                         "topic, partition, \"offset\", kind, status, reason, started_at, "
+                         "expires_at, attributes) FROM STDIN",
+                         &s->copy, s->errstr, sizeof(s->errstr))))
+        return rc;
+    if ((rc = vg__stage_exec(s, keep_new_sql)))
+        return rc;
+    PGresult *r = PQexec(s->conn, "SELECT count(*) FROM vg_fresh");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        s->new_events = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    else
+        rc = vg_pg_classify(s->conn, r);
+    PQclear(r);
+    return rc;
+}

@@ -1,0 +1,132 @@
+#include "worker.h"
+
+#include <string.h>
+
+#include "batch.h"
+#include "consumer.h"
+#include "dlq.h"
+#include "http.h"
+#include "kafka.h"
+#include "log.h"
+#include "pg.h"
+#include "pipeline.h"
+#include "signals.h"
+#include "util.h"
+
+struct worker {
+    const struct vg_config *cfg;
+    struct vg_pg pg;
+    struct vg_consumer consumer;
+    struct vg_dlq *dlq;
+    struct vg_pipeline pipeline;
+    struct vg_batch batch;
+    volatile int db_ok; /* for /readyz, written by the loop */
+};
+
+static int ready(void *opaque, char *reason, size_t reason_size)
+{
+    struct worker *w = opaque;
+    if (!w->db_ok) {
+        snprintf(reason, reason_size, "database unreachable");
+        return 0;
+    }
+    return 1;
+}
+
+/* True if the message was already committed (a refetch after a rewind). */
+static int already_committed(const struct vg_consumer *c, const rd_kafka_message_t *rkm)
+{
+    const char *topic = rd_kafka_topic_name(rkm->rkt);
+    for (size_t i = 0; i < c->nassigned; i++)
+        if (c->assigned[i].partition == rkm->partition && !strcmp(c->assigned[i].topic, topic))
+            return c->assigned[i].stored >= 0 && rkm->offset < c->assigned[i].stored;
+    return 1; /* not ours any more */
+}
+
+static void flush_batch(struct worker *w)
+{
+    if (w->batch.n == 0)
+        return;
+    if (w->batch.generation == w->consumer.generation)
+        (void)vg_pipeline_process(&w->pipeline, &w->batch);
+    vg_batch_clear(&w->batch);
+    w->db_ok = w->pg.conn && PQstatus(w->pg.conn) == CONNECTION_OK;
+}
+
+static void loop(struct worker *w)
+{
+    const int64_t max_ms = w->cfg->batch_max_ms;
+    while (!vg_stop_requested) {
+        int timeout = 100;
+        if (w->batch.n > 0) {
+            int64_t left = w->batch.opened_ms + max_ms - vg_mono_ms();
+            timeout = (int)VG_MAX(0, VG_MIN(left, 100));
+        }
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(w->consumer.rk, timeout);
+        /* A rebalance inside poll invalidates what was gathered before it. */
+        if (w->batch.n > 0 && w->batch.generation != w->consumer.generation)
+            vg_batch_clear(&w->batch);
+        if (rkm) {
+            if (rkm->err) {
+                if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                    vg_warn("consumer: %s", rd_kafka_message_errstr(rkm));
+                rd_kafka_message_destroy(rkm);
+            } else if (already_committed(&w->consumer, rkm)) {
+                rd_kafka_message_destroy(rkm);
+            } else {
+                if (w->batch.n == 0)
+                    w->batch.generation = w->consumer.generation;
+                if (vg_batch_add(&w->batch, rkm,
+                                 vg_consumer_kind(&w->consumer, rd_kafka_topic_name(rkm->rkt))))
+                    flush_batch(w);
+            }
+        }
+        if (w->batch.n > 0 && vg_mono_ms() - w->batch.opened_ms >= max_ms)
+            flush_batch(w);
+    }
+    /* SIGTERM: finish and commit the batch in hand. */
+    flush_batch(w);
+}
+
+int vg_worker_run(const struct vg_config *cfg)
+{
+    struct worker w;
+    char err[512];
+    int status = 0;
+    memset(&w, 0, sizeof(w));
+    w.cfg = cfg;
+
+    struct vg_http *http = vg_http_start(cfg->worker_listen, (int)cfg->worker_http_port, ready,
+                                         &w, err, sizeof(err));
+    if (!http) {
+        vg_error("%s", err);
+        return 1;
+    }
+    if (vg_pg_open(&w.pg, cfg->database_url, cfg->worker_id, err, sizeof(err)))
+        vg_warn("database unreachable at start, will retry: %s", err);
+    w.db_ok = w.pg.conn != NULL;
+    w.dlq = vg_dlq_new(cfg, err, sizeof(err));
+    if (!w.dlq || vg_consumer_open(&w.consumer, cfg, &w.pg, &vg_stop_requested, err,
+                                   sizeof(err))) {
+        vg_error("cannot start the Kafka client: %s", err);
+        status = 1;
+        goto out;
+    }
+    vg_batch_init(&w.batch, (size_t)cfg->batch_max_messages);
+    vg_pipeline_init(&w.pipeline, cfg, &w.pg, &w.consumer, w.dlq, &vg_stop_requested);
+    vg_info("worker %s consuming %s, %s, %s as group %s; batches of %lld messages or %lld ms",
+            cfg->worker_id, cfg->topic_events, cfg->topic_heartbeats, cfg->topic_commands,
+            cfg->worker_group, (long long)cfg->batch_max_messages, (long long)cfg->batch_max_ms);
+
+    loop(&w);
+
+    vg_info("worker stopping: leaving the group");
+    vg_batch_free(&w.batch);
+    vg_pipeline_free(&w.pipeline);
+out:
+    vg_consumer_close(&w.consumer);
+    vg_dlq_free(w.dlq);
+    vg_pg_close(&w.pg);
+    vg_http_stop(http);
+    return status;
+}
