@@ -24,13 +24,22 @@ void vg_pg_error(PGconn *conn, const PGresult *res, char *errstr, size_t errstr_
     one_line(errstr);
 }
 
+/* Server notices go to our log at debug level, not raw to stderr. */
+static void on_notice(void *arg, const char *message)
+{
+    (void)arg;
+    vg_debug("database notice: %.*s", (int)strcspn(message, "\n"), message);
+}
+
 static int connect_once(struct vg_pg *pg, char *errstr, size_t errstr_size)
 {
     const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
     const char *vals[] = {pg->url, pg->application_name, "5", NULL};
     pg->conn = PQconnectdbParams(keys, vals, 1);
-    if (PQstatus(pg->conn) == CONNECTION_OK)
+    if (PQstatus(pg->conn) == CONNECTION_OK) {
+        PQsetNoticeProcessor(pg->conn, on_notice, NULL);
         return 0;
+    }
     vg_pg_error(pg->conn, NULL, errstr, errstr_size);
     PQfinish(pg->conn);
     pg->conn = NULL;

@@ -9,17 +9,12 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ctl.h"
 #include "kafka.h"
 #include "log.h"
 #include "migrate.h"
 #include "pg.h"
 #include "util.h"
-
-struct ctl {
-    struct vg_config *cfg;
-    int argc;
-    char **argv;
-};
 
 static int connect_db(struct ctl *c, PGconn **out)
 {
@@ -83,6 +78,9 @@ static const struct {
 } commands[] = {
     {"migrate", cmd_migrate, "migrate [DIR]     apply schemas/sql migrations (idempotent)"},
     {"topics", cmd_topics, "topics            create the Kafka topics (idempotent)"},
+    {"status", vg_ctl_status, "status            lag per partition, rows per layer, command runs, DLQ"},
+    {"dlq", vg_ctl_dlq,
+     "dlq list|replay   [--since TIME] [--match TEXT] [--limit N] [--dry-run]: dead letters"},
 };
 
 static void usage(FILE *out)

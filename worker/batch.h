@@ -25,6 +25,7 @@ struct vg_msg {
     enum vg_msg_kind kind;
     json_t *body;  /* the parsed envelope, NULL until decoded or if refused */
     int refused;   /* 1: goes to the DLQ, takes no part in the stages */
+    int dead_sent; /* its dead letter is acknowledged */
     struct vg_refusal why;
 };
 

@@ -73,12 +73,12 @@ static int wait_all(struct vg_dlq *d, int timeout_ms)
     return rc;
 }
 
-int vg_dlq_send_refused(struct vg_dlq *d, const struct vg_batch *b, int timeout_ms)
+int vg_dlq_send_refused(struct vg_dlq *d, struct vg_batch *b, int timeout_ms)
 {
     int any = 0;
     for (size_t i = 0; i < b->n; i++) {
-        const struct vg_msg *m = &b->msgs[i];
-        if (!m->refused)
+        struct vg_msg *m = &b->msgs[i];
+        if (!m->refused || m->dead_sent)
             continue;
         const rd_kafka_message_t *o = m->rkm;
         char part[16], off[24], at[VG_TS_LEN];
@@ -111,7 +111,13 @@ int vg_dlq_send_refused(struct vg_dlq *d, const struct vg_batch *b, int timeout_
         any = 1;
         vg_counter_add(vg_metric_series(d->dead, m->why.stage), 1);
     }
-    return any ? wait_all(d, timeout_ms) : 0;
+    if (!any)
+        return 0;
+    int rc = wait_all(d, timeout_ms);
+    for (size_t i = 0; rc == 0 && i < b->n; i++)
+        if (b->msgs[i].refused)
+            b->msgs[i].dead_sent = 1;
+    return rc;
 }
 
 int vg_dlq_send(struct vg_dlq *d, const char *topic, const char *key, const char *value,

@@ -23,8 +23,9 @@ struct vg_dlq *vg_dlq_new(const struct vg_config *cfg, char *errstr, size_t errs
 
 /* Sends every refused message of b and waits for all acknowledgements, at
  * most timeout_ms. Returns 0, or VG_ETRANSIENT if any was not acknowledged
- * (the caller retries the batch; a dead letter may then be sent twice). */
-int vg_dlq_send_refused(struct vg_dlq *d, const struct vg_batch *b, int timeout_ms) VG_MUSTCHECK;
+ * (the caller retries; only the unacknowledged are sent again). Marks each
+ * acknowledged message dead_sent. */
+int vg_dlq_send_refused(struct vg_dlq *d, struct vg_batch *b, int timeout_ms) VG_MUSTCHECK;
 
 /* Sends one message to topic with key and value (copied) and waits for the
  * acknowledgement. Returns 0 or VG_ETRANSIENT. */

@@ -105,6 +105,7 @@ static int run_stages(struct vg_stage_ctx *s)
 static int run_isolated(struct vg_pipeline *p, struct vg_batch *b)
 {
     struct vg_stage_ctx *s = &p->stage;
+    size_t tried = 0, failed = 0;
     int rc;
     for (size_t i = 0; i < b->n; i++) {
         if (b->msgs[i].refused || b->msgs[i].kind == VG_MSG_COMMAND)
@@ -113,16 +114,31 @@ static int run_isolated(struct vg_pipeline *p, struct vg_batch *b)
             return rc;
         s->first = i;
         s->count = 1;
+        tried++;
         rc = run_stages(s);
         if (rc == VG_EDB) {
+            failed++;
             vg_msg_refuse(&b->msgs[i], "database", "%s", s->errstr);
-            if ((rc = vg__stage_exec(s, "ROLLBACK TO SAVEPOINT vg_one")))
-                return rc;
-        } else if (rc) {
-            return rc;
-        } else if ((rc = vg__stage_exec(s, "RELEASE SAVEPOINT vg_one"))) {
-            return rc;
+            rc = vg__stage_exec(s, "ROLLBACK TO SAVEPOINT vg_one");
+        } else if (rc == 0) {
+            rc = vg__stage_exec(s, "RELEASE SAVEPOINT vg_one");
         }
+        if (rc)
+            return rc;
+    }
+    /* When every message fails, the fault is ours (a schema or a statement),
+     * not the data's: keep the batch and retry rather than dead-letter good
+     * data. A lone message cannot tell; it goes to the DLQ, to be replayed. */
+    if (failed > 1 && failed == tried) {
+        for (size_t i = 0; i < b->n; i++)
+            if (b->msgs[i].refused && !b->msgs[i].dead_sent &&
+                !strcmp(b->msgs[i].why.stage, "database")) {
+                snprintf(s->errstr, sizeof(s->errstr), "%s", b->msgs[i].why.error);
+                b->msgs[i].refused = 0;
+            }
+        vg_error("all %zu messages of a batch refused by the database; retrying, not "
+                 "dead-lettering: %s", failed, s->errstr);
+        return VG_ETRANSIENT;
     }
     /* Dead letters are acknowledged before the offsets move past them. */
     if (vg_dlq_send_refused(p->dlq, b, 10000)) {
@@ -201,19 +217,15 @@ static void observe_commit(struct vg_pipeline *p, struct vg_batch *b)
 int vg_pipeline_process(struct vg_pipeline *p, struct vg_batch *b)
 {
     struct vg_backoff backoff = {.base_ms = 100, .cap_ms = 5000};
-    int isolate = 0, dead_sent = 0;
+    int isolate = 0;
     decode_all(p, b);
     for (;;) {
-        int rc;
-        if (!dead_sent) {
-            rc = vg_dlq_send_refused(p->dlq, b, 10000);
-            if (rc == 0)
-                dead_sent = 1;
-            else
-                snprintf(p->stage.errstr, sizeof(p->stage.errstr),
-                         "dead letters not acknowledged by Kafka");
-        }
-        rc = dead_sent ? attempt(p, b, isolate) : VG_ETRANSIENT;
+        int rc = vg_dlq_send_refused(p->dlq, b, 10000);
+        if (rc)
+            snprintf(p->stage.errstr, sizeof(p->stage.errstr),
+                     "dead letters not acknowledged by Kafka");
+        else
+            rc = attempt(p, b, isolate);
         if (rc == 0) {
             vg_consumer_committed(p->consumer, b);
             observe_commit(p, b);

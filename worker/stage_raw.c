@@ -31,6 +31,8 @@ static const char prepare_sql[] =
     "  tenant_id text, event_id uuid, session_id text, visitor_id text, hk_tenant text,"
     "  hk_session text, hk_visitor text, hk_event text, type text, occurred_at timestamptz,"
     "  url text, properties jsonb, load_date timestamptz, record_source text)"
+    "  ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS vg_touched (tenant_id text, session_id text)"
     "  ON COMMIT DELETE ROWS;";
 
 int vg_stages_prepare(struct vg_stage_ctx *s)
@@ -145,7 +147,7 @@ int vg_stage_raw(struct vg_stage_ctx *s)
     int rc;
     /* A slice after the first (message-by-message retry) starts from empty tables. */
     if (s->first > 0 || s->count < s->batch->n)
-        if ((rc = vg__stage_exec(s, "TRUNCATE vg_in, vg_fresh, vg_staged")))
+        if ((rc = vg__stage_exec(s, "TRUNCATE vg_in, vg_fresh, vg_staged, vg_touched")))
             return rc;
     if ((rc = ensure_partitions(s)))
         return rc;

@@ -1,0 +1,171 @@
+/*
+ * vigilctl status: lag per partition (Kafka's high watermark against the
+ * offsets stored in PostgreSQL), rows per layer, the last command runs and
+ * the size of the DLQ.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "kafka.h"
+#include "util.h"
+
+PGconn *vg_ctl_db(struct ctl *c)
+{
+    PGconn *db = PQconnectdb(c->cfg->database_url);
+    if (PQstatus(db) != CONNECTION_OK) {
+        fprintf(stderr, "vigilctl: cannot connect to the database: %s", PQerrorMessage(db));
+        PQfinish(db);
+        return NULL;
+    }
+    return db;
+}
+
+rd_kafka_t *vg_ctl_kafka(struct ctl *c, rd_kafka_type_t type)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = vg_kafka_conf(c->cfg, "vigilctl", err, sizeof(err));
+    if (!conf) {
+        fprintf(stderr, "vigilctl: %s\n", err);
+        return NULL;
+    }
+    if (type == RD_KAFKA_PRODUCER && (vg_kafka_set(conf, "enable.idempotence", "true", err,
+                                                   sizeof(err)) ||
+                                      vg_kafka_set(conf, "acks", "all", err, sizeof(err)))) {
+        rd_kafka_conf_destroy(conf);
+        fprintf(stderr, "vigilctl: %s\n", err);
+        return NULL;
+    }
+    rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof(err));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        fprintf(stderr, "vigilctl: %s\n", err);
+    }
+    return rk;
+}
+
+int vg_ctl_print_query(PGconn *db, const char *title, const char *sql, int nparams,
+                       const char *const *params)
+{
+    PGresult *r = PQexecParams(db, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "vigilctl: %s", PQresultErrorMessage(r));
+        PQclear(r);
+        return 1;
+    }
+    int rows = PQntuples(r), cols = PQnfields(r);
+    size_t width[64] = {0};
+    for (int j = 0; j < cols && j < 64; j++) {
+        width[j] = strlen(PQfname(r, j));
+        for (int i = 0; i < rows; i++)
+            width[j] = VG_MAX(width[j], strlen(PQgetvalue(r, i, j)));
+    }
+    if (title)
+        printf("%s\n", title);
+    for (int j = 0; j < cols && j < 64; j++)
+        printf("%s%-*s", j ? "  " : "  ", (int)width[j], PQfname(r, j));
+    printf("\n");
+    for (int i = 0; i < rows; i++) {
+        for (int j = 0; j < cols && j < 64; j++)
+            printf("%s%-*s", "  ", (int)width[j], PQgetisnull(r, i, j) ? "-" : PQgetvalue(r, i, j));
+        printf("\n");
+    }
+    if (rows == 0)
+        printf("  (none)\n");
+    printf("\n");
+    PQclear(r);
+    return 0;
+}
+
+static long long stored_offset(PGconn *db, const char *group, const char *topic, int partition)
+{
+    char part[16];
+    snprintf(part, sizeof(part), "%d", partition);
+    const char *p[3] = {group, topic, part};
+    PGresult *r = PQexecParams(db,
+                               "SELECT next_offset FROM ops.consumer_offsets WHERE "
+                               "consumer_group = $1 AND topic = $2 AND partition = $3",
+                               3, NULL, p, NULL, NULL, 0);
+    long long v = -1;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
+}
+
+/* Partition count of a topic, or -1. */
+static int partitions_of(rd_kafka_t *rk, const char *topic)
+{
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    int n = -1;
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (md->topic_cnt == 1 && !md->topics[0].err)
+            n = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(rkt);
+    return n;
+}
+
+int vg_ctl_status(struct ctl *c)
+{
+    PGconn *db = vg_ctl_db(c);
+    if (!db)
+        return 1;
+    rd_kafka_t *rk = vg_ctl_kafka(c, RD_KAFKA_PRODUCER);
+    if (!rk) {
+        PQfinish(db);
+        return 1;
+    }
+    const char *topics[] = {c->cfg->topic_events, c->cfg->topic_heartbeats, c->cfg->topic_commands};
+    printf("Consumer lag (group %s; stored offsets in ops.consumer_offsets)\n", c->cfg->worker_group);
+    printf("  %-20s %9s %12s %12s %10s\n", "topic", "partition", "high", "stored", "lag");
+    long long total = 0;
+    int rc = 0;
+    for (size_t t = 0; t < VG_ARRAY_LEN(topics); t++) {
+        int n = partitions_of(rk, topics[t]);
+        if (n < 0) {
+            printf("  %-20s (no metadata: is Kafka up and the topic created?)\n", topics[t]);
+            rc = 1;
+            continue;
+        }
+        for (int p = 0; p < n; p++) {
+            int64_t lo = 0, hi = 0;
+            if (rd_kafka_query_watermark_offsets(rk, topics[t], p, &lo, &hi, 10000)) {
+                printf("  %-20s %9d %12s\n", topics[t], p, "?");
+                rc = 1;
+                continue;
+            }
+            long long stored = stored_offset(db, c->cfg->worker_group, topics[t], p);
+            long long lag = hi - (stored >= 0 ? stored : lo);
+            char shown[24] = "-";
+            if (stored >= 0)
+                snprintf(shown, sizeof(shown), "%lld", stored);
+            total += lag;
+            printf("  %-20s %9d %12lld %12s %10lld\n", topics[t], p, (long long)hi, shown, lag);
+        }
+    }
+    printf("  %-20s %9s %12s %12s %10lld\n\n", "total", "", "", "", total);
+
+    rc |= vg_ctl_print_query(db, "Layers", "SELECT layer, relation, rows, newest_load "
+                                           "FROM mart.pipeline_status",
+                             0, NULL);
+    rc |= vg_ctl_print_query(db, "Last command runs",
+                             "SELECT command_id, name, dry_run, status, affected, started_at, "
+                             "finished_at, worker FROM ops.command_runs "
+                             "ORDER BY started_at DESC LIMIT 5",
+                             0, NULL);
+    int n = partitions_of(rk, c->cfg->topic_dlq);
+    long long dlq = 0;
+    for (int p = 0; p < n; p++) {
+        int64_t lo = 0, hi = 0;
+        if (!rd_kafka_query_watermark_offsets(rk, c->cfg->topic_dlq, p, &lo, &hi, 10000))
+            dlq += hi - lo;
+    }
+    printf("Dead letters on %s: %lld (vigilctl dlq list)\n", c->cfg->topic_dlq, dlq);
+    rd_kafka_destroy(rk);
+    PQfinish(db);
+    return rc;
+}
