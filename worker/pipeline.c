@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands.h"
 #include "decode.h"
 #include "log.h"
 #include "metrics.h"
@@ -70,11 +71,8 @@ static void decode_all(struct vg_pipeline *p, struct vg_batch *b)
     }
     for (size_t i = 0; i < b->n; i++) {
         struct vg_msg *msg = &b->msgs[i];
-        if (msg->kind == VG_MSG_COMMAND) {
-            /* Commands are carried out by their own stage (the scheduler
-             * issue); until then they are consumed and acknowledged. */
-            continue;
-        }
+        if (msg->kind == VG_MSG_COMMAND)
+            continue; /* checked by vg_commands_accept() in the transaction */
         if (msg->rkm->err) {
             vg_msg_refuse(msg, "decode", "%s", rd_kafka_message_errstr(msg->rkm));
             continue;
@@ -96,7 +94,7 @@ static int run_stages(struct vg_stage_ctx *s)
 {
     int rc;
     if ((rc = vg_stage_raw(s)) || (rc = vg_stage_staging(s)) || (rc = vg_stage_vault(s)) ||
-        (rc = vg_stage_sessions(s)))
+        (rc = vg_stage_sessions(s)) || (rc = vg_commands_accept(s)))
         return rc;
     return 0;
 }
@@ -108,7 +106,7 @@ static int run_isolated(struct vg_pipeline *p, struct vg_batch *b)
     size_t tried = 0, failed = 0;
     int rc;
     for (size_t i = 0; i < b->n; i++) {
-        if (b->msgs[i].refused || b->msgs[i].kind == VG_MSG_COMMAND)
+        if (b->msgs[i].refused)
             continue;
         if ((rc = vg__stage_exec(s, "SAVEPOINT vg_one")))
             return rc;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "batch.h"
+#include "commands.h"
 #include "consumer.h"
 #include "dlq.h"
 #include "http.h"
@@ -21,6 +22,7 @@ struct worker {
     struct vg_pipeline pipeline;
     struct vg_batch batch;
     volatile int db_ok; /* for /readyz, written by the loop */
+    int64_t next_chores_ms;
 };
 
 static int ready(void *opaque, char *reason, size_t reason_size)
@@ -53,10 +55,25 @@ static void flush_batch(struct worker *w)
     w->db_ok = w->pg.conn && PQstatus(w->pg.conn) == CONNECTION_OK;
 }
 
+/* Work that is not a batch of messages: running commands. Done between
+ * batches, on the same connection, never while a batch is open. */
+static void between_batches(struct worker *w)
+{
+    int64_t now = vg_mono_ms();
+    if (now < w->next_chores_ms || w->batch.n > 0)
+        return;
+    w->next_chores_ms = now + 200;
+    if (!w->pg.conn || PQstatus(w->pg.conn) != CONNECTION_OK)
+        return;
+    if (vg_commands_work(w->pg.conn, w->cfg, 500))
+        w->next_chores_ms = now + 2000;
+}
+
 static void loop(struct worker *w)
 {
     const int64_t max_ms = w->cfg->batch_max_ms;
     while (!vg_stop_requested) {
+        between_batches(w);
         int timeout = 100;
         if (w->batch.n > 0) {
             int64_t left = w->batch.opened_ms + max_ms - vg_mono_ms();
