@@ -189,3 +189,10 @@ int vg_pg_copy(PGconn *conn, const char *copy_sql, const struct vg_buf *data, ch
     }
     return rc;
 }
+
+void vg_pg_rollback(PGconn *conn)
+{
+    char err[256];
+    if (conn && PQstatus(conn) == CONNECTION_OK && vg_pg_exec(conn, "ROLLBACK", err, sizeof(err)))
+        vg_warn("rollback failed: %s", err);
+}

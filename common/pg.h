@@ -46,6 +46,10 @@ int vg_pg_classify(PGconn *conn, const PGresult *res);
  * classified error with the server's message in errstr. */
 int vg_pg_exec(PGconn *conn, const char *sql, char *errstr, size_t errstr_size) VG_MUSTCHECK;
 
+/* Rolls back the open transaction, if the connection is still there; a
+ * failure is only logged (the server rolls back on disconnect anyway). */
+void vg_pg_rollback(PGconn *conn);
+
 /* Copies PostgreSQL's message for res (or the connection) into errstr, one line. */
 void vg_pg_error(PGconn *conn, const PGresult *res, char *errstr, size_t errstr_size);
 

@@ -120,18 +120,26 @@ int vg_dlq_send_refused(struct vg_dlq *d, struct vg_batch *b, int timeout_ms)
     return rc;
 }
 
-int vg_dlq_send(struct vg_dlq *d, const char *topic, const char *key, const char *value,
-                size_t len, int timeout_ms)
+int vg_dlq_queue(struct vg_dlq *d, const char *topic, const char *key, const char *value,
+                 size_t len)
 {
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        d->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-        RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e;
+    while ((e = rd_kafka_producev(d->rk, RD_KAFKA_V_TOPIC(topic),
+                                  RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                                  RD_KAFKA_V_VALUE((void *)value, len),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
+           RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        rd_kafka_poll(d->rk, 50);
     if (e) {
         vg_warn("cannot queue a message for %s: %s", topic, rd_kafka_err2str(e));
         return VG_ETRANSIENT;
     }
     d->pending++;
+    return 0;
+}
+
+int vg_dlq_wait(struct vg_dlq *d, int timeout_ms)
+{
     return wait_all(d, timeout_ms);
 }
 

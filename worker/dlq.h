@@ -27,10 +27,13 @@ struct vg_dlq *vg_dlq_new(const struct vg_config *cfg, char *errstr, size_t errs
  * acknowledged message dead_sent. */
 int vg_dlq_send_refused(struct vg_dlq *d, struct vg_batch *b, int timeout_ms) VG_MUSTCHECK;
 
-/* Sends one message to topic with key and value (copied) and waits for the
- * acknowledgement. Returns 0 or VG_ETRANSIENT. */
-int vg_dlq_send(struct vg_dlq *d, const char *topic, const char *key, const char *value,
-                size_t len, int timeout_ms) VG_MUSTCHECK;
+/* Queues one message to topic with key and value (both copied). Returns 0 or
+ * VG_ETRANSIENT. vg_dlq_wait() then waits for every queued message. */
+int vg_dlq_queue(struct vg_dlq *d, const char *topic, const char *key, const char *value,
+                 size_t len) VG_MUSTCHECK;
+/* Waits at most timeout_ms for every queued message; 0 if all were
+ * acknowledged, else VG_ETRANSIENT (the rest are purged). */
+int vg_dlq_wait(struct vg_dlq *d, int timeout_ms) VG_MUSTCHECK;
 
 /* The producer, for other outputs (summaries). */
 rd_kafka_t *vg_dlq_producer(struct vg_dlq *d);

@@ -81,15 +81,6 @@ static void decode_all(struct vg_pipeline *p, struct vg_batch *b)
     }
 }
 
-static int rollback(struct vg_pipeline *p)
-{
-    char err[256];
-    if (p->pg->conn && PQstatus(p->pg->conn) == CONNECTION_OK &&
-        vg_pg_exec(p->pg->conn, "ROLLBACK", err, sizeof(err)))
-        vg_warn("rollback failed: %s", err);
-    return 0;
-}
-
 static int run_stages(struct vg_stage_ctx *s)
 {
     int rc;
@@ -182,7 +173,7 @@ static int attempt(struct vg_pipeline *p, struct vg_batch *b, int isolate)
     if (rc == 0)
         rc = vg__stage_exec(s, "COMMIT");
     if (rc) {
-        rollback(p);
+        vg_pg_rollback(s->conn);
         return rc;
     }
     vg_histogram_observe(vg_metric_plain(m.commit_seconds), (double)(vg_mono_ms() - t0) / 1e3);

@@ -7,7 +7,8 @@
  * in this transaction (vg_fresh holds nothing else). Signals after the end
  * are counted but move neither status, ended_at nor duration.
  *
- * Then vault.sat_session gets a row for each session whose state hash_diff
+ * A session that is now ended gets its row in ops.summary_outbox (once: the
+ * key is the session). Then vault.sat_session gets a row for each session whose state hash_diff
  * differs from its latest satellite row.
  */
 #include "stages.h"
@@ -77,6 +78,10 @@ static const char sessions_sql[] =
     "                     ELSE s.attributes END"
     " RETURNING tenant_id, session_id)"
     "INSERT INTO vg_touched SELECT tenant_id, session_id FROM up;"
+    "INSERT INTO ops.summary_outbox (tenant_id, session_id, status)"
+    " SELECT tenant_id, session_id, 'ended' FROM vg_touched JOIN mart.sessions s"
+    "   USING (tenant_id, session_id) WHERE s.status = 'ended'"
+    " ORDER BY tenant_id, session_id ON CONFLICT DO NOTHING;"
     "INSERT INTO vault.sat_session (hk_session, load_date, hash_diff, record_source, status,"
     "   kind, started_at, first_activity_at, last_activity_at, ended_at, duration_ms,"
     "   end_reason, expires_at, attributes)"

@@ -12,6 +12,7 @@
 #include "pg.h"
 #include "pipeline.h"
 #include "signals.h"
+#include "summaries.h"
 #include "util.h"
 
 struct worker {
@@ -55,7 +56,8 @@ static void flush_batch(struct worker *w)
     w->db_ok = w->pg.conn && PQstatus(w->pg.conn) == CONNECTION_OK;
 }
 
-/* Work that is not a batch of messages: running commands. Done between
+/* Work that is not a batch of messages: summaries to send, running
+ * commands. Done between
  * batches, on the same connection, never while a batch is open. */
 static void between_batches(struct worker *w)
 {
@@ -65,7 +67,8 @@ static void between_batches(struct worker *w)
     w->next_chores_ms = now + 200;
     if (!w->pg.conn || PQstatus(w->pg.conn) != CONNECTION_OK)
         return;
-    if (vg_commands_work(w->pg.conn, w->cfg, 500))
+    if (vg_summaries_send(w->pg.conn, w->cfg, w->dlq, 200) < 0 ||
+        vg_commands_work(w->pg.conn, w->cfg, 500))
         w->next_chores_ms = now + 2000;
 }
 

@@ -1,0 +1,110 @@
+#include "summaries.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "pg.h"
+#include "util.h"
+
+/* The whole summary is built by the database: one JSON text per session. */
+static const char pending_sql[] =
+    "SELECT o.tenant_id, o.session_id, json_build_object("
+    "  'v', 1, 'summary_id', o.tenant_id || '/' || o.session_id || '/' || o.status,"
+    "  'tenant', o.tenant_id, 'session_id', o.session_id, 'kind', s.kind,"
+    "  'status', coalesce(s.status, o.status), 'end_reason', s.end_reason,"
+    "  'created_at', s.created_at, 'started_at', s.started_at,"
+    "  'first_activity_at', s.first_activity_at, 'last_activity_at', s.last_activity_at,"
+    "  'ended_at', s.ended_at, 'duration_ms', s.duration_ms,"
+    "  'heartbeat_count', s.heartbeat_count, 'event_count', s.event_count,"
+    "  'attributes', s.attributes,"
+    "  'counts', coalesce((SELECT json_object_agg(type, n) FROM"
+    "     (SELECT type, count(*) AS n FROM staging.events e"
+    "       WHERE e.tenant_id = o.tenant_id AND e.session_id = o.session_id GROUP BY type) c),"
+    "     '{}'::json),"
+    "  'last_events', coalesce((SELECT json_agg(x ORDER BY x.occurred_at DESC) FROM"
+    "     (SELECT event_id, type, occurred_at, url FROM staging.events e"
+    "       WHERE e.tenant_id = o.tenant_id AND e.session_id = o.session_id"
+    "         AND e.type NOT LIKE 'session.%'"
+    "       ORDER BY occurred_at DESC LIMIT $1) x), '[]'::json),"
+    "  'generated_at', now())::text"
+    " FROM ops.summary_outbox o LEFT JOIN mart.sessions s USING (tenant_id, session_id)"
+    " WHERE o.sent_at IS NULL ORDER BY o.queued_at LIMIT $2"
+    " FOR UPDATE OF o SKIP LOCKED";
+
+static const char mark_sql[] =
+    "UPDATE ops.summary_outbox o SET sent_at = now(), attempts = attempts + 1"
+    " FROM unnest($1::text[], $2::text[]) AS k(tenant_id, session_id)"
+    " WHERE o.tenant_id = k.tenant_id AND o.session_id = k.session_id";
+
+/* Appends s to a PostgreSQL text[] literal. */
+static void array_elem(struct vg_buf *b, const char *s)
+{
+    vg_buf_putc(b, b->len == 0 ? '{' : ',');
+    vg_buf_putc(b, '"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            vg_buf_putc(b, '\\');
+        vg_buf_putc(b, *s);
+    }
+    vg_buf_putc(b, '"');
+}
+
+int vg_summaries_send(PGconn *conn, const struct vg_config *cfg, struct vg_dlq *out, int max)
+{
+    char err[512], last[16], lim[16];
+    snprintf(last, sizeof(last), "%lld", (long long)cfg->worker_summary_last_events);
+    snprintf(lim, sizeof(lim), "%d", max);
+    int rc = vg_pg_exec(conn, "BEGIN", err, sizeof(err));
+    if (rc)
+        return rc;
+    const char *p[2] = {last, lim};
+    PGresult *r = PQexecParams(conn, pending_sql, 2, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        vg_pg_error(conn, r, err, sizeof(err));
+        rc = vg_pg_classify(conn, r);
+        PQclear(r);
+        vg_pg_rollback(conn);
+        vg_warn("cannot read the summary outbox: %s", err);
+        return rc;
+    }
+    int n = PQntuples(r);
+    struct vg_buf tenants = {0}, sessions = {0};
+    for (int i = 0; i < n && rc == 0; i++) {
+        char key[256];
+        snprintf(key, sizeof(key), "%s/%s", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+        rc = vg_dlq_queue(out, cfg->topic_summaries, key, PQgetvalue(r, i, 2),
+                          (size_t)PQgetlength(r, i, 2));
+        array_elem(&tenants, PQgetvalue(r, i, 0));
+        array_elem(&sessions, PQgetvalue(r, i, 1));
+    }
+    PQclear(r);
+    if (n > 0 && rc == 0)
+        rc = vg_dlq_wait(out, 10000);
+    if (n > 0 && rc == 0) {
+        vg_buf_putc(&tenants, '}');
+        vg_buf_putc(&sessions, '}');
+        const char *mp[2] = {tenants.data, sessions.data};
+        r = PQexecParams(conn, mark_sql, 2, NULL, mp, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            vg_pg_error(conn, r, err, sizeof(err));
+            rc = vg_pg_classify(conn, r);
+        }
+        PQclear(r);
+    }
+    vg_buf_free(&tenants);
+    vg_buf_free(&sessions);
+    if (rc == 0)
+        rc = vg_pg_exec(conn, "COMMIT", err, sizeof(err));
+    if (rc) {
+        vg_pg_rollback(conn);
+        return rc < 0 ? rc : VG_ETRANSIENT;
+    }
+    if (n > 0)
+        vg_counter_add(vg_metric_plain(vg_metrics_counter(
+                           "vigil_worker_summaries_total", "Session summaries sent.", NULL)),
+                       (uint64_t)n);
+    return n;
+}
