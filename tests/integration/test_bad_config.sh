@@ -7,7 +7,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 
-printf 'kafka = {\n  brokers = "x"\n  oops\n};\n' > "$tmp/syntax.conf"
+printf 'kafka = {\n  brokers = "x";\n  replication_factor = ;\n};\n' > "$tmp/syntax.conf"
 printf 'worker = {\n  batch = {\n    max_mesages = 10;\n  };\n};\n' > "$tmp/unknown.conf"
 printf 'producer = {\n  port = "eighty";\n};\n' > "$tmp/type.conf"
 
