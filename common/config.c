@@ -113,6 +113,8 @@ static const struct setting settings[] = {
      "or this many milliseconds after its first message"},
     {"worker.summary_last_events", CT_INT, OFF(worker_summary_last_events), "10", 0, 1000, NULL,
      0, "events listed in a session summary"},
+    {"worker.summary_delay_ms", CT_INT, OFF(worker_summary_delay_ms), "2000", 0, 3600000, NULL,
+     0, "a summary waits this long after the end, for signals still on their way"},
 
     {"scheduler.listen", CT_STRING, OFF(scheduler_listen), "127.0.0.1", 0, 0, NULL, 0,
      "address of the health and metrics server"},

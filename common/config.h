@@ -87,6 +87,7 @@ struct vg_config {
     int64_t batch_max_messages;
     int64_t batch_max_ms;
     int64_t worker_summary_last_events;
+    int64_t worker_summary_delay_ms;
 
     char *scheduler_listen;
     int64_t scheduler_http_port;

@@ -14,7 +14,7 @@ static const double size_buckets[] = {1, 10, 50, 100, 500, 1000, 2500, 5000, 100
 
 static struct {
     struct vg_metric *messages, *batch_size, *batch_seconds, *commit_seconds, *e2e_seconds;
-    struct vg_metric *new_events, *retries, *conflicts;
+    struct vg_metric *new_events, *session_rows, *retries, *conflicts;
 } m;
 
 static void metrics_declare(void)
@@ -34,6 +34,9 @@ static void metrics_declare(void)
                                          NULL, NULL, 0);
     m.new_events = vg_metrics_counter("vigil_worker_events_new_total",
                                       "Events landed for the first time (not duplicates).", NULL);
+    m.session_rows = vg_metrics_counter(
+        "vigil_worker_session_rows_total",
+        "Rows of mart.sessions written: one per session per batch, however many signals.", NULL);
     m.retries = vg_metrics_counter("vigil_worker_batch_retries_total",
                                    "Batches retried after a transient failure.", NULL);
     m.conflicts = vg_metrics_counter(
@@ -161,6 +164,7 @@ static int attempt(struct vg_pipeline *p, struct vg_batch *b, int isolate)
     s->batch = b;
     s->events = p->events;
     s->new_events = 0;
+    s->session_rows = 0;
     if (isolate) {
         rc = run_isolated(p, b);
     } else {
@@ -198,6 +202,7 @@ static void observe_commit(struct vg_pipeline *p, struct vg_batch *b)
             vg_histogram_observe(e2e, (double)(now_us - p->events[i].received_us) / 1e6);
     }
     vg_counter_add(vg_metric_plain(m.new_events), (uint64_t)p->stage.new_events);
+    vg_counter_add(vg_metric_plain(m.session_rows), (uint64_t)p->stage.session_rows);
     vg_histogram_observe(vg_metric_plain(m.batch_size), (double)b->n);
     vg_histogram_observe(vg_metric_plain(m.batch_seconds),
                          (double)(vg_mono_ms() - b->opened_ms) / 1e3);

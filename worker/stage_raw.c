@@ -160,7 +160,7 @@ int vg_stage_raw(struct vg_stage_ctx *s)
         copy_row(&s->copy, m, &s->events[i], (int)i);
         rows++;
     }
-    s->new_events = 0;
+    s->slice_new = 0;
     if (rows == 0)
         return 0;
     if ((rc = vg_pg_copy(s->conn,
@@ -174,9 +174,10 @@ int vg_stage_raw(struct vg_stage_ctx *s)
         return rc;
     PGresult *r = PQexec(s->conn, "SELECT count(*) FROM vg_fresh");
     if (PQresultStatus(r) == PGRES_TUPLES_OK)
-        s->new_events = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        s->slice_new = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     else
         rc = vg_pg_classify(s->conn, r);
     PQclear(r);
+    s->new_events += s->slice_new;
     return rc;
 }

@@ -11,6 +11,9 @@
  * key is the session). Then vault.sat_session gets a row for each session whose state hash_diff
  * differs from its latest satellite row.
  */
+#include <stdlib.h>
+
+#include "pg.h"
 #include "stages.h"
 
 static const char sessions_sql[] =
@@ -98,7 +101,18 @@ static const char sessions_sql[] =
 
 int vg_stage_sessions(struct vg_stage_ctx *s)
 {
-    if (s->new_events == 0)
+    if (s->slice_new == 0)
         return 0;
-    return vg__stage_exec(s, sessions_sql);
+    int rc = vg__stage_exec(s, sessions_sql);
+    if (rc)
+        return rc;
+    PGresult *r = PQexec(s->conn, "SELECT count(*) FROM vg_touched");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        vg_pg_error(s->conn, r, s->errstr, sizeof(s->errstr));
+        rc = vg_pg_classify(s->conn, r);
+    } else {
+        s->session_rows += strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    }
+    PQclear(r);
+    return rc;
 }

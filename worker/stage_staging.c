@@ -28,7 +28,7 @@ static const char staging_sql[] =
 
 int vg_stage_staging(struct vg_stage_ctx *s)
 {
-    if (s->new_events == 0)
+    if (s->slice_new == 0)
         return 0;
     return vg__stage_exec(s, staging_sql);
 }

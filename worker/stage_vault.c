@@ -32,7 +32,7 @@ static const char vault_sql[] =
 
 int vg_stage_vault(struct vg_stage_ctx *s)
 {
-    if (s->new_events == 0)
+    if (s->slice_new == 0)
         return 0;
     return vg__stage_exec(s, vault_sql);
 }

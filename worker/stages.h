@@ -30,7 +30,9 @@ struct vg_stage_ctx {
     struct vg_buf copy;      /* reused COPY buffer */
     int64_t known_days[64];  /* raw partitions known to exist (days since epoch) */
     size_t nknown_days;
-    int64_t new_events;      /* set by the raw stage: events not seen before */
+    int64_t slice_new;       /* set by the raw stage: events of this slice not seen before */
+    int64_t new_events;      /* their sum over the attempt's slices */
+    int64_t session_rows;    /* set by the sessions stage: mart.sessions rows written */
     char errstr[512];
 };
 

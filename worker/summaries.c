@@ -31,7 +31,8 @@ static const char pending_sql[] =
     "       ORDER BY occurred_at DESC LIMIT $1) x), '[]'::json),"
     "  'generated_at', now())::text"
     " FROM ops.summary_outbox o LEFT JOIN mart.sessions s USING (tenant_id, session_id)"
-    " WHERE o.sent_at IS NULL ORDER BY o.queued_at LIMIT $2"
+    " WHERE o.sent_at IS NULL AND o.queued_at < now() - make_interval(secs => $3 / 1000.0)"
+    " ORDER BY o.queued_at LIMIT $2"
     " FOR UPDATE OF o SKIP LOCKED";
 
 static const char mark_sql[] =
@@ -54,14 +55,15 @@ static void array_elem(struct vg_buf *b, const char *s)
 
 int vg_summaries_send(PGconn *conn, const struct vg_config *cfg, struct vg_dlq *out, int max)
 {
-    char err[512], last[16], lim[16];
+    char err[512], last[16], lim[16], delay[24];
     snprintf(last, sizeof(last), "%lld", (long long)cfg->worker_summary_last_events);
     snprintf(lim, sizeof(lim), "%d", max);
+    snprintf(delay, sizeof(delay), "%lld", (long long)cfg->worker_summary_delay_ms);
     int rc = vg_pg_exec(conn, "BEGIN", err, sizeof(err));
     if (rc)
         return rc;
-    const char *p[2] = {last, lim};
-    PGresult *r = PQexecParams(conn, pending_sql, 2, NULL, p, NULL, NULL, 0);
+    const char *p[3] = {last, lim, delay};
+    PGresult *r = PQexecParams(conn, pending_sql, 3, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         vg_pg_error(conn, r, err, sizeof(err));
         rc = vg_pg_classify(conn, r);

@@ -34,6 +34,7 @@ void itest_open(struct itest *t, const char *tenant_prefix)
     t->db = PQconnectdb(itest_env("VIGIL_DATABASE_URL"));
     if (PQstatus(t->db) != CONNECTION_OK)
         fail_msg("database: %s", PQerrorMessage(t->db));
+    PQclear(PQexec(t->db, "SET TimeZone = 'UTC'"));
     unsigned char r[4];
     vg_random_bytes(r, sizeof(r));
     snprintf(t->tenant, sizeof(t->tenant), "%s-%02x%02x%02x%02x", tenant_prefix, r[0], r[1],

@@ -1,0 +1,249 @@
+/*
+ * Sessions on the real stack: one row per session that is right whatever
+ * order its signals arrive in, its history in the vault, one summary; and
+ * many signals for one session in one batch written as one row update.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "itest.h"
+#include "itest_stack.h"
+#include "kafka.h"
+#include "util.h"
+
+#define TIMEOUT_MS 180000
+#define HAS(m, lit) memmem((m)->payload, (m)->len, lit, sizeof(lit) - 1)
+
+struct sig {
+    const char *topic; /* "h" heartbeats or "e" events */
+    char value[768];
+};
+
+static void signal_env(struct itest *t, struct sig *s, const char *type, const char *sid,
+                       const char *at, const char *extra)
+{
+    char id[37], now[VG_TS_LEN];
+    itest_uuid(id);
+    vg_time_format(vg_now_us(), now);
+    s->topic = "h";
+    snprintf(s->value, sizeof(s->value),
+             "{\"v\":1,\"tenant\":\"%s\",\"event_id\":\"%s\",\"type\":\"%s\",\"session_id\":\"%s\","
+             "\"occurred_at\":\"%s\",\"received_at\":\"%s\"%s}",
+             t->tenant, id, type, sid, at, now, extra ? extra : "");
+}
+
+static void send_sig(struct itest *t, const struct sig *s, const char *sid)
+{
+    char key[160];
+    snprintf(key, sizeof(key), "%s/%s", t->tenant, sid);
+    itest_produce(t, s->topic[0] == 'h' ? t->cfg->topic_heartbeats : t->cfg->topic_events, key,
+                  s->value);
+}
+
+static char *one(struct itest *t, const char *sql, const char *sid)
+{
+    const char *p[2] = {t->tenant, sid};
+    PGresult *r = PQexecParams(t->db, sql, 2, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    char *v = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? vg_xstrdup(PQgetvalue(r, 0, 0))
+                                                         : vg_xstrdup("(none)");
+    PQclear(r);
+    return v;
+}
+
+static int status_is(struct itest *t, const char *sid, const char *want, long long hb)
+{
+    char *v = one(t,
+                  "SELECT status || '/' || heartbeat_count || '/' || event_count FROM "
+                  "mart.sessions WHERE tenant_id = $1 AND session_id = $2",
+                  sid);
+    char expect[64];
+    snprintf(expect, sizeof(expect), "%s/%lld/1", want, hb);
+    int ok = !strcmp(v, expect);
+    free(v);
+    return ok;
+}
+
+static void test_one_session_through_every_transition_in_any_order(void **state)
+{
+    struct itest t;
+    itest_open(&t, "sess");
+    const char *sid = "lesson-1";
+    struct sig s[7];
+    signal_env(&t, &s[0], "session.start", sid, "2026-11-20T10:00:00Z",
+               ",\"kind\":\"lesson\",\"status\":\"draft\",\"started_at\":\"2026-11-20T10:00:00Z\","
+               "\"expires_at\":\"2026-11-21T10:00:00Z\",\"attributes\":{\"course\":\"c-1\"}");
+    signal_env(&t, &s[1], "session.activate", sid, "2026-11-20T10:00:10Z", NULL);
+    signal_env(&t, &s[2], "session.heartbeat", sid, "2026-11-20T10:00:20Z", NULL);
+    signal_env(&t, &s[3], "session.heartbeat", sid, "2026-11-20T10:00:30Z", NULL);
+    signal_env(&t, &s[4], "page.view", sid, "2026-11-20T10:00:25Z", ",\"url\":\"https://x/1\"");
+    s[4].topic = "e";
+    signal_env(&t, &s[5], "session.end", sid, "2026-11-20T10:01:00Z", ",\"reason\":\"completed\"");
+    signal_env(&t, &s[6], "session.heartbeat", sid, "2026-11-20T10:01:10Z", NULL);
+
+    /* Capture where vigil.summaries ends now, to find this session's summary later. */
+    int64_t from[64];
+    int nparts = (int)t.cfg->partitions_summaries;
+    for (int i = 0; i < nparts; i++) {
+        int64_t lo;
+        assert_int_equal(rd_kafka_query_watermark_offsets(t.producer, t.cfg->topic_summaries, i,
+                                                          &lo, &from[i], 10000),
+                         0);
+    }
+
+    /* First the end, a late heartbeat and the event; then, after a worker
+     * restart, everything again in another order, with duplicates. */
+    send_sig(&t, &s[5], sid);
+    send_sig(&t, &s[6], sid);
+    send_sig(&t, &s[4], sid);
+    itest_flush(&t);
+    if (!ITEST_WAIT(status_is(&t, sid, "ended", 1), TIMEOUT_MS))
+        fail_msg("first half did not land");
+    assert_int_equal(itest_dev("stop worker-2"), 0);
+    assert_int_equal(itest_dev("up"), 0);
+    const int order[] = {3, 1, 6, 0, 2, 5, 4, 0, 3};
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+        send_sig(&t, &s[order[i]], sid);
+    itest_flush(&t);
+    if (!ITEST_WAIT(status_is(&t, sid, "ended", 3), TIMEOUT_MS))
+        fail_msg("the session did not reach its final state");
+
+    char *row = one(&t,
+                    "SELECT concat_ws('|', kind, status, created_at, started_at, "
+                    "first_activity_at, last_activity_at, ended_at, duration_ms, heartbeat_count, "
+                    "event_count, end_reason, expires_at, attributes, was_draft) "
+                    "FROM mart.sessions WHERE tenant_id = $1 AND session_id = $2",
+                    sid);
+    assert_string_equal(row, "lesson|ended|2026-11-20 10:00:00+00|2026-11-20 10:00:00+00|"
+                             "2026-11-20 10:00:10+00|2026-11-20 10:01:10+00|"
+                             "2026-11-20 10:01:00+00|60000|3|1|completed|"
+                             "2026-11-21 10:00:00+00|{\"course\": \"c-1\"}|t");
+    free(row);
+
+    /* History: the latest satellite row is the final state; no two rows in a row alike. */
+    char *sat = one(&t,
+                    "SELECT concat_ws('|', status, ended_at, duration_ms) FROM vault.sat_session "
+                    "WHERE hk_session = vault.hash_key($1, $2) ORDER BY load_date DESC LIMIT 1",
+                    sid);
+    assert_string_equal(sat, "ended|2026-11-20 10:01:00+00|60000");
+    free(sat);
+    char *repeats = one(&t,
+                        "SELECT count(*) FROM (SELECT hash_diff, lag(hash_diff) OVER (ORDER BY "
+                        "load_date) AS prev FROM vault.sat_session WHERE hk_session = "
+                        "vault.hash_key($1, $2)) x WHERE hash_diff = prev",
+                        sid);
+    assert_string_equal(repeats, "0");
+    free(repeats);
+
+    /* One summary: one outbox row, sent, and one message on vigil.summaries. */
+    const char *p[2] = {t.tenant, sid};
+    if (!ITEST_WAIT(itest_count(&t,
+                                "SELECT count(*) FROM ops.summary_outbox WHERE tenant_id = $1 "
+                                "AND session_id = $2 AND sent_at IS NOT NULL",
+                                2, p) == 1,
+                    30000))
+        fail_msg("the summary was not sent");
+
+    char err[512], key[160];
+    snprintf(key, sizeof(key), "%s/%s", t.tenant, sid);
+    rd_kafka_conf_t *conf = vg_kafka_conf(t.cfg, "vigil-itest-summaries", err, sizeof(err));
+    assert_int_equal(vg_kafka_set(conf, "group.id", "vigil-itest-summaries", err, sizeof(err)), 0);
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(nparts);
+    for (int i = 0; i < nparts; i++)
+        rd_kafka_topic_partition_list_add(parts, t.cfg->topic_summaries, i)->offset = from[i];
+    assert_int_equal(rd_kafka_assign(c, parts), 0);
+    rd_kafka_topic_partition_list_destroy(parts);
+    int found = 0;
+    int64_t deadline = vg_mono_ms() + 8000; /* long enough for a duplicate to show up */
+    while (vg_mono_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
+        if (!m)
+            continue;
+        if (!m->err && m->key_len == strlen(key) && !memcmp(m->key, key, m->key_len)) {
+            found++;
+            /* Its figures are those known when it was sent: the end and the
+             * event came first, the start only after the restart. */
+            assert_non_null(HAS(m, "\"ended_at\" : \"2026-11-20T10:01:00"));
+            assert_non_null(HAS(m, "\"end_reason\" : \"completed\""));
+            assert_non_null(HAS(m, "\"page.view\" : 1"));
+            assert_non_null(HAS(m, "\"status\" : \"ended\""));
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    assert_int_equal(found, 1);
+    itest_close(&t);
+}
+
+static long long session_writes(struct itest *t)
+{
+    FILE *f = popen("for u in $VIGIL_WORKER_HTTP; do curl -s --max-time 5 $u/metrics; done", "r");
+    assert_non_null(f);
+    char line[512];
+    long long total = 0;
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, "vigil_worker_session_rows_total ", 32))
+            total += atoll(line + 32);
+    pclose(f);
+    return total;
+}
+
+#define SESSIONS 10000
+#define BEATS 100
+
+static void test_heartbeats_of_a_session_in_one_batch_make_one_row_update(void **state)
+{
+    struct itest t;
+    itest_open(&t, "beats");
+    long long before = session_writes(&t);
+    struct sig s;
+    char sid[32], at[32];
+    /* Session after session, as one client's heartbeats arrive. */
+    for (int i = 0; i < SESSIONS; i++) {
+        snprintf(sid, sizeof(sid), "hb-%d", i);
+        for (int k = 0; k < BEATS; k++) {
+            snprintf(at, sizeof(at), "2026-11-20T10:%02d:%02dZ", k / 60, k % 60);
+            signal_env(&t, &s, "session.heartbeat", sid, at, NULL);
+            send_sig(&t, &s, sid);
+        }
+    }
+    itest_flush(&t);
+    const char *p[1] = {t.tenant};
+    if (!ITEST_WAIT(itest_count(&t,
+                                "SELECT sum(heartbeat_count) FROM mart.sessions WHERE "
+                                "tenant_id = $1",
+                                1, p) == SESSIONS * BEATS,
+                    600000))
+        fail_msg("heartbeats did not all land");
+    assert_int_equal(itest_count(&t, "SELECT count(*) FROM mart.sessions WHERE tenant_id = $1", 1,
+                                 p),
+                     SESSIONS);
+    long long writes = session_writes(&t) - before;
+    /* One write per session per batch it appears in: with batches of thousands,
+     * a session's hundred heartbeats span a few batches, never a hundred. */
+    fprintf(stderr, "%d heartbeats became %lld row writes\n", SESSIONS * BEATS, writes);
+    assert_true(writes >= SESSIONS);
+    assert_true(writes <= SESSIONS * BEATS / 10);
+    itest_close(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_session_through_every_transition_in_any_order),
+        cmocka_unit_test(test_heartbeats_of_a_session_in_one_batch_make_one_row_update),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
