@@ -108,16 +108,16 @@ int vg_ctl_dlq(struct ctl *c)
     const char *dlq = c->cfg->topic_dlq;
     int nparts = (int)c->cfg->partitions_dlq;
     int64_t *end = vg_xcalloc((size_t)nparts, sizeof(*end));
+    int64_t *start = vg_xcalloc((size_t)nparts, sizeof(*start));
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(nparts);
     for (int p = 0; p < nparts; p++) {
-        int64_t lo;
-        if (rd_kafka_query_watermark_offsets(consumer, dlq, p, &lo, &end[p], 10000)) {
+        if (rd_kafka_query_watermark_offsets(consumer, dlq, p, &start[p], &end[p], 10000)) {
             fprintf(stderr, "vigilctl dlq: cannot read %s partition %d\n", dlq, p);
             rc = 1;
             goto out;
         }
         rd_kafka_topic_partition_list_add(parts, dlq, p)->offset =
-            o.since_ms >= 0 ? o.since_ms : RD_KAFKA_OFFSET_BEGINNING;
+            o.since_ms >= 0 ? o.since_ms : start[p];
     }
     if (o.since_ms >= 0 && rd_kafka_offsets_for_times(consumer, parts, 10000)) {
         fprintf(stderr, "vigilctl dlq: cannot look up offsets for --since\n");
@@ -199,6 +199,7 @@ int vg_ctl_dlq(struct ctl *c)
 out:
     rd_kafka_topic_partition_list_destroy(parts);
     free(end);
+    free(start);
     rd_kafka_consumer_close(consumer);
     rd_kafka_destroy(consumer);
     if (producer)

@@ -30,6 +30,13 @@ rd_kafka_t *vg_ctl_kafka(struct ctl *c, rd_kafka_type_t type)
         fprintf(stderr, "vigilctl: %s\n", err);
         return NULL;
     }
+    if (type == RD_KAFKA_CONSUMER &&
+        (vg_kafka_set(conf, "group.id", "vigilctl", err, sizeof(err)) ||
+         vg_kafka_set(conf, "enable.auto.commit", "false", err, sizeof(err)))) {
+        rd_kafka_conf_destroy(conf);
+        fprintf(stderr, "vigilctl: %s\n", err);
+        return NULL;
+    }
     if (type == RD_KAFKA_PRODUCER && (vg_kafka_set(conf, "enable.idempotence", "true", err,
                                                    sizeof(err)) ||
                                       vg_kafka_set(conf, "acks", "all", err, sizeof(err)))) {

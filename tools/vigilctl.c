@@ -79,6 +79,9 @@ static const struct {
     {"migrate", cmd_migrate, "migrate [DIR]     apply schemas/sql migrations (idempotent)"},
     {"topics", cmd_topics, "topics            create the Kafka topics (idempotent)"},
     {"status", vg_ctl_status, "status            lag per partition, rows per layer, command runs, DLQ"},
+    {"sessions", vg_ctl_sessions,
+     "sessions          [--tenant T] [--status S] [--since TIME] [--limit N]: recent sessions"},
+    {"stats", vg_ctl_stats, "stats             [--tenant T]: sessions per kind, durations, drafts"},
     {"dlq", vg_ctl_dlq,
      "dlq list|replay   [--since TIME] [--match TEXT] [--limit N] [--dry-run]: dead letters"},
 };
