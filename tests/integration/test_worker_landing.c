@@ -78,6 +78,13 @@ static void assert_landed_exactly_once(struct itest *t, int distinct, int sessio
                      distinct);
     assert_int_equal(tenant_count(t, "SELECT count(*) FROM vault.hub_tenant WHERE tenant_id = $1"),
                      1);
+    /* The keys are the dbt convention's, row by row. */
+    assert_int_equal(tenant_count(t, "SELECT count(*) FROM staging.events WHERE tenant_id = $1 "
+                                     "AND (hk_session <> upper(md5(upper(tenant_id) || '||' || "
+                                     "upper(session_id))) OR hk_tenant <> upper(md5(upper("
+                                     "tenant_id))) OR hk_event <> upper(md5(upper(tenant_id) || "
+                                     "'||' || upper(event_id::text))))"),
+                     0);
     assert_int_equal(
         tenant_count(t, "SELECT count(*) FROM vault.hub_session WHERE tenant_id = $1"), sessions);
     assert_int_equal(
