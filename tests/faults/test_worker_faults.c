@@ -1,0 +1,131 @@
+/*
+ * Faults on the real stack, each ending with exact counts in every layer:
+ * workers killed with SIGKILL again and again under load, PostgreSQL stopped
+ * under load, a worker paused past its group session and resumed.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "itest.h"
+#include "itest_stack.h"
+#include "util.h"
+
+#define LAND_TIMEOUT_MS 240000
+
+struct load {
+    int sent;     /* distinct events */
+    int sessions; /* distinct session ids used */
+};
+
+/* Sends n new events (and every fifth one again) for this tenant. */
+static void send_events(struct itest *t, struct load *l, int n)
+{
+    char id[37], key[128], sid[32], value[1024];
+    for (int i = 0; i < n; i++) {
+        itest_uuid(id);
+        int s = (l->sent + i) % 50;
+        snprintf(sid, sizeof(sid), "s-%d", s);
+        snprintf(key, sizeof(key), "%s/%s", t->tenant, sid);
+        itest_event(t, value, sizeof(value), id, "page.view", sid, NULL, NULL, "{\"k\":\"v\"}");
+        itest_produce(t, t->cfg->topic_events, key, value);
+        if (i % 5 == 0)
+            itest_produce(t, t->cfg->topic_events, key, value);
+    }
+    l->sent += n;
+    l->sessions = l->sent < 50 ? l->sent : 50;
+    itest_flush(t);
+}
+
+static long long q(struct itest *t, const char *sql)
+{
+    const char *p[1] = {t->tenant};
+    return itest_count(t, sql, 1, p);
+}
+
+static void assert_exact(struct itest *t, const struct load *l)
+{
+    static const char raw[] = "SELECT count(*) FROM raw.events WHERE tenant_id = $1";
+    if (!ITEST_WAIT(q(t, raw) >= l->sent, LAND_TIMEOUT_MS))
+        fail_msg("%lld of %d events landed", q(t, raw), l->sent);
+    assert_int_equal(q(t, raw), l->sent);
+    assert_int_equal(q(t, "SELECT count(*) FROM staging.events WHERE tenant_id = $1"), l->sent);
+    assert_int_equal(q(t, "SELECT count(*) FROM vault.link_event l JOIN vault.hub_tenant h "
+                          "USING (hk_tenant) WHERE h.tenant_id = $1"),
+                     l->sent);
+    assert_int_equal(q(t, "SELECT count(*) FROM vault.hub_session WHERE tenant_id = $1"),
+                     l->sessions);
+    assert_int_equal(q(t, "SELECT sum(event_count) FROM mart.sessions WHERE tenant_id = $1"),
+                     l->sent);
+}
+
+static void test_workers_killed_again_and_again_lose_and_double_nothing(void **state)
+{
+    struct itest t;
+    struct load l = {0};
+    itest_open(&t, "kill");
+    srand((unsigned)getpid());
+    for (int round = 0; round < 6; round++) {
+        send_events(&t, &l, 1500);
+        /* Kill one at a random moment of its work, then bring it back. */
+        vg_sleep_ms(rand() % 400, NULL);
+        const char *victim = round % 2 ? "worker-1" : "worker-2";
+        if (itest_signal(victim, SIGKILL))
+            fail_msg("could not kill %s", victim);
+        assert_int_equal(itest_dev("up"), 0);
+    }
+    assert_exact(&t, &l);
+    itest_close(&t);
+}
+
+static void test_database_outage_under_load_is_waited_out(void **state)
+{
+    struct itest t;
+    struct load l = {0};
+    itest_open(&t, "pgdown");
+    send_events(&t, &l, 2000);
+    assert_int_equal(itest_dev("stop postgres"), 0);
+    send_events(&t, &l, 2000); /* Kafka keeps them while the database is away */
+    vg_sleep_ms(3000, NULL);    /* the outage itself */
+    assert_int_equal(itest_dev("up"), 0);
+    PQreset(t.db);
+    assert_int_equal(PQstatus(t.db), CONNECTION_OK);
+    PQclear(PQexec(t.db, "SET TimeZone = 'UTC'"));
+    send_events(&t, &l, 1000);
+    assert_exact(&t, &l);
+    itest_close(&t);
+}
+
+static void test_worker_paused_past_its_session_commits_nothing_stale(void **state)
+{
+    struct itest t;
+    struct load l = {0};
+    itest_open(&t, "pause");
+    send_events(&t, &l, 1000);
+    assert_int_equal(itest_signal("worker-1", SIGSTOP), 0);
+    /* While it sleeps, the group gives its partitions to worker-2. */
+    send_events(&t, &l, 3000);
+    assert_exact(&t, &l);
+    assert_int_equal(itest_signal("worker-1", SIGCONT), 0);
+    send_events(&t, &l, 2000);
+    assert_exact(&t, &l);
+    itest_close(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_workers_killed_again_and_again_lose_and_double_nothing),
+        cmocka_unit_test(test_database_outage_under_load_is_waited_out),
+        cmocka_unit_test(test_worker_paused_past_its_session_commits_nothing_stale),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
