@@ -588,10 +588,15 @@ static void child_start(struct child *c, const char *brokers, int ack_timeout_ms
         setenv("VIGIL_PRODUCER_PORT", port, 1);
         setenv("VIGIL_PRODUCER_ACK_TIMEOUT_MS", ack, 1);
         setenv("VIGIL_PRODUCER_THREADS", "2", 1);
-        int lfd = open(c->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int lfd = open(c->log, O_WRONLY | O_CREAT | O_TRUNC, 0644), nfd = open("/dev/null", O_RDONLY);
         if (lfd >= 0) {
+            dup2(lfd, 1);
             dup2(lfd, 2);
             close(lfd);
+        }
+        if (nfd >= 0) {
+            dup2(nfd, 0);
+            close(nfd);
         }
         execl(bin, bin, "-c", c->conf, (char *)NULL);
         _exit(127);
