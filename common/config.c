@@ -378,27 +378,6 @@ static int parse_tenant(struct ctx *c, config_setting_t *g, struct vg_tenant *t)
     return 0;
 }
 
-static int parse_tenants(struct ctx *c, struct vg_config *cfg, config_setting_t *list)
-{
-    if (!config_setting_is_list(list))
-        return fail(c, config_setting_source_line(list),
-                    "producer.tenants: must be a list ( {...}, {...} )");
-    int n = config_setting_length(list);
-    cfg->tenants = vg_xcalloc((size_t)n + 1, sizeof(*cfg->tenants));
-    for (int i = 0; i < n; i++) {
-        config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        struct vg_tenant *t = &cfg->tenants[cfg->ntenants++];
-        int rc = parse_tenant(c, g, t);
-        if (rc)
-            return rc;
-        for (size_t j = 0; j + 1 < cfg->ntenants; j++)
-            if (!strcmp(cfg->tenants[j].id, t->id))
-                return fail(c, config_setting_source_line(g),
-                            "producer.tenants: tenant \"%s\" is defined twice", t->id);
-    }
-    return 0;
-}
-
 static int params_to_json(struct ctx *c, config_setting_t *g, char **out)
 {
     if (!config_setting_is_group(g))
@@ -474,25 +453,47 @@ static int parse_schedule(struct ctx *c, config_setting_t *g, struct vg_schedule
     return 0;
 }
 
-static int parse_schedules(struct ctx *c, struct vg_config *cfg, config_setting_t *list)
+typedef int (*item_parser)(struct ctx *c, config_setting_t *g, void *item);
+
+/*
+ * A list of groups ( {...}, {...} ): each parsed into an array of `size`-byte
+ * items by parse, whose char * name at name_off must be unique. The array has
+ * one spare zeroed item; *n counts every item started, so a failure part-way
+ * leaves everything for vg_config_free().
+ */
+static int parse_list(struct ctx *c, config_setting_t *list, const char *setting,
+                      const char *noun, void **items, size_t *n, size_t size, item_parser parse,
+                      size_t name_off)
 {
     if (!config_setting_is_list(list))
-        return fail(c, config_setting_source_line(list),
-                    "scheduler.schedules: must be a list ( {...}, {...} )");
-    int n = config_setting_length(list);
-    cfg->schedules = vg_xcalloc((size_t)n + 1, sizeof(*cfg->schedules));
-    for (int i = 0; i < n; i++) {
+        return fail(c, config_setting_source_line(list), "%s: must be a list ( {...}, {...} )",
+                    setting);
+    int len = config_setting_length(list);
+    char *arr = vg_xcalloc((size_t)len + 1, size);
+    *items = arr;
+    for (int i = 0; i < len; i++) {
         config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        struct vg_schedule *s = &cfg->schedules[cfg->nschedules++];
-        int rc = parse_schedule(c, g, s);
+        char *item = arr + size * (*n)++;
+        int rc = parse(c, g, item);
         if (rc)
             return rc;
-        for (size_t j = 0; j + 1 < cfg->nschedules; j++)
-            if (!strcmp(cfg->schedules[j].name, s->name))
-                return fail(c, config_setting_source_line(g),
-                            "scheduler.schedules: schedule \"%s\" is defined twice", s->name);
+        const char *name = *(char **)(item + name_off);
+        for (size_t j = 0; j + 1 < *n; j++)
+            if (!strcmp(*(char **)(arr + size * j + name_off), name))
+                return fail(c, config_setting_source_line(g), "%s: %s \"%s\" is defined twice",
+                            setting, noun, name);
     }
     return 0;
+}
+
+static int tenant_item(struct ctx *c, config_setting_t *g, void *item)
+{
+    return parse_tenant(c, g, item);
+}
+
+static int schedule_item(struct ctx *c, config_setting_t *g, void *item)
+{
+    return parse_schedule(c, g, item);
 }
 
 /* -- the file ---------------------------------------------------------- */
@@ -574,9 +575,12 @@ static int apply_file_setting(struct ctx *c, struct vg_config *cfg, const struct
         return 0;
     }
     case CT_TENANTS:
-        return parse_tenants(c, cfg, m);
+        return parse_list(c, m, s->name, "tenant", (void **)&cfg->tenants, &cfg->ntenants,
+                          sizeof(*cfg->tenants), tenant_item, offsetof(struct vg_tenant, id));
     case CT_SCHEDULES:
-        return parse_schedules(c, cfg, m);
+        return parse_list(c, m, s->name, "schedule", (void **)&cfg->schedules, &cfg->nschedules,
+                          sizeof(*cfg->schedules), schedule_item,
+                          offsetof(struct vg_schedule, name));
     }
     return fail(c, line, "%s: must be %s", s->name, type_name(s->type));
 }
