@@ -38,6 +38,7 @@ static int connect_once(struct vg_pg *pg, char *errstr, size_t errstr_size)
     pg->conn = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(pg->conn) == CONNECTION_OK) {
         PQsetNoticeProcessor(pg->conn, on_notice, NULL);
+        pg->generation++;
         return 0;
     }
     vg_pg_error(pg->conn, NULL, errstr, errstr_size);

@@ -22,6 +22,8 @@ struct vg_pg {
     char *url;
     const char *application_name;
     struct vg_backoff backoff;
+    uint64_t generation; /* counts successful connections: session state (temporary
+                            tables, prepared statements) belongs to one generation */
 };
 
 /* Connects to url (copied). Returns 0, or VG_ETRANSIENT with errstr filled;

@@ -148,10 +148,12 @@ static int attempt(struct vg_pipeline *p, struct vg_batch *b, int isolate)
     if (rc)
         return VG_ETIMEOUT;
     s->conn = p->pg->conn;
-    if (p->prepared_on != s->conn) {
+    /* Compared by generation, not by pointer: a new connection may well get
+     * the address of the one it replaces. */
+    if (p->prepared_gen != p->pg->generation) {
         if ((rc = vg_stages_prepare(s)))
             return rc == VG_EDB ? VG_ETRANSIENT : rc;
-        p->prepared_on = s->conn;
+        p->prepared_gen = p->pg->generation;
         s->nknown_days = 0;
     }
     if ((rc = vg_consumer_expect(p->consumer, b))) {

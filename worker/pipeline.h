@@ -26,7 +26,7 @@ struct vg_pipeline {
     struct vg_dlq *dlq;
     const volatile sig_atomic_t *stop;
     struct vg_stage_ctx stage;
-    PGconn *prepared_on; /* the connection the work tables exist on */
+    uint64_t prepared_gen; /* the connection generation the work tables exist on; 0: none */
     struct vg_event *events;
     size_t events_cap;
 };

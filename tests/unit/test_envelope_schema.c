@@ -13,6 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Debian's interpreter, where ./dev installs python3-jsonschema. */
+#define PYTHON "/usr/bin/python3"
+
 #include <cmocka.h>
 
 #include "envelope.h"
@@ -184,10 +187,10 @@ static void test_envelopes_validate_against_schemas(void **state)
     close(sfd);
     const char *src = getenv("VIGIL_SOURCE_DIR");
     char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "python3 -c 'import jsonschema' 2>/dev/null");
+    snprintf(cmd, sizeof(cmd), "%s -c 'import jsonschema' 2>/dev/null", PYTHON);
     if (system(cmd) != 0)
         fail_msg("python3 with the jsonschema module is needed (Debian: python3-jsonschema)");
-    snprintf(cmd, sizeof(cmd), "python3 %s %s/schemas/json %s", script,
+    snprintf(cmd, sizeof(cmd), "%s %s %s/schemas/json %s", PYTHON, script,
              src && *src ? src : VG_SOURCE_DIR, path);
     int rc = system(cmd);
     unlink(script);

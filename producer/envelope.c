@@ -1,0 +1,220 @@
+#include "envelope.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int vg_reject_set(struct vg_reject *r, int status, const char *code, long index,
+                  const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    r->status = status;
+    r->code = code;
+    r->index = index;
+    r->retry_after_s = 0;
+    snprintf(r->field, sizeof(r->field), "%s", field ? field : "");
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof(r->message), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+void vg_reject_json(const struct vg_reject *r, struct vg_buf *out)
+{
+    vg_buf_puts(out, "{\"error\":{\"code\":");
+    vg_buf_json_str(out, r->code, strlen(r->code));
+    vg_buf_puts(out, ",\"message\":");
+    vg_buf_json_str(out, r->message, strlen(r->message));
+    if (r->index >= 0)
+        vg_buf_printf(out, ",\"index\":%ld", r->index);
+    if (r->field[0]) {
+        vg_buf_puts(out, ",\"field\":");
+        vg_buf_json_str(out, r->field, strlen(r->field));
+    }
+    vg_buf_puts(out, "}}");
+}
+
+void vg_outbox_reset(struct vg_outbox *o)
+{
+    vg_buf_reset(&o->data);
+    o->n = 0;
+}
+
+void vg_outbox_free(struct vg_outbox *o)
+{
+    vg_buf_free(&o->data);
+    free(o->msgs);
+    memset(o, 0, sizeof(*o));
+}
+
+static int dump_cb(const char *buf, size_t size, void *data)
+{
+    vg_buf_append(data, buf, size);
+    return 0;
+}
+
+void vg_outbox_add(struct vg_outbox *o, enum vg_topic topic, const char *tenant,
+                   const char *key_id, json_t *env, const char *event_id)
+{
+    if (o->n == o->cap) {
+        o->cap = o->cap ? o->cap * 2 : 16;
+        o->msgs = vg_xrealloc(o->msgs, o->cap * sizeof(*o->msgs));
+    }
+    struct vg_outmsg *m = &o->msgs[o->n++];
+    m->topic = topic;
+    snprintf(m->event_id, sizeof(m->event_id), "%s", event_id);
+    /* Key and value are NUL-terminated inside the buffer, for logs and tests. */
+    m->key_off = o->data.len;
+    vg_buf_printf(&o->data, "%s/%s", tenant, key_id);
+    m->key_len = o->data.len - m->key_off;
+    vg_buf_putc(&o->data, '\0');
+    m->val_off = o->data.len;
+    json_dump_callback(env, dump_cb, &o->data, JSON_COMPACT);
+    m->val_len = o->data.len - m->val_off;
+    vg_buf_putc(&o->data, '\0');
+}
+
+int vg_ctime_parse(const struct vg_ingest *in, const char *s, int future_rule,
+                   struct vg_ctime *out)
+{
+    int64_t us;
+    if (vg_time_parse(s, &us))
+        return VG_EPARSE;
+    out->client_us = us;
+    out->adjusted = 0;
+    out->future = 0;
+    if (in->has_sent_at) {
+        /* Both ends are within years 1970..9999, so no overflow here. */
+        us += in->received_us - in->sent_at_us;
+        if (us < 0)
+            return VG_EINVAL;
+    }
+    if (future_rule && us > in->received_us + VG_FUTURE_LIMIT_US) {
+        us = in->received_us;
+        out->future = 1;
+    }
+    out->us = us;
+    out->adjusted = us != out->client_us;
+    return 0;
+}
+
+int vg_check_name(const char *s, size_t n, size_t max, int upper)
+{
+    if (n < 1 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+              c == ':' || c == '-' || (upper && c >= 'A' && c <= 'Z')))
+            return 0;
+    }
+    return 1;
+}
+
+int vg_check_text(const char *s, size_t n, size_t max)
+{
+    if (n < 1 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+int vg_json_too_deep(const json_t *v, int limit)
+{
+    if (!json_is_object(v) && !json_is_array(v))
+        return 0; /* scalars do not nest */
+    if (limit < 1)
+        return 1;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *m;
+        json_object_foreach((json_t *)v, k, m)
+        {
+            if (vg_json_too_deep(m, limit - 1))
+                return 1;
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(v, i, m)
+        {
+            if (vg_json_too_deep(m, limit - 1))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static int count_cb(const char *buf, size_t size, void *data)
+{
+    (void)buf;
+    *(size_t *)data += size;
+    return 0;
+}
+
+size_t vg_json_size(const json_t *v)
+{
+    size_t n = 0;
+    json_dump_callback(v, count_cb, &n, JSON_COMPACT | JSON_ENCODE_ANY);
+    return n;
+}
+
+json_t *vg_envelope_new(const struct vg_ingest *in, const char *event_id, const char *type)
+{
+    json_t *env = json_object();
+    json_object_set_new(env, "v", json_integer(VG_ENVELOPE_VERSION));
+    json_object_set_new(env, "tenant", json_string(in->tenant));
+    json_object_set_new(env, "event_id", json_string(event_id));
+    json_object_set_new(env, "type", json_string(type));
+    return env;
+}
+
+void vg_envelope_time(json_t *env, const char *field, int64_t us)
+{
+    char ts[VG_TS_LEN];
+    vg_time_format(us, ts);
+    json_object_set_new(env, field, json_string(ts));
+}
+
+void vg_envelope_times(json_t *env, const struct vg_ingest *in, const struct vg_ctime *t,
+                       const char *client_text)
+{
+    vg_envelope_time(env, "occurred_at", t ? t->us : in->received_us);
+    vg_envelope_time(env, "received_at", in->received_us);
+    if (t && t->adjusted && client_text)
+        json_object_set_new(env, "client_occurred_at", json_string(client_text));
+    if (in->has_sent_at)
+        json_object_set_new(env, "clock_skew_ms",
+                            json_integer((in->received_us - in->sent_at_us) / 1000));
+    if (t && t->future)
+        json_object_set_new(env, "clock_flag", json_string("future"));
+}
+
+int vg_json_body_object(const char *body, size_t len, json_t **out, struct vg_reject *rej)
+{
+    size_t i = 0;
+    while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
+        i++;
+    if (i == len) {
+        *out = json_object();
+        return 0;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return vg_reject_set(rej, 400, "invalid_json", -1, NULL, "body is not JSON: %s at byte %d",
+                             jerr.text, jerr.position);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return vg_reject_set(rej, 400, "invalid_json", -1, NULL, "body must be a JSON object");
+    }
+    if (vg_json_too_deep(root, VG_JSON_MAX_DEPTH)) {
+        json_decref(root);
+        return vg_reject_set(rej, 400, "too_deep", -1, NULL, "body nests deeper than %d levels",
+                             VG_JSON_MAX_DEPTH);
+    }
+    *out = root;
+    return 0;
+}

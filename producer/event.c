@@ -1,0 +1,255 @@
+#include "event.h"
+
+#include <ctype.h>
+#include <string.h>
+
+static const char *const known_fields[] = {"type",        "event_id", "session_id", "visitor_id",
+                                           "user_id",     "occurred_at", "url",      "properties"};
+
+static int known_field(const char *name)
+{
+    for (size_t i = 0; i < VG_ARRAY_LEN(known_fields); i++)
+        if (!strcmp(name, known_fields[i]))
+            return 1;
+    return 0;
+}
+
+/*
+ * The string value of an optional field: 0 and *out NULL when absent or null,
+ * 0 and *out set when a string, -1 (rej filled) otherwise.
+ */
+static int opt_string(json_t *ev, const char *name, long index, const char **out, size_t *len,
+                      struct vg_reject *rej)
+{
+    json_t *v = json_object_get(ev, name);
+    *out = NULL;
+    *len = 0;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return vg_reject_set(rej, 400, "invalid_field", index, name, "%s must be a string",
+                             name);
+    *out = json_string_value(v);
+    *len = json_string_length(v);
+    return 0;
+}
+
+/* Validates one event and appends its envelope. */
+static int one_event(const struct vg_ingest *in, json_t *ev, long i, struct vg_outbox *out,
+                     struct vg_reject *rej)
+{
+    if (!json_is_object(ev))
+        return vg_reject_set(rej, 400, "invalid_event", i, NULL, "an event must be a JSON object");
+    size_t size = vg_json_size(ev);
+    if (size > in->max_event_bytes)
+        return vg_reject_set(rej, 413, "event_too_large", i, NULL,
+                             "event of %zu bytes exceeds %zu", size, in->max_event_bytes);
+    const char *k;
+    json_t *val;
+    json_object_foreach(ev, k, val)
+    {
+        if (!known_field(k))
+            return vg_reject_set(rej, 400, "unknown_field", i, k, "unknown field \"%.64s\"", k);
+    }
+
+    const char *type, *event_id, *session_id, *visitor_id, *user_id, *occurred_at, *url;
+    size_t type_n, event_id_n, session_n, visitor_n, user_n, occurred_n, url_n;
+    if (opt_string(ev, "type", i, &type, &type_n, rej) ||
+        opt_string(ev, "event_id", i, &event_id, &event_id_n, rej) ||
+        opt_string(ev, "session_id", i, &session_id, &session_n, rej) ||
+        opt_string(ev, "visitor_id", i, &visitor_id, &visitor_n, rej) ||
+        opt_string(ev, "user_id", i, &user_id, &user_n, rej) ||
+        opt_string(ev, "occurred_at", i, &occurred_at, &occurred_n, rej) ||
+        opt_string(ev, "url", i, &url, &url_n, rej))
+        return -1;
+    if (!type)
+        return vg_reject_set(rej, 400, "missing_field", i, "type", "type is required");
+    if (!vg_check_name(type, type_n, VG_TYPE_MAX, 0))
+        return vg_reject_set(rej, 400, "invalid_field", i, "type",
+                             "type must match [a-z0-9_.:-]{1,64}");
+    char id[VG_UUID_STR_LEN];
+    if (event_id) {
+        if (event_id_n != 36 || !vg_uuid_valid(event_id))
+            return vg_reject_set(rej, 400, "invalid_field", i, "event_id",
+                                 "event_id must be a UUID (8-4-4-4-12 hex digits)");
+        /* One spelling per id, so that a retry is a duplicate downstream. */
+        for (size_t j = 0; j < 36; j++)
+            id[j] = (char)tolower((unsigned char)event_id[j]);
+        id[36] = '\0';
+    } else {
+        vg_uuid_v7(in->received_us / 1000, id);
+    }
+    if (session_id && !vg_check_name(session_id, session_n, VG_ID_MAX, 1))
+        return vg_reject_set(rej, 400, "invalid_field", i, "session_id",
+                             "session_id must match [A-Za-z0-9_.:-]{1,128}");
+    if (in->scope_session) {
+        if (!session_id)
+            session_id = in->scope_session;
+        else if (strcmp(session_id, in->scope_session))
+            return vg_reject_set(rej, 401, "session_scope", i, "session_id",
+                                 "the session token does not cover session \"%s\"", session_id);
+    }
+    if (visitor_id && !vg_check_text(visitor_id, visitor_n, VG_ID_MAX))
+        return vg_reject_set(rej, 400, "invalid_field", i, "visitor_id",
+                             "visitor_id must be 1 to 128 bytes without control characters");
+    if (user_id && !vg_check_text(user_id, user_n, VG_ID_MAX))
+        return vg_reject_set(rej, 400, "invalid_field", i, "user_id",
+                             "user_id must be 1 to 128 bytes without control characters");
+    struct vg_ctime t;
+    if (occurred_at) {
+        int rc = vg_ctime_parse(in, occurred_at, 1, &t);
+        if (rc == VG_EPARSE)
+            return vg_reject_set(rej, 400, "invalid_field", i, "occurred_at",
+                                 "occurred_at must be an RFC 3339 time with an offset");
+        if (rc)
+            return vg_reject_set(rej, 400, "invalid_field", i, "occurred_at",
+                                 "occurred_at falls before 1970 after correcting the clock skew");
+    }
+    if (url && !vg_check_text(url, url_n, VG_URL_MAX))
+        return vg_reject_set(rej, 400, "invalid_field", i, "url",
+                             "url must be 1 to 2048 bytes without control characters");
+    json_t *props = json_object_get(ev, "properties");
+    if (props && json_is_null(props))
+        props = NULL;
+    if (props && !json_is_object(props))
+        return vg_reject_set(rej, 400, "invalid_field", i, "properties",
+                             "properties must be an object");
+    if (props && vg_json_too_deep(props, VG_JSON_MAX_DEPTH - 1))
+        return vg_reject_set(rej, 400, "too_deep", i, "properties",
+                             "an event nests deeper than %d levels", VG_JSON_MAX_DEPTH);
+
+    json_t *env = vg_envelope_new(in, id, type);
+    if (session_id)
+        json_object_set_new(env, "session_id", json_string(session_id));
+    if (visitor_id)
+        json_object_set_new(env, "visitor_id", json_stringn(visitor_id, visitor_n));
+    if (user_id)
+        json_object_set_new(env, "user_id", json_stringn(user_id, user_n));
+    vg_envelope_times(env, in, occurred_at ? &t : NULL, occurred_at);
+    if (url)
+        json_object_set_new(env, "url", json_stringn(url, url_n));
+    if (props)
+        json_object_set(env, "properties", props);
+    vg_outbox_add(out, VG_TOPIC_EVENTS, in->tenant,
+                  session_id ? session_id : visitor_id ? visitor_id : id, env, id);
+    json_decref(env);
+    return 0;
+}
+
+/* NDJSON: one object per non-blank line; the index counts events, not lines. */
+static json_t *parse_ndjson(const char *body, size_t len, size_t max_events,
+                            struct vg_reject *rej)
+{
+    json_t *items = json_array();
+    size_t pos = 0;
+    while (pos < len) {
+        const char *nl = memchr(body + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - body) : len;
+        size_t a = pos, b = end;
+        pos = end + 1;
+        while (a < b && isspace((unsigned char)body[a]))
+            a++;
+        while (b > a && isspace((unsigned char)body[b - 1]))
+            b--;
+        if (a == b)
+            continue;
+        long index = (long)json_array_size(items);
+        if ((size_t)index >= max_events) {
+            vg_reject_set(rej, 400, "too_many_events", index, NULL,
+                          "a request carries at most %zu events", max_events);
+            json_decref(items);
+            return NULL;
+        }
+        json_error_t jerr;
+        json_t *ev = json_loadb(body + a, b - a, JSON_REJECT_DUPLICATES, &jerr);
+        if (!ev) {
+            vg_reject_set(rej, 400, "invalid_json", index, NULL,
+                          "NDJSON line of event %ld is not JSON: %s at byte %d", index,
+                          jerr.text, jerr.position);
+            json_decref(items);
+            return NULL;
+        }
+        json_array_append_new(items, ev);
+    }
+    return items;
+}
+
+long vg_event_parse(const struct vg_ingest *in_, enum vg_body_format fmt, const char *body,
+                    size_t len, struct vg_outbox *out, struct vg_reject *rej)
+{
+    struct vg_ingest in = *in_;
+    json_t *root = NULL, *items = NULL;
+    long n = -1;
+
+    if (fmt == VG_BODY_NDJSON) {
+        items = parse_ndjson(body, len, in.max_batch_events, rej);
+        if (!items)
+            return -1;
+        root = items;
+    } else {
+        json_error_t jerr;
+        root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root)
+            return vg_reject_set(rej, 400, "invalid_json", -1, NULL,
+                                 "body is not JSON: %s at byte %d", jerr.text, jerr.position);
+        if (json_is_array(root)) {
+            items = root;
+        } else if (json_is_object(root) && json_object_get(root, "events")) {
+            const char *k;
+            json_t *v;
+            json_object_foreach(root, k, v)
+            {
+                if (strcmp(k, "events") && strcmp(k, "sent_at")) {
+                    vg_reject_set(rej, 400, "unknown_field", -1, k,
+                                  "unknown field \"%.64s\" in a batch (sent_at, events)", k);
+                    goto out;
+                }
+            }
+            items = json_object_get(root, "events");
+            if (!json_is_array(items)) {
+                vg_reject_set(rej, 400, "invalid_field", -1, "events", "events must be an array");
+                goto out;
+            }
+            json_t *sent = json_object_get(root, "sent_at");
+            if (sent && !json_is_null(sent)) {
+                if (!json_is_string(sent) || vg_time_parse(json_string_value(sent), &in.sent_at_us)) {
+                    vg_reject_set(rej, 400, "invalid_field", -1, "sent_at",
+                                  "sent_at must be an RFC 3339 time with an offset");
+                    goto out;
+                }
+                in.has_sent_at = 1;
+            }
+        } else if (json_is_object(root)) {
+            items = json_array();
+            json_array_append(items, root);
+            json_decref(root);
+            root = items;
+        } else {
+            vg_reject_set(rej, 400, "invalid_json", -1, NULL,
+                          "body must be an event object, an array of events, or NDJSON");
+            goto out;
+        }
+    }
+
+    size_t count = json_array_size(items);
+    if (count == 0) {
+        vg_reject_set(rej, 400, "empty_batch", -1, NULL, "the request carries no event");
+        goto out;
+    }
+    if (count > in.max_batch_events) {
+        vg_reject_set(rej, 400, "too_many_events", -1, NULL,
+                      "%zu events exceed the limit of %zu per request", count,
+                      in.max_batch_events);
+        goto out;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (one_event(&in, json_array_get(items, i), (long)i, out, rej)) {
+            vg_outbox_reset(out);
+            goto out;
+        }
+    }
+    n = (long)count;
+out:
+    json_decref(root);
+    return n;
+}

@@ -1,0 +1,458 @@
+#include "server.h"
+
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "log.h"
+#include "policy.h"
+#include "ratelimit.h"
+#include "request.h"
+#include "routes.h"
+#include "stats.h"
+#include "util.h"
+
+/* A body this far past the cap is not drained any longer: the connection is cut. */
+#define DRAIN_MAX_BYTES (1 << 20)
+
+/* A configuration and the requests using it (SIGHUP swaps them). */
+struct snap {
+    const struct vg_config *cfg;
+    struct vg_config *owned; /* freed with the snapshot once retired */
+    int refs;
+    int retired;
+    struct snap *next; /* retired snapshots still in use */
+};
+
+struct vg_server {
+    struct MHD_Daemon *daemon;
+    struct vg_routes_env env;
+    unsigned char *secret;
+    size_t max_body;
+
+    pthread_mutex_t snap_lock;
+    struct snap *cur, *retired;
+
+    atomic_int inflight;
+    atomic_int stopping;
+};
+
+/* -- configuration snapshots --------------------------------------------- */
+
+static struct snap *snap_get(struct vg_server *s)
+{
+    pthread_mutex_lock(&s->snap_lock);
+    struct snap *p = s->cur;
+    p->refs++;
+    pthread_mutex_unlock(&s->snap_lock);
+    return p;
+}
+
+static void snap_free_locked(struct vg_server *s, struct snap *p)
+{
+    struct snap **pp = &s->retired;
+    while (*pp && *pp != p)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = p->next;
+    vg_config_free(p->owned);
+    free(p);
+}
+
+static void snap_put(struct vg_server *s, struct snap *p)
+{
+    pthread_mutex_lock(&s->snap_lock);
+    if (--p->refs == 0 && p->retired)
+        snap_free_locked(s, p);
+    pthread_mutex_unlock(&s->snap_lock);
+}
+
+void vg_server_set_config(struct vg_server *s, const struct vg_config *cfg,
+                          struct vg_config *old)
+{
+    struct snap *p = vg_xcalloc(1, sizeof(*p));
+    p->cfg = cfg;
+    pthread_mutex_lock(&s->snap_lock);
+    struct snap *prev = s->cur;
+    s->cur = p;
+    prev->owned = old;
+    prev->retired = 1;
+    if (prev->refs == 0) {
+        vg_config_free(prev->owned);
+        free(prev);
+    } else {
+        prev->next = s->retired;
+        s->retired = prev;
+    }
+    pthread_mutex_unlock(&s->snap_lock);
+}
+
+/* -- requests ------------------------------------------------------------ */
+
+/* What a request keeps besides struct vg_req: its snapshot. */
+struct req_box {
+    struct vg_req r;
+    struct vg_server *srv;
+    struct snap *snap;
+};
+
+const char *vg_req_header(struct vg_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *vg_req_query(struct vg_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static struct req_box *req_new(struct vg_server *s, struct MHD_Connection *conn, const char *url,
+                               const char *method)
+{
+    struct req_box *b = vg_xcalloc(1, sizeof(*b));
+    b->srv = s;
+    b->snap = snap_get(s);
+    struct vg_req *r = &b->r;
+    r->env = &s->env;
+    r->cfg = b->snap->cfg;
+    r->conn = conn;
+    r->method = method;
+    r->route = vg_routes_match(url, r->arg, sizeof(r->arg));
+    r->received_us = vg_now_us();
+    r->start_ms = vg_mono_ms();
+    r->phase = VG_REQ_BODY;
+    atomic_fetch_add(&s->inflight, 1);
+    vg_gauge_add(vg_stats.inflight, 1);
+    return b;
+}
+
+static void req_free(struct req_box *b)
+{
+    struct vg_req *r = &b->r;
+    /* Only reached when no wake is armed: a suspended connection never completes. */
+    vg_delivery_release(r->dl);
+    vg_outbox_free(&r->out);
+    vg_buf_free(&r->body);
+    vg_buf_free(&r->ok_body);
+    free(r->ok_location);
+    vg_buf_free(&r->reply.body);
+    free(r->reply.location);
+    snap_put(b->srv, b->snap);
+    atomic_fetch_sub(&b->srv->inflight, 1);
+    vg_gauge_add(vg_stats.inflight, -1);
+    free(b);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    if (*con_cls)
+        req_free(*con_cls);
+    *con_cls = NULL;
+}
+
+/* Queues r->reply with its headers and counts it. */
+static enum MHD_Result send_reply(struct req_box *b)
+{
+    struct vg_req *r = &b->r;
+    struct vg_reply *y = &r->reply;
+    char num[32];
+    r->phase = VG_REQ_DONE;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        y->body.len, y->body.data ? y->body.data : "", MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    if (y->body.len)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                y->content_type ? y->content_type : "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (y->retry_after_s > 0) {
+        snprintf(num, sizeof(num), "%d", y->retry_after_s);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
+    }
+    if (y->location) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, y->location);
+        /* The link carries a token: do not hand it to the target site. */
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    }
+    if (y->preference_applied)
+        MHD_add_response_header(resp, "Preference-Applied", "respond-async");
+    if (y->www_authenticate)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"vigil\"");
+    if (y->allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, y->allow);
+    if (r->origin && r->route != VG_ROUTE_TRACK) {
+        /* Browsers may read the answer if the origin is the tenant's, or,
+         * before a tenant is known, any tenant's. */
+        int ok = r->tenant ? vg_policy_origin_allowed(r->tenant, r->origin)
+                           : vg_policy_origin_any(r->cfg, r->origin);
+        if (ok) {
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, r->origin);
+            MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+                                    "Retry-After, Preference-Applied");
+            if (y->preflight) {
+                MHD_add_response_header(resp, "Access-Control-Allow-Methods", "POST, GET, OPTIONS");
+                MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                                        "Authorization, Content-Type, Prefer, X-Sent-At, "
+                                        "X-Customer-ID");
+                MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+            }
+        }
+        MHD_add_response_header(resp, "Vary", "Origin");
+    }
+    if (atomic_load(&b->srv->stopping))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result rc = MHD_queue_response(r->conn, y->status, resp);
+    MHD_destroy_response(resp);
+
+    snprintf(num, sizeof(num), "%u", y->status);
+    const char *label = vg_routes_label(r->route);
+    vg_counter_add(vg_metric_series(vg_stats.http_requests, label, num), 1);
+    vg_histogram_observe(vg_metric_series(vg_stats.http_seconds, label),
+                         (double)(vg_mono_ms() - r->start_ms) / 1000.0);
+    return rc;
+}
+
+static int ready_cb(void *opaque, char *reason, size_t reason_size)
+{
+    struct req_box *b = opaque;
+    if (atomic_load(&b->srv->stopping)) {
+        snprintf(reason, reason_size, "shutting down");
+        b->r.reply.status = 503;
+        return 0;
+    }
+    int ok = vg_kout_ready(b->srv->env.kout, reason, reason_size);
+    b->r.reply.status = ok ? 200 : 503;
+    return ok;
+}
+
+static enum MHD_Result serve_health(struct req_box *b, const char *url)
+{
+    struct vg_req *r = &b->r;
+    r->reply.status = 200;
+    int rc = vg_http_serve_common(r->conn, r->method, url, ready_cb, b);
+    r->phase = VG_REQ_DONE;
+    char num[16];
+    if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD"))
+        r->reply.status = 405;
+    snprintf(num, sizeof(num), "%u", r->reply.status);
+    vg_counter_add(vg_metric_series(vg_stats.http_requests, vg_routes_label(r->route), num), 1);
+    return rc > 0 ? MHD_YES : MHD_NO;
+}
+
+/* kafka_out.c calls these under its lock; see vg_delivery_wait(). */
+static void arm_suspend(void *opaque)
+{
+    struct req_box *b = opaque;
+    MHD_suspend_connection(b->r.conn);
+}
+
+static void wake_resume(void *opaque)
+{
+    struct req_box *b = opaque;
+    MHD_resume_connection(b->r.conn);
+}
+
+static void reject_now(struct req_box *b, int status, const char *code, int retry_after_s,
+                       const char *msg)
+{
+    struct vg_reject rej;
+    vg_reject_set(&rej, status, code, -1, NULL, "%s", msg);
+    rej.retry_after_s = retry_after_s;
+    vg_req_reject(&b->r, &rej);
+}
+
+int64_t vg_req_body_length(struct vg_req *r)
+{
+    const char *cl = vg_req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    int64_t len;
+    if (cl)
+        return vg_parse_int64(cl, 0, INT64_MAX, &len) ? -1 : len;
+    return vg_req_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING) ? -1 : 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    struct vg_server *s = cls;
+    struct req_box *b = *con_cls;
+
+    if (!b) { /* headers only */
+        b = req_new(s, conn, url, method);
+        *con_cls = b;
+        struct vg_req *r = &b->r;
+        if (r->route == VG_ROUTE_HEALTHZ || r->route == VG_ROUTE_READYZ ||
+            r->route == VG_ROUTE_METRICS)
+            return MHD_YES; /* answered on the last call, which keeps the connection */
+        if (atomic_load(&s->stopping))
+            reject_now(b, 503, "shutting_down", 1, "the producer is shutting down");
+        else if (!vg_routes_begin(r) && vg_req_body_length(r) > (int64_t)s->max_body)
+            reject_now(b, 413, "body_too_large", 0, "the body exceeds producer.max_body_bytes");
+        else if (!r->reply.status)
+            return MHD_YES; /* read the body */
+        /* Refused. With a body on its way, answer now (libmicrohttpd then
+         * closes rather than read it); without, on the last call. */
+        r->phase = VG_REQ_REFUSED;
+        return vg_req_body_length(r) ? send_reply(b) : MHD_YES;
+    }
+
+    struct vg_req *r = &b->r;
+    if (r->route == VG_ROUTE_HEALTHZ || r->route == VG_ROUTE_READYZ ||
+        r->route == VG_ROUTE_METRICS) {
+        *upload_size = 0;
+        return r->phase == VG_REQ_DONE ? MHD_YES : serve_health(b, url);
+    }
+    switch (r->phase) {
+    case VG_REQ_REFUSED:
+        if (*upload_size) {
+            *upload_size = 0;
+            return MHD_YES;
+        }
+        return send_reply(b);
+    case VG_REQ_BODY:
+        if (*upload_size) {
+            r->body_seen += *upload_size;
+            if (r->body_seen <= s->max_body)
+                vg_buf_append(&r->body, upload, *upload_size);
+            else if (r->body_seen > s->max_body + DRAIN_MAX_BYTES)
+                return MHD_NO; /* drained enough of it: cut the connection */
+            *upload_size = 0;
+            return MHD_YES;
+        }
+        if (r->body_seen > s->max_body) {
+            reject_now(b, 413, "body_too_large", 0, "the body exceeds producer.max_body_bytes");
+            return send_reply(b);
+        }
+        if (vg_routes_finish(r))
+            return send_reply(b);
+        r->phase = VG_REQ_WAITING;
+        if (vg_delivery_wait(r->dl, arm_suspend, wake_resume, b))
+            break; /* settled already */
+        return MHD_YES; /* suspended until wake_resume() */
+    case VG_REQ_WAITING:
+        break;
+    case VG_REQ_DONE:
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    vg_routes_delivered(r);
+    return send_reply(b);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    vg_warn("http: %s", msg);
+}
+
+/* -- life cycle ---------------------------------------------------------- */
+
+struct vg_server *vg_server_start(const struct vg_config *cfg, struct vg_kout *kout,
+                                  char *errstr, size_t errstr_size)
+{
+    struct sockaddr_in addr;
+    if (vg_http_sockaddr(cfg->producer_listen, (int)cfg->producer_port, &addr)) {
+        snprintf(errstr, errstr_size, "bad producer.listen \"%s\" (an IPv4 address)",
+                 cfg->producer_listen);
+        return NULL;
+    }
+    struct vg_server *s = vg_xcalloc(1, sizeof(*s));
+    pthread_mutex_init(&s->snap_lock, NULL);
+    s->cur = vg_xcalloc(1, sizeof(*s->cur));
+    s->cur->cfg = cfg;
+    s->max_body = (size_t)cfg->producer_max_body_bytes;
+    s->env.kout = kout;
+    s->env.max_event_bytes = (size_t)cfg->producer_max_event_bytes;
+    s->env.max_batch_events = (size_t)cfg->producer_max_batch_events;
+    s->env.ack_timeout_ms = cfg->producer_ack_timeout_ms;
+    s->env.token_ttl_s = cfg->producer_token_ttl_s;
+    s->env.rl = vg_ratelimit_new();
+    if (cfg->token_secret && *cfg->token_secret) {
+        s->env.token_secret_len = strlen(cfg->token_secret);
+        s->secret = (unsigned char *)vg_xstrdup(cfg->token_secret);
+        if (s->env.token_secret_len < 16)
+            vg_warn("security.token_secret is shorter than 16 bytes: session tokens are weak");
+    } else {
+        /* Tokens then die with the process and differ between replicas. */
+        s->env.token_secret_len = 32;
+        s->secret = vg_xmalloc(32);
+        vg_random_bytes(s->secret, 32);
+        vg_warn("security.token_secret is not set (VIGIL_TOKEN_SECRET): session tokens are "
+                "signed with a random key and will not survive a restart");
+    }
+    s->env.token_secret = s->secret;
+
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned threads = (unsigned)cfg->producer_threads;
+    s->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->producer_port, NULL, NULL, on_request, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &addr,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U, MHD_OPTION_THREAD_POOL_SIZE,
+        threads > 1 ? threads : 0U, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->producer_connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->producer_connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        s, MHD_OPTION_END);
+    if (!s->daemon) {
+        snprintf(errstr, errstr_size, "cannot listen on %s:%lld (port in use?)",
+                 cfg->producer_listen, (long long)cfg->producer_port);
+        vg_server_stop(s);
+        return NULL;
+    }
+    return s;
+}
+
+int vg_server_port(struct vg_server *s)
+{
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return i ? i->port : -1;
+}
+
+void vg_server_quiesce(struct vg_server *s)
+{
+    atomic_store(&s->stopping, 1);
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
+int vg_server_drain(struct vg_server *s, int64_t deadline_ms)
+{
+    int n;
+    while ((n = atomic_load(&s->inflight)) > 0 && vg_mono_ms() < deadline_ms)
+        vg_sleep_ms(10, NULL);
+    return n;
+}
+
+void vg_server_stop(struct vg_server *s)
+{
+    if (!s)
+        return;
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);
+    vg_ratelimit_free(s->env.rl);
+    if (s->secret) {
+        memset(s->secret, 0, s->env.token_secret_len);
+        free(s->secret);
+    }
+    while (s->retired) {
+        struct snap *p = s->retired;
+        s->retired = p->next;
+        vg_config_free(p->owned);
+        free(p);
+    }
+    free(s->cur);
+    pthread_mutex_destroy(&s->snap_lock);
+    free(s);
+}

@@ -1,0 +1,94 @@
+/*
+ * libFuzzer target: the producer's parsers take any bytes a client may send
+ * (POST /v1/events as JSON and NDJSON, the session bodies, tokens, tracking
+ * link targets). The first byte chooses the request's context (a sent_at,
+ * a session token's scope); the rest is the body.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "envelope.h"
+#include "event.h"
+#include "policy.h"
+#include "session.h"
+#include "token.h"
+
+#define RECEIVED_US 1795398847000000LL
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* What an outcome must be: refused with nothing enqueued, or whole envelopes. */
+static void check(int refused, const struct vg_outbox *out, const struct vg_reject *rej)
+{
+    if (refused) {
+        if (out->n || (rej->status != 400 && rej->status != 401 && rej->status != 413) ||
+            !rej->code || !rej->message[0])
+            __builtin_trap();
+        return;
+    }
+    for (size_t i = 0; i < out->n; i++) {
+        json_t *env =
+            json_loadb(vg_outmsg_value(out, &out->msgs[i]), out->msgs[i].val_len, 0, NULL);
+        int64_t us;
+        const char *occ = json_string_value(json_object_get(env, "occurred_at"));
+        if (!env || !occ || vg_time_parse(occ, &us) || us > RECEIVED_US + VG_FUTURE_LIMIT_US ||
+            !vg_uuid_valid(json_string_value(json_object_get(env, "event_id"))) ||
+            !json_is_string(json_object_get(env, "type")))
+            __builtin_trap();
+        json_decref(env);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 0)
+        return 0;
+    uint8_t flags = data[0];
+    const char *body = (const char *)data + 1;
+    size_t len = size - 1;
+    struct vg_ingest in = {
+        .tenant = "demo",
+        .received_us = RECEIVED_US,
+        .max_event_bytes = 4096,
+        .max_batch_events = 64,
+        .scope_session = (flags & 1) ? "s1" : NULL,
+        .has_sent_at = (flags & 2) != 0,
+        .sent_at_us = (flags & 4) ? 0 : 253402300799000000LL, /* 1970 or 9999 */
+    };
+    struct vg_outbox out = {0};
+    struct vg_reject rej;
+
+    long n = vg_event_parse(&in, (flags & 8) ? VG_BODY_NDJSON : VG_BODY_JSON, body, len, &out,
+                            &rej);
+    check(n < 0, &out, &rej);
+    if (n >= 0 && out.n != (size_t)n)
+        __builtin_trap();
+    vg_outbox_reset(&out);
+
+    struct vg_session_new s;
+    check(vg_session_start(&in, body, len, 60, &s, &out, &rej) != 0, &out, &rej);
+    vg_outbox_reset(&out);
+    check(vg_session_end(&in, "s1", body, len, &out, &rej) != 0, &out, &rej);
+    vg_outbox_free(&out);
+
+    char *z = malloc(len + 1);
+    memcpy(z, body, len);
+    z[len] = '\0';
+    struct vg_token t;
+    if (vg_token_verify("k", 1, z, strlen(z), 0, &t) == 0)
+        __builtin_trap(); /* forging a MAC by chance */
+    char *hosts[] = {"example.com", "*.example.org"};
+    struct vg_tenant tenant = {.id = "demo", .redirect_hosts = hosts, .nredirect_hosts = 2};
+    if (vg_policy_redirect_allowed(&tenant, z)) {
+        /* whatever passes is an http(s) URL with no user info or backslash */
+        const char *sep = strstr(z, "://");
+        if ((strncasecmp(z, "http://", 7) && strncasecmp(z, "https://", 8)) || !sep ||
+            memchr(sep + 3, '@', strcspn(sep + 3, "/?#")) || strchr(z, '\\'))
+            __builtin_trap();
+    }
+    free(z);
+    return 0;
+}

@@ -1,0 +1,244 @@
+/*
+ * kafka_out.c's delivery tracking, on librdkafka's mock cluster: it stages
+ * what a real broker cannot on demand (a broker gone for exactly one test,
+ * an injected fatal idempotence error). The real broker is exercised by
+ * tests/integration/test_producer.c.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "config.h"
+#include "envelope.h"
+#include "kafka_out.h"
+#include "log.h"
+#include "stats.h"
+
+static struct vg_config *cfg;
+
+/* A waiter like the HTTP server's: arm and wake signal a condition. */
+struct waiter {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int armed, woken;
+};
+
+static void arm(void *opaque)
+{
+    struct waiter *w = opaque;
+    w->armed = 1; /* under kafka_out's lock, as MHD_suspend_connection would be */
+}
+
+static void wake(void *opaque)
+{
+    struct waiter *w = opaque;
+    pthread_mutex_lock(&w->lock);
+    w->woken++;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Waits for d like a durable request; returns how it ended. */
+static enum vg_delivery_result wait_for(struct vg_delivery *d, int timeout_ms)
+{
+    struct waiter w = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    if (!vg_delivery_wait(d, arm, wake, &w)) {
+        assert_true(w.armed);
+        int64_t deadline = vg_mono_ms() + timeout_ms;
+        pthread_mutex_lock(&w.lock);
+        while (!w.woken && vg_mono_ms() < deadline) {
+            pthread_mutex_unlock(&w.lock);
+            vg_sleep_ms(5, NULL);
+            pthread_mutex_lock(&w.lock);
+        }
+        int woken = w.woken;
+        pthread_mutex_unlock(&w.lock);
+        if (woken != 1)
+            fail_msg("wake called %d times", woken);
+    }
+    return vg_delivery_result(d, NULL, 0);
+}
+
+static void fill(struct vg_outbox *o, size_t n, enum vg_topic topic)
+{
+    struct vg_ingest in = {.tenant = "demo", .received_us = vg_now_us()};
+    for (size_t i = 0; i < n; i++) {
+        char id[VG_UUID_STR_LEN];
+        vg_uuid_v7(vg_now_ms(), id);
+        json_t *env = vg_envelope_new(&in, id, "test");
+        vg_outbox_add(o, topic, "demo", id, env, id);
+        json_decref(env);
+    }
+}
+
+static struct vg_kout *kout_new(void)
+{
+    char err[512];
+    struct vg_kout *k = vg_kout_new(cfg, err, sizeof(err));
+    if (!k)
+        fail_msg("vg_kout_new: %s", err);
+    return k;
+}
+
+static void test_durable_delivery_settles_ok(void **state)
+{
+    struct vg_kout *k = kout_new();
+    struct vg_outbox o = {0};
+    fill(&o, 3, VG_TOPIC_EVENTS);
+    fill(&o, 1, VG_TOPIC_HEARTBEATS);
+    struct vg_series *acc = vg_metric_series(vg_stats.accepted, "demo", "events");
+    double before = vg_series_value(acc);
+    struct vg_delivery *d = vg_delivery_new(k, "demo", vg_mono_ms() + 20000, 0);
+    assert_int_equal(vg_kout_send(k, d, &o), 0);
+    assert_int_equal(wait_for(d, 20000), VG_DELIVERY_OK);
+    vg_delivery_release(d);
+    assert_true(vg_series_value(acc) - before == 3);
+    assert_int_equal(vg_kout_flush(k, 5000), 0);
+    assert_int_equal(vg_kout_lost(k), 0);
+    vg_outbox_free(&o);
+    vg_kout_free(k);
+}
+
+static void test_queue_bound_refuses_a_whole_batch(void **state)
+{
+    struct vg_kout *k = kout_new();
+    struct vg_outbox big = {0}, fits = {0};
+    fill(&big, (size_t)cfg->producer_queue_max_messages + 1, VG_TOPIC_EVENTS);
+    struct vg_delivery *d = vg_delivery_new(k, "demo", vg_mono_ms() + 20000, 0);
+    assert_int_equal(vg_kout_send(k, d, &big), VG_EFULL);
+    assert_int_equal(rd_kafka_outq_len(vg_kout_handle(k)), 0); /* nothing of it enqueued */
+    assert_int_equal(wait_for(d, 1000), VG_DELIVERY_FAILED);    /* nothing to wait for */
+    vg_delivery_release(d);
+    fill(&fits, (size_t)cfg->producer_queue_max_messages, VG_TOPIC_EVENTS);
+    d = vg_delivery_new(k, "demo", vg_mono_ms() + 20000, 0);
+    assert_int_equal(vg_kout_send(k, d, &fits), 0);
+    assert_int_equal(wait_for(d, 20000), VG_DELIVERY_OK);
+    vg_delivery_release(d);
+    vg_outbox_free(&big);
+    vg_outbox_free(&fits);
+    assert_int_equal(vg_kout_flush(k, 5000), 0);
+    vg_kout_free(k);
+}
+
+static void test_deadline_wakes_a_waiter_when_the_broker_is_gone(void **state)
+{
+    struct vg_kout *k = kout_new();
+    rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(vg_kout_handle(k));
+    assert_non_null(mc);
+    /* one delivery first, so that the producer has its id and metadata */
+    struct vg_outbox o = {0};
+    fill(&o, 1, VG_TOPIC_EVENTS);
+    struct vg_delivery *d = vg_delivery_new(k, "demo", vg_mono_ms() + 20000, 0);
+    assert_int_equal(vg_kout_send(k, d, &o), 0);
+    assert_int_equal(wait_for(d, 20000), VG_DELIVERY_OK);
+    vg_delivery_release(d);
+
+    assert_int_equal(rd_kafka_mock_broker_set_down(mc, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    int64_t t0 = vg_mono_ms();
+    d = vg_delivery_new(k, "demo", t0 + 300, 0);
+    assert_int_equal(vg_kout_send(k, d, &o), 0);
+    assert_int_equal(wait_for(d, 5000), VG_DELIVERY_TIMEOUT);
+    int64_t took = vg_mono_ms() - t0;
+    if (took < 290 || took > 2000)
+        fail_msg("woken after %lld ms for a 300 ms deadline", (long long)took);
+    vg_delivery_release(d); /* its message is still in flight: the delivery outlives us */
+
+    /* asynchronous: answered at once; the message is lost if it never gets out */
+    struct vg_delivery *a = vg_delivery_new(k, "demo", vg_mono_ms() + 300, 1);
+    assert_int_equal(vg_kout_send(k, a, &o), 0);
+    vg_delivery_release(a);
+    int left = vg_kout_flush(k, 300);
+    assert_true(left >= 2);
+    assert_int_equal(vg_kout_lost(k), 1); /* the async one; the durable one got its 503 */
+    vg_outbox_free(&o);
+    vg_kout_free(k);
+}
+
+static void test_fatal_error_stops_production(void **state)
+{
+    struct vg_kout *k = kout_new();
+    char why[256];
+    assert_int_equal(vg_kout_fatal(k, why, sizeof(why)), 0);
+    assert_int_equal(rd_kafka_test_fatal_error(vg_kout_handle(k),
+                                               RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                               "injected by test_kafka_out"),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    int64_t deadline = vg_mono_ms() + 5000;
+    while (!vg_kout_fatal(k, why, sizeof(why)) && vg_mono_ms() < deadline)
+        vg_sleep_ms(10, NULL);
+    if (!vg_kout_fatal(k, why, sizeof(why)))
+        fail_msg("the fatal error was not noticed");
+    assert_non_null(strstr(why, "OUT_OF_ORDER_SEQUENCE_NUMBER"));
+    assert_int_equal(vg_kout_ready(k, why, sizeof(why)), 0);
+    struct vg_outbox o = {0};
+    fill(&o, 1, VG_TOPIC_EVENTS);
+    struct vg_delivery *d = vg_delivery_new(k, "demo", vg_mono_ms() + 1000, 0);
+    assert_int_equal(vg_kout_send(k, d, &o), VG_EKAFKA);
+    vg_delivery_release(d);
+    vg_outbox_free(&o);
+    vg_kout_flush(k, 100);
+    vg_kout_free(k);
+}
+
+static void test_wake_all_releases_every_waiter(void **state)
+{
+    struct vg_kout *k = kout_new();
+    rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(vg_kout_handle(k));
+    assert_int_equal(rd_kafka_mock_broker_set_down(mc, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    struct vg_outbox o = {0};
+    fill(&o, 2, VG_TOPIC_HEARTBEATS);
+    struct waiter w = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    struct vg_delivery *d = vg_delivery_new(k, "demo", vg_mono_ms() + 60000, 0);
+    assert_int_equal(vg_kout_send(k, d, &o), 0);
+    assert_int_equal(vg_delivery_wait(d, arm, wake, &w), 0);
+    vg_kout_wake_all(k);
+    assert_int_equal(w.woken, 1);
+    assert_int_equal(vg_delivery_result(d, NULL, 0), VG_DELIVERY_TIMEOUT);
+    vg_delivery_release(d);
+    vg_kout_flush(k, 100);
+    vg_outbox_free(&o);
+    vg_kout_free(k);
+}
+
+static int setup(void **state)
+{
+    char err[512];
+    setenv("VIGIL_KAFKA_PROPERTIES", "test.mock.num.brokers=1", 1);
+    setenv("VIGIL_PRODUCER_QUEUE_MAX_MESSAGES", "100", 1);
+    setenv("VIGIL_LOG_LEVEL", "error", 1);
+    if (vg_config_load(NULL, &cfg, err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    vg_log_level = cfg->log_level;
+    vg_stats_init();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    vg_config_free(cfg);
+    vg_metrics_reset();
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_durable_delivery_settles_ok),
+        cmocka_unit_test(test_queue_bound_refuses_a_whole_batch),
+        cmocka_unit_test(test_deadline_wakes_a_waiter_when_the_broker_is_gone),
+        cmocka_unit_test(test_fatal_error_stops_production),
+        cmocka_unit_test(test_wake_all_releases_every_waiter),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
