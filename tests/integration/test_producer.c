@@ -529,6 +529,42 @@ static void test_metrics_count_requests_and_events(void **state)
     answer_free(&a);
 }
 
+static void test_vigilctl_send_publishes_ndjson(void **state)
+{
+    struct watch w;
+    watch_start(&w, cfg->topic_events);
+    char path[] = "/tmp/vigil-test-send-XXXXXX", prefix[128];
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    enum { LINES = 1200 };
+    for (int i = 0; i < LINES; i++) {
+        if (i == 700)
+            fputs("{\"type\":\"Broken Type\"}\n\n", f); /* refused, then a blank line */
+        fprintf(f, "{\"type\":\"send.test\",\"visitor_id\":\"%s-send-%d\"}\n", run, i % 7);
+    }
+    fclose(f);
+    /* Without --skip-invalid it stops at the bad line, having sent what came before. */
+    char *argv1[] = {"send", "--quiet", "--batch", "100", path, NULL};
+    assert_int_equal(vg_send_run(cfg, 5, argv1), 1);
+    /* With it, the bad line is dropped and the rest goes through. */
+    char *argv2[] = {"send", "--quiet", "--skip-invalid", "--batch", "250", path, NULL};
+    assert_int_equal(vg_send_run(cfg, 6, argv2), 0);
+    unlink(path);
+    snprintf(prefix, sizeof(prefix), "demo/%s-send-", run);
+    rd_kafka_message_t **m = calloc(2 * LINES + 1, sizeof(*m));
+    size_t n = watch_collect(&w, prefix, m, 700 + LINES, 30000);
+    /* 700 from the first run, all 1200 from the second, and not one more */
+    if (n != 700 + LINES)
+        fail_msg("%zu events on %s, want %d", n, cfg->topic_events, 700 + LINES);
+    n += watch_collect(&w, prefix, m + n, 1, 1000);
+    assert_int_equal(n, 700 + LINES);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_message_destroy(m[i]);
+    free(m);
+    watch_stop(&w);
+}
+
 /* -- producers of our own ------------------------------------------------ */
 
 struct child {
@@ -550,9 +586,9 @@ static int free_port(void)
     return ntohs(sa.sin_port);
 }
 
-/* Starts vigil-producer with a tenant "tiny" (key tiny-key, burst 2, 0.2/s)
- * and demo, on brokers, with ack_timeout_ms; waits for /healthz. */
-static void child_start(struct child *c, const char *brokers, int ack_timeout_ms)
+/* Writes the config of our producers: tenant "tiny" (tiny_key, burst 2,
+ * 0.2 events/s) and demo (demo-key). */
+static void child_config(const char *path, const char *tiny_key)
 {
     static const char conf[] =
         "producer = {\n"
@@ -563,18 +599,29 @@ static void child_start(struct child *c, const char *brokers, int ack_timeout_ms
         "      redirect_hosts = [ ]; keys_sha256 = [ \"%s\" ]; }\n"
         "  );\n"
         "};\n";
-    char tiny[65], demo[65];
+    char tiny[65], demo[65], tmp[128];
     unsigned char h[32];
-    vg_sha256("tiny-key", 8, h);
+    vg_sha256(tiny_key, strlen(tiny_key), h);
     vg_hex(h, 32, tiny);
     vg_sha256("demo-key", 8, h);
     vg_hex(h, 32, demo);
+    snprintf(tmp, sizeof(tmp), "%s.new", path);
+    FILE *f = fopen(tmp, "w");
+    assert_non_null(f);
+    fprintf(f, conf, tiny, demo);
+    fclose(f);
+    assert_int_equal(rename(tmp, path), 0); /* a reload never reads half a file */
+}
+
+/* Starts vigil-producer with child_config() on brokers, with
+ * ack_timeout_ms; waits for /healthz. */
+static void child_start(struct child *c, const char *brokers, int ack_timeout_ms)
+{
     snprintf(c->conf, sizeof(c->conf), "/tmp/vigil-test-producer-%d-XXXXXX", (int)getpid());
     int fd = mkstemp(c->conf);
     assert_true(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    fprintf(f, conf, tiny, demo);
-    fclose(f);
+    close(fd);
+    child_config(c->conf, "tiny-key");
     snprintf(c->log, sizeof(c->log), "%s.log", c->conf);
     c->port = free_port();
     char port[16], ack[16], bin[512], url[64], err[256];
@@ -663,6 +710,53 @@ static void test_rate_limit_429_then_graceful_stop(void **state)
     assert_true(vg_mono_ms() - t0 < 10000);
 }
 
+static int file_contains(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[4096];
+    int found = 0;
+    while (!found && fgets(line, sizeof(line), f))
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+static int status_with_key(struct child *c, const char *key)
+{
+    char h[256];
+    snprintf(h, sizeof(h), "Authorization: Bearer %s\r\nContent-Type: application/json\r\n", key);
+    struct answer a = call_on(c->http, "POST", "/v1/events", h, "{\"type\":\"reload\"}");
+    int status = a.status;
+    answer_free(&a);
+    return status;
+}
+
+static void test_sighup_reloads_tenant_keys(void **state)
+{
+    struct child c;
+    child_start(&c, cfg->kafka_brokers, 5000);
+    assert_int_equal(status_with_key(&c, "tiny-key"), 202);
+    assert_int_equal(status_with_key(&c, "tiny-key-2"), 401);
+    child_config(c.conf, "tiny-key-2");
+    kill(c.pid, SIGHUP);
+    if (!ITEST_WAIT(status_with_key(&c, "tiny-key-2") != 401, 10000))
+        fail_msg("the rotated key is not accepted after SIGHUP");
+    assert_int_equal(status_with_key(&c, "tiny-key"), 401);
+    /* a broken file keeps the configuration in force */
+    FILE *f = fopen(c.conf, "w");
+    fputs("producer = { port = \"x\"; };\n", f);
+    fclose(f);
+    kill(c.pid, SIGHUP);
+    if (!ITEST_WAIT(file_contains(c.log, "configuration not reloaded"), 10000))
+        fail_msg("no warning about the broken file in %s", c.log);
+    assert_int_not_equal(status_with_key(&c, "tiny-key-2"), 401);
+    int rc = child_stop(&c, 15000);
+    if (rc != 0)
+        fail_msg("producer exited %d after SIGTERM (log %s)", rc, c.log);
+}
+
 static void test_dead_broker_gives_503_within_the_ack_timeout(void **state)
 {
     /* A port nothing listens on stands for a stopped broker. */
@@ -736,7 +830,9 @@ int main(void)
         cmocka_unit_test(test_sessions_tokens_and_tracking_links),
         cmocka_unit_test(test_cors_preflight_and_headers),
         cmocka_unit_test(test_metrics_count_requests_and_events),
+        cmocka_unit_test(test_vigilctl_send_publishes_ndjson),
         cmocka_unit_test(test_rate_limit_429_then_graceful_stop),
+        cmocka_unit_test(test_sighup_reloads_tenant_keys),
         cmocka_unit_test(test_dead_broker_gives_503_within_the_ack_timeout),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
