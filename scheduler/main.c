@@ -1,13 +1,9 @@
 /*
  * vigil-scheduler: fires cron schedules as signed commands; one leader at a time.
  */
-#include <stdlib.h>
-
 #include "app.h"
-#include "http.h"
-#include "log.h"
-#include "signals.h"
-#include "util.h"
+#include "metrics.h"
+#include "scheduler.h"
 
 int main(int argc, char **argv)
 {
@@ -15,20 +11,8 @@ int main(int argc, char **argv)
     int rc = vg_app_init(&app, "scheduler", argc, argv, NULL);
     if (rc)
         return rc < 0 ? 0 : rc;
-    char err[256];
-    struct vg_http *http = vg_http_start(app.cfg->scheduler_listen, (int)app.cfg->scheduler_http_port,
-                                         NULL, NULL, err, sizeof(err));
-    if (!http) {
-        vg_error("%s", err);
-        vg_app_free(&app);
-        return 1;
-    }
-    vg_info("scheduler started, health and metrics on %s:%lld",
-            app.cfg->scheduler_listen, (long long)app.cfg->scheduler_http_port);
-    while (!vg_stop_requested)
-        vg_sleep_ms(1000, &vg_stop_requested);
-    vg_info("scheduler stopping");
-    vg_http_stop(http);
+    rc = vg_scheduler_run(&app);
     vg_app_free(&app);
-    return 0;
+    vg_metrics_reset();
+    return rc;
 }

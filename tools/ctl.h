@@ -25,6 +25,7 @@ int vg_ctl_print_query(PGconn *db, const char *title, const char *sql, int npara
 
 int vg_ctl_status(struct ctl *c);
 int vg_ctl_dlq(struct ctl *c);
+int vg_ctl_command(struct ctl *c);
 int vg_ctl_sessions(struct ctl *c);
 int vg_ctl_stats(struct ctl *c);
 

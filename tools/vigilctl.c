@@ -14,6 +14,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "pg.h"
+#include "send.h"
 #include "util.h"
 
 static int connect_db(struct ctl *c, PGconn **out)
@@ -71,6 +72,11 @@ static int cmd_topics(struct ctl *c)
     return 0;
 }
 
+static int cmd_send(struct ctl *c)
+{
+    return vg_send_run(c->cfg, c->argc, c->argv);
+}
+
 static const struct {
     const char *name;
     int (*run)(struct ctl *c);
@@ -78,10 +84,13 @@ static const struct {
 } commands[] = {
     {"migrate", cmd_migrate, "migrate [DIR]     apply schemas/sql migrations (idempotent)"},
     {"topics", cmd_topics, "topics            create the Kafka topics (idempotent)"},
+    {"send", cmd_send, "send FILE|-       publish NDJSON events through the producer (--help)"},
     {"status", vg_ctl_status, "status            lag per partition, rows per layer, command runs, DLQ"},
     {"sessions", vg_ctl_sessions,
      "sessions          [--tenant T] [--status S] [--since TIME] [--limit N]: recent sessions"},
     {"stats", vg_ctl_stats, "stats             [--tenant T]: sessions per kind, durations, drafts"},
+    {"command", vg_ctl_command,
+     "command NAME      [--param K=V ...] [--dry-run] [--wait]: sign and send one command"},
     {"dlq", vg_ctl_dlq,
      "dlq list|replay   [--since TIME] [--match TEXT] [--limit N] [--dry-run]: dead letters"},
 };

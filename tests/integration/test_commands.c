@@ -1,0 +1,694 @@
+/*
+ * Signed commands on the real stack (DESIGN.md section 8): the scheduler's
+ * messages are built here with common/command.h, produced to vigil.commands
+ * and carried out by the stack's two workers.
+ *
+ * Sessions are written straight into mart.sessions under this run's own
+ * tenant, and every command is scoped to that tenant, so the tests share the
+ * stack with others. Their times are minutes old: the stack's own scheduler
+ * (config/vigil.conf: timeout-idle at 1800 s, expire, a dry-run cleanup)
+ * never matches them.
+ *
+ * The sweep shared by both workers covers 100,000 sessions (about 10 s on
+ * the development machine); VIGIL_ITEST_SWEEP_SESSIONS=N changes the size.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "command.h"
+#include "itest.h"
+#include "itest_stack.h"
+#include "kafka.h"
+#include "util.h"
+
+#define RUN_TIMEOUT_MS 60000
+
+/* -- helpers ----------------------------------------------------------- */
+
+/* Produces one command; secret NULL leaves it unsigned. */
+static void send_command(struct itest *t, const char *id, const char *name, const char *params,
+                         int dry_run, const char *secret)
+{
+    json_t *p = json_loads(params, 0, NULL);
+    assert_non_null(p);
+    json_t *msg = vg_command_new(id, name, p, dry_run, vg_now_us());
+    json_decref(p);
+    if (secret)
+        assert_int_equal(vg_command_sign(msg, secret), 0);
+    char *value = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    itest_produce(t, t->cfg->topic_commands, name, value);
+    free(value);
+    itest_flush(t);
+}
+
+static void send_signed(struct itest *t, const char *id, const char *name, const char *params,
+                        int dry_run)
+{
+    send_command(t, id, name, params, dry_run, itest_env("VIGIL_COMMAND_SECRET"));
+}
+
+/* One value of a query with text parameters, as a new string ("(none)" if no row). */
+static char *value_of(struct itest *t, const char *sql, int n, const char *const *params)
+{
+    PGresult *r = PQexecParams(t->db, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    char *v = vg_xstrdup(PQntuples(r) < 1       ? "(none)"
+                         : PQgetisnull(r, 0, 0) ? "(null)"
+                                                : PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+static void exec_sql(struct itest *t, const char *sql, int n, const char *const *params)
+{
+    PGresult *r = PQexecParams(t->db, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+static int run_finished(struct itest *t, const char *id)
+{
+    const char *p[1] = {id};
+    return itest_count(t,
+                       "SELECT count(*) FROM ops.command_runs WHERE command_id = $1"
+                       " AND status IN ('done', 'failed')",
+                       1, p) == 1;
+}
+
+/* Waits for the run to finish; returns "status|affected|sample". */
+static char *wait_run(struct itest *t, const char *id, int timeout_ms)
+{
+    if (!ITEST_WAIT(run_finished(t, id), timeout_ms))
+        fail_msg("command %s not finished within %d ms", id, timeout_ms);
+    const char *p[1] = {id};
+    return value_of(t,
+                    "SELECT status || '|' || affected || '|' || coalesce(sample::text, '-')"
+                    " || coalesce('|' || error, '') FROM ops.command_runs WHERE command_id = $1",
+                    1, p);
+}
+
+/* The session's status|ended_at|duration_ms|end_reason. */
+static char *session(struct itest *t, const char *sid)
+{
+    const char *p[2] = {t->tenant, sid};
+    return value_of(t,
+                    "SELECT status || '|' || coalesce(ended_at::text, '-') || '|' ||"
+                    " coalesce(duration_ms::text, '-') || '|' || coalesce(end_reason, '-')"
+                    " FROM mart.sessions WHERE tenant_id = $1 AND session_id = $2",
+                    2, p);
+}
+
+static void assert_text(char *got, const char *want)
+{
+    if (strcmp(got, want))
+        fail_msg("got \"%s\", want \"%s\"", got, want);
+    free(got);
+}
+
+/* Sends a dry-run command of this tenant and waits for it: every command
+ * produced before it has been accepted (vigil.commands has one partition,
+ * read in order). */
+static void barrier(struct itest *t, const char *tag)
+{
+    char id[128], params[160];
+    snprintf(id, sizeof(id), "itest-%s-barrier-%s", t->tenant, tag);
+    snprintf(params, sizeof(params), "{\"idle_seconds\":300,\"tenant\":\"%s\"}", t->tenant);
+    send_signed(t, id, "timeout_sessions", params, 1);
+    free(wait_run(t, id, RUN_TIMEOUT_MS));
+}
+
+/* GET base/metrics and the value of one series (0 when absent). */
+static double metric(const char *base, const char *series)
+{
+    unsigned port;
+    char host[64];
+    if (sscanf(base, "http://%63[^:]:%u", host, &port) != 2)
+        fail_msg("bad metrics address %s", base);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, host, &a.sin_addr);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
+        fail_msg("cannot connect to %s", base);
+    const char req[] = "GET /metrics HTTP/1.0\r\nHost: itest\r\n\r\n";
+    assert_int_equal(write(fd, req, sizeof(req) - 1), (ssize_t)(sizeof(req) - 1));
+    struct vg_buf b = {0};
+    char chunk[8192];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+        vg_buf_append(&b, chunk, (size_t)n);
+    close(fd);
+    double v = 0;
+    size_t len = strlen(series);
+    for (const char *s = b.data; s && *s;) {
+        const char *eol = strchr(s, '\n');
+        if (!strncmp(s, series, len) && s[len] == ' ')
+            v = strtod(s + len + 1, NULL);
+        s = eol ? eol + 1 : NULL;
+    }
+    vg_buf_free(&b);
+    return v;
+}
+
+/* -- tests ------------------------------------------------------------- */
+
+static void test_idle_sessions_time_out_at_their_last_activity_with_summaries(void **state)
+{
+    struct itest t;
+    itest_open(&t, "cmd-idle");
+    const char *p[1] = {t.tenant};
+    /* idle: last activity 10 minutes after its start and 10 minutes ago;
+     * capped: started 30 minutes ago and active until 30 s ago, cut at 20
+     * minutes; idle-first: went idle 5 minutes in, before the cap; fresh:
+     * active now; a draft: cleanup_drafts' business. */
+    exec_sql(&t,
+             "INSERT INTO mart.sessions (tenant_id, session_id, kind, status, created_at,"
+             " started_at, first_activity_at, last_activity_at) VALUES"
+             " ($1, 'idle', 'lesson', 'active', now() - interval '20 min',"
+             "  now() - interval '20 min', now() - interval '20 min', now() - interval '10 min'),"
+             " ($1, 'capped', 'lesson', 'active', now() - interval '30 min',"
+             "  now() - interval '30 min', now() - interval '30 min', now() - interval '30 s'),"
+             " ($1, 'idle-first', 'lesson', 'active', now() - interval '40 min',"
+             "  now() - interval '40 min', now() - interval '40 min', now() - interval '35 min'),"
+             " ($1, 'fresh', 'lesson', 'active', now() - interval '5 min',"
+             "  now() - interval '5 min', now() - interval '5 min', now()),"
+             " ($1, 'draft', 'lesson', 'draft', now() - interval '3 hours', NULL, NULL, NULL)",
+             1, p);
+    char id[128], params[256];
+    snprintf(id, sizeof(id), "itest-%s-timeout", t.tenant);
+    snprintf(params, sizeof(params),
+             "{\"idle_seconds\":300,\"max_seconds\":1200,\"batch_size\":2,\"tenant\":\"%s\"}",
+             t.tenant);
+    send_signed(&t, id, "timeout_sessions", params, 0);
+    char *run = wait_run(&t, id, RUN_TIMEOUT_MS);
+    char want[512];
+    snprintf(want, sizeof(want), "done|3|[\"%s/capped\", \"%s/idle\", \"%s/idle-first\"]", t.tenant,
+             t.tenant, t.tenant);
+    assert_text(run, want);
+
+    /* Each ends at its last activity (or at the cap), measured to that point. */
+    const char *q[2] = {t.tenant, "idle"};
+    char *last = value_of(&t,
+                          "SELECT last_activity_at::text FROM mart.sessions"
+                          " WHERE tenant_id = $1 AND session_id = $2",
+                          2, q);
+    snprintf(want, sizeof(want), "timeout|%s|600000|idle", last);
+    free(last);
+    assert_text(session(&t, "idle"), want);
+    q[1] = "capped";
+    char *cap = value_of(&t,
+                         "SELECT (started_at + interval '1200 s')::text FROM mart.sessions"
+                         " WHERE tenant_id = $1 AND session_id = $2",
+                         2, q);
+    snprintf(want, sizeof(want), "timeout|%s|1200000|max_duration", cap);
+    free(cap);
+    assert_text(session(&t, "capped"), want);
+    q[1] = "idle-first";
+    last = value_of(&t,
+                    "SELECT last_activity_at::text FROM mart.sessions"
+                    " WHERE tenant_id = $1 AND session_id = $2",
+                    2, q);
+    snprintf(want, sizeof(want), "timeout|%s|300000|idle", last);
+    free(last);
+    assert_text(session(&t, "idle-first"), want);
+    assert_text(session(&t, "fresh"), "active|-|-|-");
+    assert_text(session(&t, "draft"), "draft|-|-|-");
+
+    /* One satellite row with the new state per session; one summary each,
+     * sent to vigil.summaries by the workers' outbox sender. */
+    assert_int_equal(itest_count(&t,
+                                 "SELECT count(*) FROM vault.sat_session WHERE status = 'timeout'"
+                                 " AND hk_session IN (SELECT vault.hash_key(tenant_id, session_id)"
+                                 " FROM mart.sessions WHERE tenant_id = $1)",
+                                 1, p),
+                     3);
+    assert_int_equal(itest_count(&t,
+                                 "SELECT count(*) FROM ops.summary_outbox WHERE tenant_id = $1"
+                                 " AND status = 'timeout'",
+                                 1, p),
+                     3);
+    assert_true(ITEST_WAIT(itest_count(&t,
+                                       "SELECT count(*) FROM ops.summary_outbox WHERE"
+                                       " tenant_id = $1 AND sent_at IS NOT NULL",
+                                       1, p) == 3,
+                           30000));
+    itest_close(&t);
+}
+
+static void test_dry_run_cleanup_lists_a_draft_and_deletes_nothing(void **state)
+{
+    struct itest t;
+    itest_open(&t, "cmd-drafts");
+    const char *p[1] = {t.tenant};
+    exec_sql(&t,
+             "INSERT INTO mart.sessions (tenant_id, session_id, kind, status, created_at) VALUES"
+             " ($1, 'old', 'lesson', 'draft', now() - interval '3 hours'),"
+             " ($1, 'new', 'lesson', 'draft', now() - interval '10 min'),"
+             " ($1, 'live', 'lesson', 'active', now() - interval '3 hours')",
+             1, p);
+    char id[128], params[160], want[256];
+    snprintf(params, sizeof(params), "{\"older_than_hours\":1,\"tenant\":\"%s\"}", t.tenant);
+    snprintf(want, sizeof(want), "done|1|[\"%s/old\"]", t.tenant);
+
+    snprintf(id, sizeof(id), "itest-%s-dry", t.tenant);
+    send_signed(&t, id, "cleanup_drafts", params, 1);
+    assert_text(wait_run(&t, id, RUN_TIMEOUT_MS), want);
+    assert_int_equal(
+        itest_count(&t, "SELECT count(*) FROM mart.sessions WHERE tenant_id = $1", 1, p), 3);
+
+    snprintf(id, sizeof(id), "itest-%s-real", t.tenant);
+    send_signed(&t, id, "cleanup_drafts", params, 0);
+    assert_text(wait_run(&t, id, RUN_TIMEOUT_MS), want);
+    assert_int_equal(itest_count(&t,
+                                 "SELECT count(*) FROM mart.sessions WHERE tenant_id = $1"
+                                 " AND session_id = 'old'",
+                                 1, p),
+                     0);
+    assert_int_equal(
+        itest_count(&t, "SELECT count(*) FROM mart.sessions WHERE tenant_id = $1", 1, p), 2);
+    itest_close(&t);
+}
+
+static void test_same_command_id_sent_twice_runs_once(void **state)
+{
+    struct itest t;
+    itest_open(&t, "cmd-twice");
+    const char *insert = "INSERT INTO mart.sessions (tenant_id, session_id, status, created_at,"
+                         " started_at, last_activity_at) VALUES ($1, $2, 'active',"
+                         " now() - interval '20 min', now() - interval '20 min',"
+                         " now() - interval '10 min')";
+    const char *a1[2] = {t.tenant, "first"};
+    exec_sql(&t, insert, 2, a1);
+    char id[128], params[160], want[256];
+    snprintf(id, sizeof(id), "itest-%s-once", t.tenant);
+    snprintf(params, sizeof(params), "{\"idle_seconds\":300,\"tenant\":\"%s\"}", t.tenant);
+    send_signed(&t, id, "timeout_sessions", params, 0);
+    snprintf(want, sizeof(want), "done|1|[\"%s/first\"]", t.tenant);
+    assert_text(wait_run(&t, id, RUN_TIMEOUT_MS), want);
+
+    /* A second idle session, then the same command_id again (a new message:
+     * issued later, signed anew): it must not run again. */
+    const char *a2[2] = {t.tenant, "second"};
+    exec_sql(&t, insert, 2, a2);
+    send_signed(&t, id, "timeout_sessions", params, 0);
+    barrier(&t, "twice");
+    assert_text(session(&t, "second"), "active|-|-|-");
+    const char *q[1] = {id};
+    assert_int_equal(
+        itest_count(&t, "SELECT count(*) FROM ops.command_runs WHERE command_id = $1", 1, q), 1);
+    assert_text(wait_run(&t, id, 1000), want);
+    itest_close(&t);
+}
+
+/* The DLQ's end offset (one partition per the config; all summed otherwise). */
+static int64_t dlq_end(struct itest *t, int32_t partition)
+{
+    int64_t lo = 0, hi = 0;
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(t->producer, t->cfg->topic_dlq,
+                                                             partition, &lo, &hi, 10000);
+    if (e)
+        fail_msg("watermarks of %s: %s", t->cfg->topic_dlq, rd_kafka_err2str(e));
+    return hi;
+}
+
+static const char *header(rd_kafka_message_t *m, const char *name, char *buf, size_t size)
+{
+    rd_kafka_headers_t *h;
+    const void *v;
+    size_t n;
+    buf[0] = '\0';
+    if (rd_kafka_message_headers(m, &h) == 0 && rd_kafka_header_get_last(h, name, &v, &n) == 0 && v)
+        snprintf(buf, size, "%.*s", (int)n, (const char *)v);
+    return buf;
+}
+
+static void test_forged_or_unsigned_commands_go_to_the_dlq_and_change_nothing(void **state)
+{
+    struct itest t;
+    itest_open(&t, "cmd-forged");
+    const char *p[1] = {t.tenant};
+    exec_sql(&t,
+             "INSERT INTO mart.sessions (tenant_id, session_id, status, created_at, started_at,"
+             " last_activity_at) VALUES ($1, 'victim', 'active', now() - interval '20 min',"
+             " now() - interval '20 min', now() - interval '10 min')",
+             1, p);
+    int32_t nparts = (int32_t)t.cfg->partitions_dlq;
+    int64_t start[16];
+    for (int32_t i = 0; i < nparts && i < 16; i++)
+        start[i] = dlq_end(&t, i);
+
+    char params[160], other[160];
+    snprintf(params, sizeof(params), "{\"idle_seconds\":300,\"tenant\":\"%s\"}", t.tenant);
+    snprintf(other, sizeof(other), "{\"idle_seconds\":300,\"tenant\":\"%s-other\"}", t.tenant);
+    char ids[4][128];
+    const char *what[4] = {"unsigned", "wrong-secret", "tampered", "unknown"};
+    for (int i = 0; i < 4; i++)
+        snprintf(ids[i], sizeof(ids[i]), "itest-%s-%s", t.tenant, what[i]);
+    send_command(&t, ids[0], "timeout_sessions", params, 0, NULL);
+    send_command(&t, ids[1], "timeout_sessions", params, 0, "not-the-secret");
+    /* signed for another tenant, then pointed at this one */
+    json_t *o = json_loads(other, 0, NULL);
+    json_t *msg = vg_command_new(ids[2], "timeout_sessions", o, 0, vg_now_us());
+    json_decref(o);
+    assert_int_equal(vg_command_sign(msg, itest_env("VIGIL_COMMAND_SECRET")), 0);
+    json_object_set_new(json_object_get(msg, "params"), "tenant", json_string(t.tenant));
+    char *v = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    itest_produce(&t, t.cfg->topic_commands, "timeout_sessions", v);
+    free(v);
+    send_signed(&t, ids[3], "drop_all_sessions", params, 0);
+    char garbage[160];
+    snprintf(garbage, sizeof(garbage), "{\"not a command\": \"itest-%s-garbage\"", t.tenant);
+    itest_produce(&t, t.cfg->topic_commands, "timeout_sessions", garbage);
+    itest_flush(&t);
+    barrier(&t, "forged");
+
+    /* Nothing recorded, nothing changed. */
+    assert_text(session(&t, "victim"), "active|-|-|-");
+    for (int i = 0; i < 4; i++) {
+        const char *q[1] = {ids[i]};
+        assert_int_equal(
+            itest_count(&t, "SELECT count(*) FROM ops.command_runs WHERE command_id = $1", 1, q),
+            0);
+    }
+
+    /* All five on the DLQ, refused by the command stage (their dead letters
+     * are acknowledged before the batch that read them commits, so before
+     * the barrier's). */
+    char err[512];
+    rd_kafka_conf_t *conf = vg_kafka_conf(t.cfg, "itest-dlq", err, sizeof(err));
+    assert_non_null(conf);
+    assert_int_equal(vg_kafka_set(conf, "group.id", t.tenant, err, sizeof(err)), 0);
+    assert_int_equal(vg_kafka_set(conf, "enable.auto.commit", "false", err, sizeof(err)), 0);
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    assert_non_null(c);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(nparts);
+    for (int32_t i = 0; i < nparts && i < 16; i++)
+        rd_kafka_topic_partition_list_add(parts, t.cfg->topic_dlq, i)->offset = start[i];
+    assert_int_equal(rd_kafka_assign(c, parts), 0);
+    rd_kafka_topic_partition_list_destroy(parts);
+    int found[5] = {0};
+    int64_t deadline = vg_mono_ms() + 30000;
+    int total = 0;
+    while (total < 5 && vg_mono_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
+        if (!m)
+            continue;
+        if (!m->err && m->payload) {
+            char stage[64], error[256], hay[1024];
+            snprintf(hay, sizeof(hay), "%.*s", (int)VG_MIN(m->len, sizeof(hay) - 1),
+                     (const char *)m->payload);
+            header(m, "vigil-stage", stage, sizeof(stage));
+            header(m, "vigil-error", error, sizeof(error));
+            for (int i = 0; i < 5; i++) {
+                int hit = i < 4 ? strstr(hay, ids[i]) != NULL : strstr(hay, garbage) != NULL;
+                if (hit && !found[i]) {
+                    if (strcmp(stage, "command"))
+                        fail_msg("%s on the DLQ with stage \"%s\", want \"command\"",
+                                 i < 4 ? what[i] : "garbage", stage);
+                    found[i] = 1;
+                    total++;
+                }
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    for (int i = 0; i < 5; i++)
+        if (!found[i])
+            fail_msg("%s command not found on %s", i < 4 ? what[i] : "garbage", t.cfg->topic_dlq);
+    itest_close(&t);
+}
+
+static void test_sweep_shared_by_two_workers_times_each_session_out_once(void **state)
+{
+    struct itest t;
+    itest_open(&t, "cmd-sweep");
+    const char *env = getenv("VIGIL_ITEST_SWEEP_SESSIONS");
+    long n = env && *env ? strtol(env, NULL, 10) : 100000;
+    char ns[24];
+    snprintf(ns, sizeof(ns), "%ld", n);
+    const char *p[2] = {t.tenant, ns};
+    exec_sql(&t,
+             "INSERT INTO mart.sessions (tenant_id, session_id, kind, status, created_at,"
+             " started_at, first_activity_at, last_activity_at)"
+             " SELECT $1, 'sweep-' || g, 'lesson', 'active', now() - interval '30 min',"
+             "  now() - interval '30 min', now() - interval '30 min',"
+             "  now() - interval '10 min' - g * interval '1 ms'"
+             " FROM generate_series(1, $2::int) g",
+             2, p);
+
+    char *urls = vg_xstrdup(itest_env("VIGIL_WORKER_HTTP"));
+    char *w1 = strtok(urls, " "), *w2 = strtok(NULL, " ");
+    assert_non_null(w1);
+    assert_non_null(w2);
+    const char *series = "vigil_worker_command_rows_total{command=\"timeout_sessions\"}";
+    double before1 = metric(w1, series), before2 = metric(w2, series);
+
+    char id[128], params[160];
+    snprintf(id, sizeof(id), "itest-%s-sweep", t.tenant);
+    snprintf(params, sizeof(params), "{\"idle_seconds\":300,\"batch_size\":500,\"tenant\":\"%s\"}",
+             t.tenant);
+    int64_t t0 = vg_mono_ms();
+    send_signed(&t, id, "timeout_sessions", params, 0);
+    char *run = wait_run(&t, id, 150000);
+    print_message("sweep of %ld sessions done in %.1f s\n", n, (double)(vg_mono_ms() - t0) / 1e3);
+    char want[64];
+    snprintf(want, sizeof(want), "done|%ld|", n);
+    if (strncmp(run, want, strlen(want)))
+        fail_msg("run %s, want it to start with %s", run, want);
+    free(run);
+
+    /* Every session timed out once: one status, one outbox row, one
+     * satellite row each, and affected counted each once. */
+    assert_int_equal(itest_count(&t,
+                                 "SELECT count(*) FROM mart.sessions WHERE tenant_id = $1"
+                                 " AND status = 'timeout' AND end_reason = 'idle'"
+                                 " AND ended_at = last_activity_at",
+                                 1, p),
+                     n);
+    assert_int_equal(itest_count(&t,
+                                 "SELECT count(*) FROM ops.summary_outbox WHERE tenant_id = $1"
+                                 " AND status = 'timeout'",
+                                 1, p),
+                     n);
+    assert_int_equal(itest_count(&t,
+                                 "SELECT count(*) FROM vault.sat_session WHERE status = 'timeout'"
+                                 " AND hk_session IN (SELECT vault.hash_key(tenant_id, session_id)"
+                                 " FROM mart.sessions WHERE tenant_id = $1)",
+                                 1, p),
+                     n);
+    /* Both workers took part. (Their counters also count whatever else
+     * timed out meanwhile, so only the database's counts above are exact.) */
+    double d1 = metric(w1, series) - before1, d2 = metric(w2, series) - before2;
+    print_message("rows per worker: %.0f and %.0f\n", d1, d2);
+    if (d1 <= 0 || d2 <= 0 || d1 + d2 < (double)n)
+        fail_msg("the sweep was not shared: %.0f and %.0f rows of %ld", d1, d2, n);
+    free(urls);
+    itest_close(&t);
+}
+
+/* Produces an event of this tenant for visitor (session "s-<visitor>"). */
+static void send_event(struct itest *t, const char *event_id, const char *visitor)
+{
+    char value[1024], sid[64], key[160];
+    snprintf(sid, sizeof(sid), "s-%s", visitor);
+    itest_event(t, value, sizeof(value), event_id, "page.view", sid, visitor, NULL,
+                "{\"path\":\"/a\"}");
+    snprintf(key, sizeof(key), "%s/%s", t->tenant, sid);
+    itest_produce(t, t->cfg->topic_events, key, value);
+}
+
+static void test_erase_subject_dry_run_then_erase_removes_the_visitor(void **state)
+{
+    struct itest t;
+    itest_open(&t, "cmd-erase");
+    const char *p[1] = {t.tenant};
+    char ids[4][37];
+    for (int i = 0; i < 4; i++) {
+        itest_uuid(ids[i]);
+        send_event(&t, ids[i], i < 3 ? "v-gone" : "v-kept");
+    }
+    itest_flush(&t);
+    assert_true(ITEST_WAIT(
+        itest_count(&t,
+                    "SELECT count(*) FROM vault.link_event WHERE hk_tenant = vault.hash_key($1)", 1,
+                    p) == 4,
+        60000));
+    /* The visitor's rows: 3 raw, 3 staging, 3 event links, its hub, its
+     * session link. */
+    const char *count_sql =
+        "SELECT (SELECT count(*) FROM raw.events WHERE tenant_id = $1"
+        "          AND body->>'visitor_id' = 'v-gone')"
+        " + (SELECT count(*) FROM staging.events WHERE tenant_id = $1 AND visitor_id = 'v-gone')"
+        " + (SELECT count(*) FROM vault.link_event WHERE hk_visitor = vault.hash_key($1, 'v-gone'))"
+        " + (SELECT count(*) FROM vault.hub_visitor WHERE hk_visitor = vault.hash_key($1, "
+        "'v-gone'))"
+        " + (SELECT count(*) FROM vault.link_session_visitor"
+        "      WHERE hk_visitor = vault.hash_key($1, 'v-gone'))";
+    assert_int_equal(itest_count(&t, count_sql, 1, p), 11);
+
+    char id[128], params[160], want[64];
+    snprintf(params, sizeof(params), "{\"tenant\":\"%s\",\"visitor_id\":\"v-gone\"}", t.tenant);
+    snprintf(id, sizeof(id), "itest-%s-erase-dry", t.tenant);
+    send_signed(&t, id, "erase_subject", params, 1);
+    char *run = wait_run(&t, id, RUN_TIMEOUT_MS);
+    char listed[128];
+    snprintf(listed, sizeof(listed), "\"raw.events:%s/%s\"", t.tenant, ids[0]);
+    if (strncmp(run, "done|11|", 8) || !strstr(run, listed) || !strstr(run, "vault.hub_visitor:"))
+        fail_msg("dry run: %s; want done|11| listing %s and the hub", run, listed);
+    free(run);
+    assert_int_equal(itest_count(&t, count_sql, 1, p), 11);
+
+    snprintf(id, sizeof(id), "itest-%s-erase", t.tenant);
+    send_signed(&t, id, "erase_subject", params, 0);
+    run = wait_run(&t, id, RUN_TIMEOUT_MS);
+    snprintf(want, sizeof(want), "done|11|");
+    if (strncmp(run, want, strlen(want)) || !strstr(run, listed))
+        fail_msg("erase: %s; want %s listing %s", run, want, listed);
+    free(run);
+    assert_int_equal(itest_count(&t, count_sql, 1, p), 0);
+    /* The other visitor, the sessions and the event ids stay. */
+    assert_int_equal(
+        itest_count(&t, "SELECT count(*) FROM staging.events WHERE tenant_id = $1", 1, p), 1);
+    assert_int_equal(
+        itest_count(&t, "SELECT count(*) FROM mart.sessions WHERE tenant_id = $1", 1, p), 2);
+    assert_int_equal(
+        itest_count(&t, "SELECT count(*) FROM raw.event_ids WHERE tenant_id = $1", 1, p), 4);
+    itest_close(&t);
+}
+
+static void test_reprocess_rebuilds_missing_staging_and_vault_rows_once(void **state)
+{
+    struct itest t;
+    itest_open(&t, "cmd-reproc");
+    const char *p[1] = {t.tenant};
+    for (int i = 0; i < 5; i++) {
+        char eid[37], visitor[16];
+        itest_uuid(eid);
+        snprintf(visitor, sizeof(visitor), "v-%d", i);
+        send_event(&t, eid, visitor);
+    }
+    itest_flush(&t);
+    const char *digest_sql =
+        "SELECT md5(string_agg(s.event_id::text || s.hash_diff || s.hk_event || l.type"
+        "   || l.occurred_at::text, ',' ORDER BY s.event_id))"
+        " FROM staging.events s JOIN vault.link_event l USING (hk_event) WHERE s.tenant_id = $1";
+    assert_true(ITEST_WAIT(
+        itest_count(&t,
+                    "SELECT count(*) FROM vault.link_event WHERE hk_tenant = vault.hash_key($1)", 1,
+                    p) == 5,
+        60000));
+    char *before = value_of(&t, digest_sql, 1, p);
+    /* Lose two staging rows and a third event's vault link. */
+    exec_sql(&t,
+             "WITH e AS (SELECT event_id, hk_event FROM staging.events WHERE tenant_id = $1"
+             "  ORDER BY event_id LIMIT 3),"
+             " s AS (DELETE FROM staging.events WHERE tenant_id = $1 AND event_id IN"
+             "  (SELECT event_id FROM e ORDER BY event_id LIMIT 2))"
+             " DELETE FROM vault.link_event WHERE hk_event IN"
+             "  (SELECT hk_event FROM e ORDER BY event_id OFFSET 2)",
+             1, p);
+
+    char id[128], params[256];
+    snprintf(params, sizeof(params),
+             "{\"from\":\"2000-01-01T00:00:00Z\",\"to\":\"2100-01-01T00:00:00Z\","
+             "\"batch_size\":2,\"tenant\":\"%s\"}",
+             t.tenant);
+    snprintf(id, sizeof(id), "itest-%s-reprocess-dry", t.tenant);
+    send_signed(&t, id, "reprocess", params, 1);
+    char *run = wait_run(&t, id, RUN_TIMEOUT_MS);
+    if (strncmp(run, "done|3|", 7))
+        fail_msg("dry run: %s; want done|3|", run);
+    free(run);
+    assert_int_equal(
+        itest_count(&t, "SELECT count(*) FROM staging.events WHERE tenant_id = $1", 1, p), 3);
+
+    snprintf(id, sizeof(id), "itest-%s-reprocess", t.tenant);
+    send_signed(&t, id, "reprocess", params, 0);
+    run = wait_run(&t, id, RUN_TIMEOUT_MS);
+    if (strncmp(run, "done|3|", 7))
+        fail_msg("reprocess: %s; want done|3|", run);
+    free(run);
+    /* The same rows as the pipeline wrote, hash keys and hash diffs included. */
+    char *after = value_of(&t, digest_sql, 1, p);
+    assert_string_equal(after, before);
+    free(after);
+    free(before);
+
+    /* Again: nothing left to rebuild. */
+    snprintf(id, sizeof(id), "itest-%s-reprocess-again", t.tenant);
+    send_signed(&t, id, "reprocess", params, 0);
+    assert_text(wait_run(&t, id, RUN_TIMEOUT_MS), "done|0|[]");
+    itest_close(&t);
+}
+
+static void test_purge_raw_drops_partitions_of_old_days_only(void **state)
+{
+    struct itest t;
+    itest_open(&t, "cmd-purge");
+    /* A day 40 days back, empty; today's partition must stay. */
+    exec_sql(&t, "SELECT raw.ensure_partition(now() - interval '40 days')", 0, NULL);
+    char *old = value_of(&t,
+                         "SELECT 'raw.events_' || to_char((now() - interval '40 days')"
+                         " AT TIME ZONE 'UTC', 'YYYYMMDD')",
+                         0, NULL);
+    const char *q[1] = {old + 4};
+    const char *exists = "SELECT count(*) FROM pg_class c JOIN pg_namespace n"
+                         " ON n.oid = c.relnamespace WHERE n.nspname = 'raw' AND c.relname = $1";
+    assert_int_equal(itest_count(&t, exists, 1, q), 1);
+    char id[128], quoted[64];
+    snprintf(quoted, sizeof(quoted), "\"%s\"", old);
+    snprintf(id, sizeof(id), "itest-%s-purge-dry", t.tenant);
+    send_signed(&t, id, "purge_raw", "{\"older_than_days\":30}", 1);
+    char *run = wait_run(&t, id, RUN_TIMEOUT_MS);
+    if (strncmp(run, "done|", 5) || !strstr(run, quoted))
+        fail_msg("dry run: %s; want it to list %s", run, quoted);
+    free(run);
+    assert_int_equal(itest_count(&t, exists, 1, q), 1);
+
+    snprintf(id, sizeof(id), "itest-%s-purge", t.tenant);
+    send_signed(&t, id, "purge_raw", "{\"older_than_days\":30}", 0);
+    run = wait_run(&t, id, RUN_TIMEOUT_MS);
+    if (strncmp(run, "done|", 5) || !strncmp(run, "done|0|", 7) || !strstr(run, quoted))
+        fail_msg("purge: %s; want at least 1 partition, %s among them", run, quoted);
+    free(run);
+    assert_int_equal(itest_count(&t, exists, 1, q), 0);
+    char *today =
+        value_of(&t, "SELECT 'events_' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD')", 0, NULL);
+    q[0] = today;
+    assert_int_equal(itest_count(&t, exists, 1, q), 1);
+    free(today);
+    free(old);
+    itest_close(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_idle_sessions_time_out_at_their_last_activity_with_summaries),
+        cmocka_unit_test(test_dry_run_cleanup_lists_a_draft_and_deletes_nothing),
+        cmocka_unit_test(test_same_command_id_sent_twice_runs_once),
+        cmocka_unit_test(test_forged_or_unsigned_commands_go_to_the_dlq_and_change_nothing),
+        cmocka_unit_test(test_sweep_shared_by_two_workers_times_each_session_out_once),
+        cmocka_unit_test(test_erase_subject_dry_run_then_erase_removes_the_visitor),
+        cmocka_unit_test(test_reprocess_rebuilds_missing_staging_and_vault_rows_once),
+        cmocka_unit_test(test_purge_raw_drops_partitions_of_old_days_only),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,331 @@
+/*
+ * Data commands: purge_raw, erase_subject, reprocess.
+ *
+ * purge_raw {older_than_days}
+ *   Drops the raw.events partitions of UTC days entirely before today minus
+ *   older_than_days (raw.drop_partitions_before(), which also forgets their
+ *   raw.event_ids), in one short transaction with a lock timeout: dropping a
+ *   partition needs raw.events to itself, and batches must not queue behind
+ *   it for long (a timeout is retried). affected is the number of partitions,
+ *   sample their names.
+ *
+ * erase_subject {tenant, visitor_id | user_id}
+ *   The right to erasure, in one transaction. The subject's events (those
+ *   whose body in raw.events, or whose staging.events row, names the visitor
+ *   or user) are deleted from raw.events, staging.events and
+ *   vault.link_event; for a visitor also vault.hub_visitor,
+ *   vault.link_session_visitor and every vault.link_event row that points at
+ *   the visitor's hub. Kept: raw.event_ids (ids carry no personal data, and
+ *   keeping them makes a replay of an erased event a duplicate rather than a
+ *   resurrection), mart.sessions and vault.sat_session (session state without
+ *   the subject's identity; counts are left as they were). Run it as a dry
+ *   run first: affected counts the rows that would go and sample lists them
+ *   as "<table>:<key>", which is also what a real run records.
+ *
+ * reprocess {from, to, batch_size?, tenant?}
+ *   Rebuilds, from raw.events received in [from, to), the staging.events and
+ *   vault rows that are missing. The range is walked in pages of batch_size
+ *   events in (received_at, tenant_id, event_id) order, one page per step,
+ *   with the last key done kept in ops.command_runs.cursor; a step holds the
+ *   run's row, so one worker at a time walks a given run (a crash loses one
+ *   page, which the next step reads again). An event of the page that lacks
+ *   its staging row or its vault.link_event row gets its staging row from
+ *   the raw body with the expressions of the staging stage, then its hubs,
+ *   links and event link with those of the vault stage, all ON CONFLICT DO
+ *   NOTHING: rows present are left as they are, and a second reprocess of
+ *   the same range changes nothing. affected counts the events for which a
+ *   row was inserted (dry run: that lack one), sample their "tenant/event_id".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "pg.h"
+#include "util.h"
+
+/* -- purge_raw: $1 older_than_days -------------------------------------- */
+
+/* Midnight UTC today minus $1 days, whatever the session's TimeZone. */
+#define PURGE_CUTOFF                                                                               \
+    "((date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"                            \
+    " - make_interval(days => $1::int))"
+
+/* The partitions raw.drop_partitions_before(cutoff) drops: same bound test. */
+static const char purge_count_sql[] =
+    "WITH parts AS ("
+    " SELECT c.relname::text AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+    " WHERE i.inhparent = 'raw.events'::regclass"
+    "   AND (regexp_match(pg_get_expr(c.relpartbound, c.oid),"
+    "     '^FOR VALUES FROM \\(''([^'']+)''\\) TO \\(''([^'']+)''\\)$'))[2]::timestamptz"
+    "     <= " PURGE_CUTOFF ")"
+    " SELECT count(*), (SELECT jsonb_agg('raw.' || name ORDER BY name) FROM parts)::text"
+    " FROM parts";
+
+int vg__cmd_purge_raw(struct vg_cmd_run *run)
+{
+    char days[24];
+    const char *p[1] = {vg__cmd_param(run, "older_than_days", days, sizeof(days))};
+    if (run->dry_run)
+        return vg__cmd_once(run, purge_count_sql, 1, p);
+    int rc = vg__cmd_exec(run, "BEGIN");
+    if (rc)
+        return rc;
+    if ((rc = vg__cmd_claim(run)) <= 0) {
+        vg_pg_rollback(run->conn);
+        run->state = VG_CMD_BUSY;
+        return rc;
+    }
+    /* ACCESS EXCLUSIVE on raw.events: wait briefly, then give way (transient). */
+    if ((rc = vg__cmd_exec(run, "SET LOCAL lock_timeout = '2s'")))
+        return rc;
+    PGresult *names = vg__cmd_query(run, purge_count_sql, 1, p, &rc);
+    if (!names)
+        return rc;
+    PGresult *r =
+        vg__cmd_query(run, "SELECT raw.drop_partitions_before(" PURGE_CUTOFF ")", 1, p, &rc);
+    if (r) {
+        run->rows = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        rc = vg__cmd_finish(run, run->rows,
+                            PQgetisnull(names, 0, 1) ? NULL : PQgetvalue(names, 0, 1));
+        PQclear(r);
+    }
+    PQclear(names);
+    if (rc == 0)
+        rc = vg__cmd_exec(run, "COMMIT");
+    run->state = VG_CMD_DONE;
+    return rc;
+}
+
+/* -- erase_subject: $1 tenant, $2 the visitor's or user's id ------------- */
+
+/* The statement for a visitor or a user, erasing or (dry run) only listing.
+ * col is "visitor_id" or "user_id", never text from a message. */
+static void erase_sql(struct vg_buf *b, const char *col, int visitor, int dry)
+{
+    vg_buf_printf(b,
+                  "WITH ev AS ("
+                  " SELECT tenant_id, event_id FROM raw.events"
+                  " WHERE tenant_id = $1::text AND body->>'%s' = $2::text"
+                  " UNION SELECT tenant_id, event_id FROM staging.events"
+                  " WHERE tenant_id = $1::text AND %s = $2::text),",
+                  col, col);
+    /* Each part: rows of one table as "<table>:<key>". */
+    static const char *const what[] = {
+        "raw.events:' || x.tenant_id || '/' || x.event_id",
+        "staging.events:' || x.tenant_id || '/' || x.event_id",
+        "vault.link_event:' || x.hk_event",
+        "vault.hub_visitor:' || x.hk_visitor",
+        "vault.link_session_visitor:' || x.hk_session_visitor",
+    };
+    static const char *const from[] = {
+        "raw.events x",
+        "staging.events x",
+        "vault.link_event x",
+        "vault.hub_visitor x",
+        "vault.link_session_visitor x",
+    };
+    const char *where[] = {
+        "(x.tenant_id, x.event_id) IN (SELECT tenant_id, event_id FROM ev)",
+        "(x.tenant_id, x.event_id) IN (SELECT tenant_id, event_id FROM ev)",
+        visitor ? "x.hk_event IN (SELECT vault.hash_key(tenant_id, event_id::text) FROM ev)"
+                  " OR x.hk_visitor = vault.hash_key($1::text, $2::text)"
+                : "x.hk_event IN (SELECT vault.hash_key(tenant_id, event_id::text) FROM ev)",
+        "x.hk_visitor = vault.hash_key($1::text, $2::text)",
+        "x.hk_visitor = vault.hash_key($1::text, $2::text)",
+    };
+    size_t parts = visitor ? 5 : 3;
+    for (size_t i = 0; i < parts; i++) {
+        if (dry)
+            vg_buf_printf(b, " p%zu AS (SELECT '%s AS k FROM %s WHERE %s),", i, what[i], from[i],
+                          where[i]);
+        else
+            vg_buf_printf(b, " p%zu AS (DELETE FROM %s WHERE %s RETURNING '%s AS k),", i, from[i],
+                          where[i], what[i]);
+    }
+    vg_buf_puts(b, " allk AS (");
+    for (size_t i = 0; i < parts; i++)
+        vg_buf_printf(b, "%sSELECT k FROM p%zu", i ? " UNION ALL " : "", i);
+    vg_buf_puts(b, ") SELECT count(*), (SELECT jsonb_agg(k ORDER BY k) FROM"
+                   " (SELECT k FROM allk ORDER BY k LIMIT 100) z)::text FROM allk");
+}
+
+int vg__cmd_erase_subject(struct vg_cmd_run *run)
+{
+    const char *visitor = vg__cmd_param(run, "visitor_id", NULL, 0);
+    const char *p[2] = {vg__cmd_param(run, "tenant", NULL, 0),
+                        visitor ? visitor : vg__cmd_param(run, "user_id", NULL, 0)};
+    struct vg_buf sql = {0};
+    erase_sql(&sql, visitor ? "visitor_id" : "user_id", visitor != NULL, run->dry_run);
+    int rc = vg__cmd_once(run, sql.data, 2, p);
+    vg_buf_free(&sql);
+    return rc;
+}
+
+/* -- reprocess: $1 from, $2 to, $3 tenant, $4 batch size, and the cursor:
+ *    $5 received_at, $6 tenant_id, $7 event_id of the last row done ------- */
+
+/* The batch's page of raw.events; lives with the connection, empty at every commit. */
+static const char page_table_sql[] =
+    "CREATE TEMP TABLE IF NOT EXISTS vg_cmd_page (tenant_id text NOT NULL,"
+    " event_id uuid NOT NULL, received_at timestamptz NOT NULL, candidate boolean NOT NULL,"
+    " rebuilt boolean NOT NULL DEFAULT false) ON COMMIT DELETE ROWS";
+
+/* Where the run stands, under a lock on its row: one worker steps a
+ * reprocess at a time, each step reading only the next page. */
+static const char cursor_sql[] =
+    "SELECT cursor->>'received_at', cursor->>'tenant_id', cursor->>'event_id'"
+    " FROM ops.command_runs WHERE command_id = $1 AND status = 'running'"
+    " FOR UPDATE SKIP LOCKED";
+
+/* The next page in (received_at, tenant_id, event_id) order; an event is a
+ * candidate unless it has both its staging row and its vault.link_event. */
+static const char page_sql[] =
+    "INSERT INTO vg_cmd_page (tenant_id, event_id, received_at, candidate)"
+    " SELECT r.tenant_id, r.event_id, r.received_at,"
+    "   NOT EXISTS (SELECT 1 FROM staging.events s JOIN vault.link_event l"
+    "     ON l.hk_event = s.hk_event WHERE s.tenant_id = r.tenant_id"
+    "     AND s.event_id = r.event_id)"
+    " FROM raw.events r"
+    " WHERE r.received_at >= $1::timestamptz AND r.received_at < $2::timestamptz"
+    "   AND ($3::text IS NULL OR r.tenant_id = $3::text)"
+    "   AND r.received_at >= $5::timestamptz"
+    "   AND (r.received_at, r.tenant_id, r.event_id) > ($5::timestamptz, $6::text, $7::uuid)"
+    " ORDER BY r.received_at, r.tenant_id, r.event_id LIMIT $4";
+
+/* staging.events from the raw bodies, as worker/stage_staging.c computes it
+ * from the decoded envelope. */
+static const char staging_sql[] =
+    "WITH src AS ("
+    " SELECT r.tenant_id, r.event_id, r.body->>'type' AS type, r.body->>'session_id' AS"
+    "   session_id, r.body->>'visitor_id' AS visitor_id, r.body->>'user_id' AS user_id,"
+    "   (r.body->>'occurred_at')::timestamptz AS occurred_at, r.body->>'url' AS url,"
+    "   nullif(r.body->'properties', 'null'::jsonb) AS properties, r.received_at, r.topic"
+    " FROM vg_cmd_page e JOIN raw.events r ON r.tenant_id = e.tenant_id"
+    "   AND r.event_id = e.event_id AND r.received_at = e.received_at"
+    " WHERE e.candidate),"
+    " st AS ("
+    " INSERT INTO staging.events (tenant_id, event_id, type, session_id, visitor_id, user_id,"
+    "   occurred_at, url, properties, received_at, hk_tenant, hk_session, hk_visitor, hk_event,"
+    "   hash_diff, load_date, record_source)"
+    " SELECT tenant_id, event_id, type, session_id, visitor_id, user_id, occurred_at, url,"
+    "   properties, received_at,"
+    "   vault.hash_key(tenant_id),"
+    "   CASE WHEN session_id IS NOT NULL THEN vault.hash_key(tenant_id, session_id) END,"
+    "   CASE WHEN visitor_id IS NOT NULL THEN vault.hash_key(tenant_id, visitor_id) END,"
+    "   vault.hash_key(tenant_id, event_id::text),"
+    "   staging.event_hash_diff(type, session_id, visitor_id, user_id, occurred_at, url,"
+    "     properties),"
+    "   now(), topic"
+    " FROM src ORDER BY tenant_id, event_id"
+    " ON CONFLICT DO NOTHING RETURNING tenant_id, event_id)"
+    " UPDATE vg_cmd_page e SET rebuilt = true FROM st"
+    " WHERE e.tenant_id = st.tenant_id AND e.event_id = st.event_id";
+
+/* The vault rows of the page's candidates from their staging rows, as
+ * worker/stage_vault.c loads them. */
+static const char vault_sql[] =
+    "WITH src AS ("
+    " SELECT s.* FROM staging.events s JOIN vg_cmd_page e"
+    "   ON s.tenant_id = e.tenant_id AND s.event_id = e.event_id WHERE e.candidate),"
+    " ht AS ("
+    " INSERT INTO vault.hub_tenant (hk_tenant, tenant_id, load_date, record_source)"
+    " SELECT DISTINCT ON (hk_tenant) hk_tenant, tenant_id, now(), record_source"
+    " FROM src ORDER BY hk_tenant ON CONFLICT DO NOTHING),"
+    " hs AS ("
+    " INSERT INTO vault.hub_session (hk_session, tenant_id, session_id, load_date, record_source)"
+    " SELECT DISTINCT ON (hk_session) hk_session, tenant_id, session_id, now(), record_source"
+    " FROM src WHERE hk_session IS NOT NULL ORDER BY hk_session ON CONFLICT DO NOTHING),"
+    " hv AS ("
+    " INSERT INTO vault.hub_visitor (hk_visitor, tenant_id, visitor_id, load_date, record_source)"
+    " SELECT DISTINCT ON (hk_visitor) hk_visitor, tenant_id, visitor_id, now(), record_source"
+    " FROM src WHERE hk_visitor IS NOT NULL ORDER BY hk_visitor ON CONFLICT DO NOTHING),"
+    " lsv AS ("
+    " INSERT INTO vault.link_session_visitor (hk_session_visitor, hk_session, hk_visitor,"
+    "   load_date, record_source)"
+    " SELECT DISTINCT ON (1) vault.hash_key(tenant_id, session_id, visitor_id), hk_session,"
+    "   hk_visitor, now(), record_source"
+    " FROM src WHERE hk_session IS NOT NULL AND hk_visitor IS NOT NULL"
+    " ORDER BY 1 ON CONFLICT DO NOTHING),"
+    " le AS ("
+    " INSERT INTO vault.link_event (hk_event, hk_tenant, hk_session, hk_visitor, event_id, type,"
+    "   occurred_at, url, properties, load_date, record_source)"
+    " SELECT hk_event, hk_tenant, hk_session, hk_visitor, event_id, type, occurred_at, url,"
+    "   properties, now(), record_source"
+    " FROM src ORDER BY hk_event ON CONFLICT DO NOTHING RETURNING event_id, hk_tenant)"
+    " UPDATE vg_cmd_page e SET rebuilt = true FROM le"
+    " WHERE e.event_id = le.event_id AND vault.hash_key(e.tenant_id) = le.hk_tenant";
+
+/* The page's size, what it changed (dry run: would change) and the key of
+ * its last row, the next cursor. $1: true for a dry run. */
+static const char page_result_sql[] =
+    "SELECT count(*),"
+    " count(*) FILTER (WHERE CASE WHEN $1::boolean THEN candidate ELSE rebuilt END),"
+    " (SELECT jsonb_agg(k ORDER BY k) FROM (SELECT tenant_id || '/' || event_id AS k"
+    "   FROM vg_cmd_page WHERE CASE WHEN $1::boolean THEN candidate ELSE rebuilt END"
+    "   ORDER BY 1 LIMIT 100) z)::text,"
+    " (SELECT jsonb_build_object('received_at', received_at, 'tenant_id', tenant_id,"
+    "   'event_id', event_id) FROM vg_cmd_page"
+    "   ORDER BY received_at DESC, tenant_id DESC, event_id DESC LIMIT 1)::text"
+    " FROM vg_cmd_page";
+
+int vg__cmd_reprocess(struct vg_cmd_run *run)
+{
+    char batch[24];
+    int64_t limit = VG_COMMAND_BATCH_DEFAULT;
+    int rc;
+    const char *p[7] = {vg__cmd_param(run, "from", NULL, 0), vg__cmd_param(run, "to", NULL, 0),
+                        vg__cmd_param(run, "tenant", NULL, 0),
+                        vg__cmd_param(run, "batch_size", batch, sizeof(batch))};
+    if (p[3])
+        limit = json_integer_value(json_object_get(run->params, "batch_size"));
+    else
+        p[3] = "1000";
+    if ((rc = vg__cmd_exec(run, page_table_sql)) || (rc = vg__cmd_exec(run, "BEGIN")))
+        return rc;
+    const char *id[1] = {run->command_id};
+    PGresult *cur = vg__cmd_query(run, cursor_sql, 1, id, &rc);
+    if (!cur)
+        return rc;
+    if (PQntuples(cur) == 0) {
+        PQclear(cur);
+        vg_pg_rollback(run->conn);
+        run->state = VG_CMD_BUSY; /* another worker is on it, or it is over */
+        return 0;
+    }
+    /* Before the first step: just before the first key of the range. */
+    int fresh = PQgetisnull(cur, 0, 0);
+    p[4] = fresh ? p[0] : PQgetvalue(cur, 0, 0);
+    p[5] = fresh ? "" : PQgetvalue(cur, 0, 1);
+    p[6] = fresh ? "00000000-0000-0000-0000-000000000000" : PQgetvalue(cur, 0, 2);
+    PGresult *r = vg__cmd_query(run, page_sql, 7, p, &rc);
+    PQclear(cur);
+    if (!r)
+        return rc;
+    PQclear(r);
+    if (!run->dry_run &&
+        ((rc = vg__cmd_exec(run, staging_sql)) || (rc = vg__cmd_exec(run, vault_sql))))
+        return rc;
+    const char *dry[1] = {run->dry_run ? "true" : "false"};
+    if (!(r = vg__cmd_query(run, page_result_sql, 1, dry, &rc)))
+        return rc;
+    int64_t page = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    run->rows = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    const char *sample = PQgetisnull(r, 0, 2) ? NULL : PQgetvalue(r, 0, 2);
+    if (page > 0) {
+        const char *c[2] = {run->command_id, PQgetvalue(r, 0, 3)};
+        PGresult *u = vg__cmd_query(
+            run, "UPDATE ops.command_runs SET cursor = $2::jsonb WHERE command_id = $1", 2, c, &rc);
+        PQclear(u);
+    }
+    if (rc == 0) {
+        /* A short page is the end of the range. */
+        run->state = page < limit ? VG_CMD_DONE : VG_CMD_MORE;
+        rc = page < limit ? vg__cmd_finish(run, run->rows, sample)
+                          : vg__cmd_progress(run, run->rows, sample);
+    }
+    PQclear(r);
+    if (rc == 0)
+        rc = vg__cmd_exec(run, "COMMIT");
+    return rc;
+}
