@@ -76,7 +76,7 @@ static char *value_of(struct itest *t, const char *sql, int n, const char *const
 static void exec_sql(struct itest *t, const char *sql, int n, const char *const *params)
 {
     PGresult *r = PQexecParams(t->db, sql, n, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
         fail_msg("%s: %s", sql, PQresultErrorMessage(r));
     PQclear(r);
 }
