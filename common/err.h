@@ -24,7 +24,8 @@
     X(TIMEOUT, "timed out")                                                                      \
     X(FULL, "queue full")                                                                        \
     X(TRANSIENT, "temporary failure, retry later")                                               \
-    X(DB, "database error")                                                                      \
+    X(DB, "value refused by the database")                                                       \
+    X(SQL, "statement refused by the database")                                                  \
     X(KAFKA, "kafka error")                                                                      \
     X(HTTP, "http server error")
 

@@ -103,7 +103,12 @@ int vg_pg_classify(PGconn *conn, const PGresult *res)
     if (!strncmp(state, "08", 2) || !strncmp(state, "40", 2) || !strncmp(state, "53", 2) ||
         !strncmp(state, "57", 2) || !strncmp(state, "58", 2) || !strcmp(state, "55P03"))
         return VG_ETRANSIENT;
-    return VG_EDB;
+    /* 22 data exception, 23 integrity constraint, 54 a value past a limit
+     * (a jsonb too large): the data's fault. The rest (42 a missing table or
+     * a bad statement, XX internal, ...) is ours and no message's. */
+    if (!strncmp(state, "22", 2) || !strncmp(state, "23", 2) || !strncmp(state, "54", 2))
+        return VG_EDB;
+    return VG_ESQL;
 }
 
 int vg_pg_exec(PGconn *conn, const char *sql, char *errstr, size_t errstr_size)

@@ -38,10 +38,13 @@ int vg_pg_ensure(struct vg_pg *pg, const volatile sig_atomic_t *stop) VG_MUSTCHE
 /* Closes the connection and frees what vg_pg_open() kept; accepts an unopened struct. */
 void vg_pg_close(struct vg_pg *pg);
 
-/* Classifies a failure: VG_ETRANSIENT for a lost connection, serialization
- * failure, deadlock, lock timeout, shutdown or resource exhaustion (retry the
- * whole transaction); VG_EDB for anything tied to the statement or its data.
- * res may be NULL (then only the connection is looked at). */
+/* Classifies a failure, the one place that decides (DESIGN.md section 7):
+ * VG_ETRANSIENT for a lost connection, serialization failure, deadlock, lock
+ * timeout, shutdown or resource exhaustion (retry the whole transaction);
+ * VG_EDB for a value the database refuses (a data exception, a constraint: the
+ * data's fault); VG_ESQL for a statement it refuses for any other reason (a
+ * missing table, a bug: ours, never a message's). res may be NULL (then only
+ * the connection is looked at). */
 int vg_pg_classify(PGconn *conn, const PGresult *res);
 
 /* Runs a statement without parameters that returns no rows. Returns 0 or a

@@ -30,6 +30,7 @@ static struct vg_part *part_for(struct vg_batch *b, const char *topic, int32_t p
     p->partition = partition;
     p->expected = -1;
     p->next = -1;
+    p->high = -1;
     return p;
 }
 

@@ -36,6 +36,7 @@ struct vg_part {
     int32_t partition;
     int64_t expected; /* ops.consumer_offsets.next_offset read at assignment; -1: no row */
     int64_t next;     /* last offset in the batch + 1 */
+    int64_t high;     /* the partition's high watermark as last fetched; -1: unknown */
 };
 
 struct vg_batch {

@@ -55,7 +55,7 @@ struct vg_cmd_run {
 };
 
 /* A command's step: returns 0 with run->state set, VG_ETRANSIENT (retry
- * later), or VG_EDB (the run fails with run->errstr). The transaction is
+ * later), or VG_EDB or VG_ESQL (the run fails with run->errstr). The transaction is
  * closed on return, committed or rolled back. */
 typedef int (*vg_cmd_step_fn)(struct vg_cmd_run *run);
 

@@ -20,7 +20,7 @@
 
 /* Inside the batch transaction: accept the batch's command messages in the
  * slice [s->first, s->first + s->count). Refuses bad ones with
- * vg_msg_refuse(). Returns 0, VG_ETRANSIENT or VG_EDB. */
+ * vg_msg_refuse(). Returns 0, VG_ETRANSIENT, VG_EDB or VG_ESQL. */
 int vg_commands_accept(struct vg_stage_ctx *s) VG_MUSTCHECK;
 
 /* Between batches, outside any transaction: works on running commands for at

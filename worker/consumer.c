@@ -140,6 +140,12 @@ int vg_consumer_expect(const struct vg_consumer *c, struct vg_batch *b)
         if (!a)
             return VG_ECONFLICT;
         b->parts[i].expected = a->stored;
+        /* From the last fetch response: no request to the broker. */
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(c->rk, b->parts[i].topic, b->parts[i].partition, &lo,
+                                           &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            hi >= 0)
+            b->parts[i].high = hi;
     }
     return 0;
 }

@@ -43,8 +43,9 @@ int vg_consumer_open(struct vg_consumer *c, const struct vg_config *cfg, struct 
 /* The kind of message a topic carries. */
 enum vg_msg_kind vg_consumer_kind(const struct vg_consumer *c, const char *topic);
 
-/* Sets each batch partition's expected offset from the assignment. Returns 0,
- * or VG_ECONFLICT if a partition is no longer assigned. */
+/* Sets each batch partition's expected offset from the assignment and its
+ * high watermark from the last fetch. Returns 0, or VG_ECONFLICT if a
+ * partition is no longer assigned. */
 int vg_consumer_expect(const struct vg_consumer *c, struct vg_batch *b) VG_MUSTCHECK;
 
 /* After a commit: remembers the new stored offsets, and commits them to

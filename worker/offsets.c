@@ -40,27 +40,32 @@ int vg_offsets_load(PGconn *conn, const char *group, rd_kafka_topic_partition_li
 /* One statement moves every partition: rows that moved are counted, and a
  * partition without a row yet is inserted only if still absent. */
 static const char advance_sql[] =
-    "WITH want(topic, partition, expected, next) AS ("
-    "  SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[])),"
+    "WITH want(topic, partition, expected, next, high) AS ("
+    "  SELECT t, p, e, n, nullif(h, -1)"
+    "  FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[])"
+    "   AS u(t, p, e, n, h)),"
     " moved AS ("
-    "  UPDATE ops.consumer_offsets o SET next_offset = w.next, updated_at = now()"
+    "  UPDATE ops.consumer_offsets o SET next_offset = w.next, updated_at = now(),"
+    "   high_watermark = coalesce(w.high, o.high_watermark)"
     "  FROM want w WHERE o.consumer_group = $1 AND o.topic = w.topic"
     "   AND o.partition = w.partition AND w.expected >= 0 AND o.next_offset = w.expected"
     "  RETURNING 1),"
     " added AS ("
-    "  INSERT INTO ops.consumer_offsets (consumer_group, topic, partition, next_offset, updated_at)"
-    "  SELECT $1, w.topic, w.partition, w.next, now() FROM want w WHERE w.expected < 0"
+    "  INSERT INTO ops.consumer_offsets (consumer_group, topic, partition, next_offset,"
+    "   updated_at, high_watermark)"
+    "  SELECT $1, w.topic, w.partition, w.next, now(), w.high FROM want w WHERE w.expected < 0"
     "  ON CONFLICT DO NOTHING RETURNING 1)"
     "SELECT (SELECT count(*) FROM moved) + (SELECT count(*) FROM added)";
 
 int vg_offsets_advance(PGconn *conn, const char *group, const struct vg_batch *b, char *errstr,
                        size_t errstr_size)
 {
-    struct vg_buf topics = {0}, parts = {0}, expected = {0}, next = {0};
+    struct vg_buf topics = {0}, parts = {0}, expected = {0}, next = {0}, high = {0};
     vg_buf_putc(&topics, '{');
     vg_buf_putc(&parts, '{');
     vg_buf_putc(&expected, '{');
     vg_buf_putc(&next, '{');
+    vg_buf_putc(&high, '{');
     for (size_t i = 0; i < b->nparts; i++) {
         const struct vg_part *p = &b->parts[i];
         const char *sep = i ? "," : "";
@@ -69,13 +74,15 @@ int vg_offsets_advance(PGconn *conn, const char *group, const struct vg_batch *b
         vg_buf_printf(&parts, "%s%d", sep, (int)p->partition);
         vg_buf_printf(&expected, "%s%lld", sep, (long long)p->expected);
         vg_buf_printf(&next, "%s%lld", sep, (long long)p->next);
+        vg_buf_printf(&high, "%s%lld", sep, (long long)p->high);
     }
     vg_buf_putc(&topics, '}');
     vg_buf_putc(&parts, '}');
     vg_buf_putc(&expected, '}');
     vg_buf_putc(&next, '}');
-    const char *params[5] = {group, topics.data, parts.data, expected.data, next.data};
-    PGresult *r = PQexecParams(conn, advance_sql, 5, NULL, params, NULL, NULL, 0);
+    vg_buf_putc(&high, '}');
+    const char *params[6] = {group, topics.data, parts.data, expected.data, next.data, high.data};
+    PGresult *r = PQexecParams(conn, advance_sql, 6, NULL, params, NULL, NULL, 0);
     int rc = 0;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         vg_pg_error(conn, r, errstr, errstr_size);
@@ -90,5 +97,6 @@ int vg_offsets_advance(PGconn *conn, const char *group, const struct vg_batch *b
     vg_buf_free(&parts);
     vg_buf_free(&expected);
     vg_buf_free(&next);
+    vg_buf_free(&high);
     return rc;
 }

@@ -25,7 +25,8 @@ int vg_offsets_load(PGconn *conn, const char *group, rd_kafka_topic_partition_li
 
 /*
  * Inside the batch's open transaction: for every partition of b, moves
- * next_offset from part->expected (-1: no row yet) to part->next. Returns 0;
+ * next_offset from part->expected (-1: no row yet) to part->next, and records
+ * part->high (unless -1) as the lag's reference. Returns 0;
  * VG_ECONFLICT if any row did not hold what was expected (the caller rolls
  * back); or a vg_pg_classify() code with errstr filled.
  */

@@ -97,7 +97,6 @@ static int run_stages(struct vg_stage_ctx *s)
 static int run_isolated(struct vg_pipeline *p, struct vg_batch *b)
 {
     struct vg_stage_ctx *s = &p->stage;
-    size_t tried = 0, failed = 0;
     int rc;
     for (size_t i = 0; i < b->n; i++) {
         if (b->msgs[i].refused)
@@ -106,10 +105,8 @@ static int run_isolated(struct vg_pipeline *p, struct vg_batch *b)
             return rc;
         s->first = i;
         s->count = 1;
-        tried++;
         rc = run_stages(s);
         if (rc == VG_EDB) {
-            failed++;
             vg_msg_refuse(&b->msgs[i], "database", "%s", s->errstr);
             rc = vg__stage_exec(s, "ROLLBACK TO SAVEPOINT vg_one");
         } else if (rc == 0) {
@@ -118,20 +115,10 @@ static int run_isolated(struct vg_pipeline *p, struct vg_batch *b)
         if (rc)
             return rc;
     }
-    /* When every message fails, the fault is ours (a schema or a statement),
-     * not the data's: keep the batch and retry rather than dead-letter good
-     * data. A lone message cannot tell; it goes to the DLQ, to be replayed. */
-    if (failed > 1 && failed == tried) {
-        for (size_t i = 0; i < b->n; i++)
-            if (b->msgs[i].refused && !b->msgs[i].dead_sent &&
-                !strcmp(b->msgs[i].why.stage, "database")) {
-                snprintf(s->errstr, sizeof(s->errstr), "%s", b->msgs[i].why.error);
-                b->msgs[i].refused = 0;
-            }
-        vg_error("all %zu messages of a batch refused by the database; retrying, not "
-                 "dead-lettering: %s", failed, s->errstr);
-        return VG_ETRANSIENT;
-    }
+    /* Only a value the database refuses (VG_EDB) is pinned on a message; a
+     * statement refused for any other reason (VG_ESQL) left the loop above
+     * and keeps the whole batch, so good data is never dead-lettered for a
+     * fault of ours. */
     /* Dead letters are acknowledged before the offsets move past them. */
     if (vg_dlq_send_refused(p->dlq, b, 10000)) {
         snprintf(s->errstr, sizeof(s->errstr), "dead letters not acknowledged");
@@ -152,7 +139,7 @@ static int attempt(struct vg_pipeline *p, struct vg_batch *b, int isolate)
      * the address of the one it replaces. */
     if (p->prepared_gen != p->pg->generation) {
         if ((rc = vg_stages_prepare(s)))
-            return rc == VG_EDB ? VG_ETRANSIENT : rc;
+            return rc == VG_EDB || rc == VG_ESQL ? VG_ETRANSIENT : rc;
         p->prepared_gen = p->pg->generation;
         s->nknown_days = 0;
     }
@@ -241,11 +228,17 @@ int vg_pipeline_process(struct vg_pipeline *p, struct vg_batch *b)
             isolate = 1;
             continue;
         }
-        /* Transient, or a database error the isolation could not pin on one message. */
+        /* Transient, or a statement of ours the database refuses: retry, and
+         * say loudly when the fault is ours (a migration not applied, a bug). */
         vg_counter_add(vg_metric_plain(m.retries), 1);
         int64_t delay = vg_backoff_next(&backoff);
-        vg_warn("batch of %zu not committed, retrying in %lld ms: %s", b->n, (long long)delay,
-                p->stage.errstr);
+        if (rc == VG_ESQL)
+            vg_error("batch of %zu not committed, a statement was refused (not the data's "
+                     "fault); retrying in %lld ms: %s",
+                     b->n, (long long)delay, p->stage.errstr);
+        else
+            vg_warn("batch of %zu not committed, retrying in %lld ms: %s", b->n,
+                    (long long)delay, p->stage.errstr);
         vg_sleep_ms(delay, p->stop);
         if (*p->stop)
             return VG_ETIMEOUT;

@@ -8,8 +8,9 @@
  *   vault     hubs, links and the event link (vault.*), insert-only
  *   sessions  merge session signals and activity into mart.sessions
  *
- * Each returns 0, VG_ETRANSIENT (retry the batch), or VG_EDB (something in
- * the data: the pipeline retries message by message to find it).
+ * Each returns 0, VG_ETRANSIENT (retry the batch), VG_EDB (something in the
+ * data: the pipeline retries message by message to find it), or VG_ESQL (a
+ * statement refused for no message's sake: retry the batch, with backoff).
  */
 #ifndef VG_STAGES_H
 #define VG_STAGES_H

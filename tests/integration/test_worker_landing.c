@@ -248,6 +248,95 @@ static void test_poison_goes_to_the_dlq_and_the_partition_moves_on(void **state)
     itest_close(&t);
 }
 
+/* Poison with nothing good beside it: a batch whose every message the
+ * database refuses is still the data's fault, dead-lettered, and the
+ * partition goes on (it once retried such a batch for ever). */
+static void test_a_batch_of_nothing_but_poison_is_dead_lettered(void **state)
+{
+    struct itest t;
+    itest_open(&t, "poison-only");
+    char key[128], value[1024], id[37];
+    snprintf(key, sizeof(key), "%s/s-poison", t.tenant);
+    int64_t from[16];
+    int nparts = (int)t.cfg->partitions_dlq;
+    assert_true(nparts <= 16);
+    for (int i = 0; i < nparts; i++) {
+        int64_t lo;
+        assert_int_equal(rd_kafka_query_watermark_offsets(t.producer, t.cfg->topic_dlq, i, &lo,
+                                                          &from[i], 10000),
+                         0);
+    }
+    for (int i = 0; i < 3; i++) {
+        itest_uuid(id);
+        itest_event(&t, value, sizeof(value), id, "page.view", "s-poison", NULL, NULL,
+                    "{\"bad\":\"a\\u0000b\"}");
+        itest_produce(&t, t.cfg->topic_events, key, value);
+    }
+    itest_flush(&t);
+    char reasons[3][300];
+    int n = dlq_reasons(&t, key, from, nparts, reasons, 3);
+    if (n != 3)
+        fail_msg("%d of 3 poison messages on the DLQ", n);
+    for (int i = 0; i < 3; i++)
+        if (strncmp(reasons[i], "database|", 9))
+            fail_msg("reason [%s], want the database's", reasons[i]);
+    /* and the partition moves on */
+    itest_uuid(id);
+    itest_event(&t, value, sizeof(value), id, "page.view", "s-poison", NULL, NULL, NULL);
+    itest_produce(&t, t.cfg->topic_events, key, value);
+    itest_flush(&t);
+    if (!ITEST_WAIT(tenant_count(&t, raw_sql) == 1, LAND_TIMEOUT_MS))
+        fail_msg("the event behind the poison did not land");
+    itest_close(&t);
+}
+
+/* mart.pipeline_status carries the lag as of the last commits: once
+ * everything sent has landed and been committed, it is known and zero. */
+static int lag_is_zero(struct itest *t)
+{
+    return itest_count(t,
+                       "SELECT count(*) FROM mart.pipeline_status WHERE layer = 'raw'"
+                       " AND consumer_lag = 0",
+                       0, NULL) == 1;
+}
+
+static void test_pipeline_status_shows_no_lag_once_everything_landed(void **state)
+{
+    struct itest t;
+    itest_open(&t, "lag");
+    PGresult *r = PQexec(t.db, "SELECT now()::text");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    char *started = vg_xstrdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    char key[128], value[1024], id[37];
+    snprintf(key, sizeof(key), "%s/s-lag", t.tenant);
+    for (int i = 0; i < 20; i++) {
+        itest_uuid(id);
+        itest_event(&t, value, sizeof(value), id, "page.view", "s-lag", NULL, NULL, NULL);
+        itest_produce(&t, t.cfg->topic_events, key, value);
+    }
+    itest_flush(&t);
+    if (!ITEST_WAIT(tenant_count(&t, raw_sql) == 20, LAND_TIMEOUT_MS))
+        fail_msg("events did not land");
+    /* Other tests' traffic may still be in flight: wait for a quiet moment. */
+    if (!ITEST_WAIT(lag_is_zero(&t), LAND_TIMEOUT_MS))
+        fail_msg("mart.pipeline_status never showed a lag of 0");
+    /* Every offset this test moved has its watermark beside it. */
+    const char *p[2] = {t.cfg->topic_events, started};
+    assert_true(itest_count(&t,
+                            "SELECT count(*) FROM ops.consumer_offsets WHERE topic = $1"
+                            " AND updated_at >= $2::timestamptz",
+                            2, p) >= 1);
+    assert_int_equal(itest_count(&t,
+                                 "SELECT count(*) FROM ops.consumer_offsets WHERE topic = $1"
+                                 " AND updated_at >= $2::timestamptz AND (high_watermark IS NULL"
+                                 " OR high_watermark < next_offset)",
+                                 2, p),
+                     0);
+    free(started);
+    itest_close(&t);
+}
+
 static void test_unicode_escapes_and_large_properties_arrive_intact(void **state)
 {
     struct itest t;
@@ -302,6 +391,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_poison_goes_to_the_dlq_and_the_partition_moves_on),
+        cmocka_unit_test(test_a_batch_of_nothing_but_poison_is_dead_lettered),
+        cmocka_unit_test(test_pipeline_status_shows_no_lag_once_everything_landed),
         cmocka_unit_test(test_unicode_escapes_and_large_properties_arrive_intact),
         cmocka_unit_test(test_duplicates_and_a_killed_worker_land_exactly_once),
         cmocka_unit_test(test_a_third_worker_joining_and_leaving_changes_nothing),
