@@ -58,6 +58,7 @@ struct vg_reply {
     int www_authenticate;   /* WWW-Authenticate on a 401 */
     const char *allow;      /* Allow on a 405 and a preflight */
     int preflight;          /* the CORS preflight headers */
+    int close;              /* Connection: close (the framing cannot be trusted) */
 };
 
 enum vg_req_phase { VG_REQ_BODY, VG_REQ_REFUSED, VG_REQ_WAITING, VG_REQ_DONE };

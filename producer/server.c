@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -207,7 +208,7 @@ static enum MHD_Result send_reply(struct req_box *b)
         }
         MHD_add_response_header(resp, "Vary", "Origin");
     }
-    if (atomic_load(&b->srv->stopping))
+    if (y->close || atomic_load(&b->srv->stopping))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result rc = MHD_queue_response(r->conn, y->status, resp);
     MHD_destroy_response(resp);
@@ -278,6 +279,50 @@ int64_t vg_req_body_length(struct vg_req *r)
     return vg_req_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING) ? -1 : 0;
 }
 
+/* What the header block says about where the body ends. */
+struct framing {
+    int content_length;    /* Content-Length fields */
+    int transfer_encoding; /* Transfer-Encoding fields */
+    int not_chunked;       /* a Transfer-Encoding other than exactly "chunked" */
+    int bad_name;          /* whitespace inside a field name ("Content-Length :") */
+};
+
+static enum MHD_Result framing_add(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    struct framing *f = cls;
+    if (strpbrk(key, " \t"))
+        f->bad_name = 1;
+    else if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+        f->content_length++;
+    else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+        f->not_chunked |= f->transfer_encoding++ > 0 || !value || strcasecmp(value, "chunked");
+    return MHD_YES;
+}
+
+/*
+ * Why the end of the body is ambiguous, or NULL. A proxy in front may read
+ * such a request differently from libmicrohttpd (which takes the first
+ * Content-Length, lets chunked override it, and reads an unknown coding to
+ * the end of the connection): the rest of the stream would then be another
+ * request to one of them and not the other. RFC 9112 sections 5.1 and 6.3:
+ * refuse with 400 and close.
+ */
+static const char *framing_fault(struct MHD_Connection *conn)
+{
+    struct framing f = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, framing_add, &f);
+    if (f.bad_name)
+        return "whitespace in a header field name";
+    if (f.content_length > 1)
+        return "more than one Content-Length";
+    if (f.transfer_encoding && f.content_length)
+        return "Content-Length and Transfer-Encoding together";
+    if (f.not_chunked)
+        return "Transfer-Encoding other than a single chunked";
+    return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -289,6 +334,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         b = req_new(s, conn, url, method);
         *con_cls = b;
         struct vg_req *r = &b->r;
+        const char *ambiguous = framing_fault(conn);
+        if (ambiguous) {
+            reject_now(b, 400, "ambiguous_framing", 0, ambiguous);
+            r->reply.close = 1;
+            r->phase = VG_REQ_REFUSED;
+            return send_reply(b); /* now: the body, whatever it is, is not read */
+        }
         if (r->route == VG_ROUTE_HEALTHZ || r->route == VG_ROUTE_READYZ ||
             r->route == VG_ROUTE_METRICS)
             return MHD_YES; /* answered on the last call, which keeps the connection */

@@ -1,0 +1,922 @@
+/*
+ * The producer's HTTP surface under attack (issue 8): nothing
+ * unauthenticated gets in, one tenant never writes as another, requests
+ * whose framing a proxy could read differently are refused, and slow or
+ * numerous clients hold the server for a bounded time only.
+ *
+ * Credentials and tenant isolation are checked against the stack's producer
+ * ($VIGIL_HTTP, keys demo-key and acme-key). Key revocation, framing, the
+ * connection timeout and the connection limit are checked on a producer this
+ * test starts itself (the binary of this tree, on the stack's Kafka) with
+ * small limits of its own (producer.connection_timeout_s = 3,
+ * producer.connection_limit = 6), so that every test takes seconds.
+ *
+ * "Nothing was written" is read in raw.events, behind a barrier: after the
+ * refused requests, one accepted request with the same Kafka key (tenant/
+ * session or tenant/visitor, hence the same partition, later offset). Once
+ * the workers have landed it, anything accepted before it has landed too.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "crypto.h"
+#include "itest.h"
+#include "itest_stack.h"
+#include "send.h"
+#include "token.h"
+
+#define CHILD_TIMEOUT_S 3
+#define CHILD_LIMIT 6
+#define CHILD_MAX_BODY 4096
+#define LAND_MS 30000 /* the workers land an accepted event within this */
+
+static struct itest st;
+static struct vg_httpc *http; /* the stack's producer */
+static char run[48];          /* this run's id prefix */
+
+/* -- HTTP (as in test_producer.c) ----------------------------------------- */
+
+struct answer {
+    int status;
+    json_t *json; /* the parsed body, or NULL */
+    struct vg_http_resp resp;
+};
+
+static void answer_free(struct answer *a)
+{
+    json_decref(a->json);
+    vg_http_resp_free(&a->resp);
+    memset(a, 0, sizeof(*a));
+}
+
+static struct answer call_on(struct vg_httpc *c, const char *method, const char *path,
+                             const char *headers, const char *body)
+{
+    struct answer a = {0};
+    char err[512];
+    if (vg_httpc_request(c, method, path, headers, body, body ? strlen(body) : 0, &a.resp, err,
+                         sizeof(err)))
+        fail_msg("%s %s: %s", method, path, err);
+    a.status = a.resp.status;
+    a.json = json_loadb(a.resp.body.data ? a.resp.body.data : "", a.resp.body.len, 0, NULL);
+    return a;
+}
+
+/* Asserts a JSON error of DESIGN.md section 4 with status and code (NULL: any);
+ * a 401 also names the scheme in WWW-Authenticate. what names the request. */
+static void assert_error(struct answer *a, const char *what, int status, const char *code)
+{
+    char v[128];
+    if (a->status != status)
+        fail_msg("%s: status %d, want %d: %.300s", what, a->status, status,
+                 a->resp.body.data ? a->resp.body.data : "");
+    if (!vg_http_resp_header(&a->resp, "Content-Type", v, sizeof(v)) ||
+        strncmp(v, "application/json", 16))
+        fail_msg("%s: error answered as %s", what, v);
+    json_t *e = json_object_get(a->json, "error");
+    const char *got = json_string_value(json_object_get(e, "code"));
+    if (!got || (code && strcmp(got, code)))
+        fail_msg("%s: error code %s, want %s: %.300s", what, got ? got : "(none)",
+                 code ? code : "any", a->resp.body.data);
+    if (!json_is_string(json_object_get(e, "message")))
+        fail_msg("%s: error without a message", what);
+    if (status == 401 && !vg_http_resp_header(&a->resp, "WWW-Authenticate", v, sizeof(v)))
+        fail_msg("%s: a 401 without WWW-Authenticate", what);
+}
+
+static const char *s_of(json_t *o, const char *field)
+{
+    const char *v = json_string_value(json_object_get(o, field));
+    if (!v)
+        fail_msg("no string \"%s\" in the answer", field);
+    return v;
+}
+
+/* Starts a session of tenant demo on c; its token into token. */
+static void demo_session(struct vg_httpc *c, const char *sid, char *token, size_t size)
+{
+    char body[256];
+    snprintf(body, sizeof(body), "{\"session_id\":\"%s\"}", sid);
+    struct answer a = call_on(
+        c, "POST", "/v1/sessions",
+        "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n", body);
+    if (a.status != 201)
+        fail_msg("session %s: %d %.300s", sid, a.status, a.resp.body.data);
+    snprintf(token, size, "%s", s_of(a.json, "token"));
+    answer_free(&a);
+}
+
+/* -- what landed ------------------------------------------------------------ */
+
+/* Rows of tenant in raw.events whose envelope has field (a constant:
+ * session_id, visitor_id) = value, and type if not NULL; -1 while the
+ * database cannot answer (other tests may restart it: reconnects then). */
+static long long landed(const char *tenant, const char *field, const char *value,
+                        const char *type)
+{
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM raw.events WHERE received_at > now() - interval '1 hour' "
+             "AND tenant_id = $1 AND body->>'%s' = $2 AND ($3::text IS NULL OR body->>'type' = "
+             "$3)",
+             field);
+    const char *p[] = {tenant, value, type};
+    PGresult *r = PQexecParams(st.db, sql, 3, NULL, p, NULL, NULL, 0);
+    long long n = -1;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    if (n < 0 && PQstatus(st.db) != CONNECTION_OK)
+        PQreset(st.db);
+    return n;
+}
+
+/* Waits until want rows landed (see landed()); fails the test otherwise. */
+static void await_landed(const char *tenant, const char *field, const char *value,
+                         const char *type, long long want)
+{
+    if (!ITEST_WAIT(landed(tenant, field, value, type) >= want, LAND_MS))
+        fail_msg("%s %s=%s (%s): %lld rows landed within %d ms, want %lld", tenant, field, value,
+                 type ? type : "any type", landed(tenant, field, value, type), LAND_MS, want);
+}
+
+static void assert_landed(const char *tenant, const char *field, const char *value,
+                          const char *type, long long want)
+{
+    long long n = -1;
+    ITEST_WAIT((n = landed(tenant, field, value, type)) >= 0, LAND_MS);
+    if (n != want)
+        fail_msg("%s %s=%s (%s): %lld rows in raw.events, want %lld", tenant, field, value,
+                 type ? type : "any type", n, want);
+}
+
+/* The heartbeats mart.sessions counts for (demo, sid); -1 while unknown. */
+static long long demo_heartbeats(const char *sid)
+{
+    const char *p[] = {sid};
+    PGresult *r = PQexecParams(st.db,
+                               "SELECT heartbeat_count FROM mart.sessions "
+                               "WHERE tenant_id = 'demo' AND session_id = $1",
+                               1, NULL, p, NULL, NULL, 0);
+    long long n = -1;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    if (PQstatus(st.db) != CONNECTION_OK)
+        PQreset(st.db);
+    return n;
+}
+
+/* -- raw connections ---------------------------------------------------------- */
+
+static int raw_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+        fail_msg("connect to 127.0.0.1:%d: %s", port, strerror(errno));
+    struct timeval tv = {.tv_sec = 5}; /* a server that stops reading fails a send */
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+/* Writes all of data; 0, or -1 once the server has closed (EPIPE, reset). */
+static int raw_send(int fd, const void *data, size_t n)
+{
+    const char *p = data;
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* What came back on a raw connection. */
+struct raw_answer {
+    char data[8192]; /* the first bytes, NUL-terminated */
+    size_t len;
+    int closed; /* the server closed (end of stream or reset) */
+    int status; /* of the first status line; 0 if none */
+};
+
+/* Reads fd until the server closes it, or until it answered a status line
+ * if stop_at_answer, or until timeout_ms passed. */
+static void raw_read(int fd, struct raw_answer *a, int timeout_ms, int stop_at_answer)
+{
+    memset(a, 0, sizeof(*a));
+    int64_t deadline = vg_mono_ms() + timeout_ms;
+    for (;;) {
+        int64_t left = deadline - vg_mono_ms();
+        if (left <= 0)
+            break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int rc = poll(&p, 1, (int)left);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0)
+            break;
+        char buf[4096];
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            a->closed = 1;
+            break;
+        }
+        size_t keep = (size_t)n < sizeof(a->data) - 1 - a->len ? (size_t)n
+                                                                : sizeof(a->data) - 1 - a->len;
+        memcpy(a->data + a->len, buf, keep);
+        a->len += keep;
+        a->data[a->len] = '\0';
+        if (!a->status && strstr(a->data, "\r\n"))
+            sscanf(a->data, "HTTP/1.%*d %d", &a->status);
+        if (stop_at_answer && a->status && strstr(a->data, "\r\n\r\n"))
+            break;
+    }
+}
+
+/* -- a producer of our own ------------------------------------------------- */
+
+struct child {
+    pid_t pid;
+    int port;
+    char conf[64];
+    char log[80];
+    struct vg_httpc *http;
+};
+
+static struct child kid;
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* Writes the child's config: tenant demo with demo-key and, unless
+ * revoked, sec-old-key; tenant acme with acme-key. */
+static void child_config(const char *path, int revoked)
+{
+    static const char conf[] =
+        "producer = {\n"
+        "  tenants = (\n"
+        "    { id = \"demo\"; rate_per_s = 1000.0; burst = 1000; origins = [ ];\n"
+        "      redirect_hosts = [ \"example.com\" ]; keys_sha256 = [ \"%s\"%s%s%s ]; },\n"
+        "    { id = \"acme\"; rate_per_s = 1000.0; burst = 1000; origins = [ ];\n"
+        "      redirect_hosts = [ ]; keys_sha256 = [ \"%s\" ]; }\n"
+        "  );\n"
+        "};\n";
+    char demo[65], old[65], acme[65], tmp[128];
+    unsigned char h[32];
+    vg_sha256("demo-key", 8, h);
+    vg_hex(h, 32, demo);
+    vg_sha256("sec-old-key", 11, h);
+    vg_hex(h, 32, old);
+    vg_sha256("acme-key", 8, h);
+    vg_hex(h, 32, acme);
+    snprintf(tmp, sizeof(tmp), "%s.new", path);
+    FILE *f = fopen(tmp, "w");
+    assert_non_null(f);
+    fprintf(f, conf, demo, revoked ? "" : ", \"", revoked ? "" : old, revoked ? "" : "\"", acme);
+    fclose(f);
+    assert_int_equal(rename(tmp, path), 0); /* a reload never reads half a file */
+}
+
+static void child_start(struct child *c)
+{
+    snprintf(c->conf, sizeof(c->conf), "/tmp/vigil-test-security-%d-XXXXXX", (int)getpid());
+    int fd = mkstemp(c->conf);
+    assert_true(fd >= 0);
+    close(fd);
+    child_config(c->conf, 0);
+    snprintf(c->log, sizeof(c->log), "%s.log", c->conf);
+    c->port = free_port();
+    char port[16], num[3][16], bin[512], url[64], err[256];
+    snprintf(port, sizeof(port), "%d", c->port);
+    snprintf(num[0], sizeof(num[0]), "%d", CHILD_TIMEOUT_S);
+    snprintf(num[1], sizeof(num[1]), "%d", CHILD_LIMIT);
+    snprintf(num[2], sizeof(num[2]), "%d", CHILD_MAX_BODY);
+    snprintf(bin, sizeof(bin), "%s/vigil-producer", itest_env("VIGIL_BIN_DIR"));
+    c->pid = fork();
+    assert_true(c->pid >= 0);
+    if (c->pid == 0) {
+        setenv("VIGIL_KAFKA_BROKERS", st.cfg->kafka_brokers, 1);
+        setenv("VIGIL_PRODUCER_PORT", port, 1);
+        setenv("VIGIL_PRODUCER_THREADS", "2", 1);
+        setenv("VIGIL_PRODUCER_CONNECTION_TIMEOUT_S", num[0], 1);
+        setenv("VIGIL_PRODUCER_CONNECTION_LIMIT", num[1], 1);
+        setenv("VIGIL_PRODUCER_MAX_BODY_BYTES", num[2], 1);
+        int lfd = open(c->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int nfd = open("/dev/null", O_RDONLY);
+        if (lfd >= 0) {
+            dup2(lfd, 1);
+            dup2(lfd, 2);
+            close(lfd);
+        }
+        if (nfd >= 0) {
+            dup2(nfd, 0);
+            close(nfd);
+        }
+        execl(bin, bin, "-c", c->conf, (char *)NULL);
+        _exit(127);
+    }
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", c->port);
+    c->http = vg_httpc_new(url, 10000, err, sizeof(err));
+    assert_non_null(c->http);
+    struct vg_http_resp r = {0};
+    int up = ITEST_WAIT(
+        vg_httpc_request(c->http, "GET", "/healthz", NULL, NULL, 0, &r, err, sizeof(err)) == 0 &&
+            r.status == 200,
+        15000);
+    vg_http_resp_free(&r);
+    if (!up)
+        fail_msg("our vigil-producer on port %d did not come up (log %s)", c->port, c->log);
+}
+
+/* SIGTERM, then the exit status within timeout_ms (-1 if it did not exit). */
+static int child_stop(struct child *c, int timeout_ms)
+{
+    if (!c->pid)
+        return 0;
+    vg_httpc_free(c->http);
+    c->http = NULL;
+    kill(c->pid, SIGTERM);
+    int status = 0, done = ITEST_WAIT(waitpid(c->pid, &status, WNOHANG) == c->pid, timeout_ms);
+    if (!done) {
+        kill(c->pid, SIGKILL);
+        waitpid(c->pid, &status, 0);
+    }
+    c->pid = 0;
+    if (!done)
+        return -1;
+    unlink(c->conf);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        unlink(c->log);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* -- credentials ------------------------------------------------------------ */
+
+/* The ingestion routes that take a key (and, but for /v1/sessions, a token). */
+struct route {
+    const char *path; /* %s: a session id */
+    const char *body; /* %s: the same session id; NULL: no body */
+    int takes_token;
+};
+
+/* Each writes under demo/<session id> if it is let through. */
+static const struct route routes[] = {
+    {"/v1/events", "{\"type\":\"sec.probe\",\"session_id\":\"%s\"}", 1},
+    {"/v1/sessions", "{\"session_id\":\"%s\"}", 0},
+    {"/v1/sessions/%s/heartbeat", NULL, 1},
+    {"/v1/sessions/%s/end", "{\"reason\":\"probe\"}", 1},
+};
+
+/* The path and body of route r for session sid; *body is NULL without one. */
+static void route_fill(const struct route *r, const char *sid, char *path, size_t path_size,
+                       char *body, size_t body_size, const char **bodyp)
+{
+    snprintf(path, path_size, r->path, sid);
+    if (r->body)
+        snprintf(body, body_size, r->body, sid);
+    *bodyp = r->body ? body : NULL;
+}
+
+/* A token signed with secret (or the stack's) for tenant and session. */
+static void forge(const char *secret, const char *tenant, const char *sid, int64_t expires_s,
+                  char *out, size_t size)
+{
+    if (!secret)
+        secret = st.cfg->token_secret;
+    if (vg_token_sign(secret, strlen(secret), tenant, sid, expires_s, out, size))
+        fail_msg("cannot sign a token for %s/%s", tenant, sid);
+}
+
+static void test_every_ingestion_route_refuses_missing_and_wrong_credentials(void **state)
+{
+    char sid[96], hash[65], path[1024], h[1024], what[1200];
+    snprintf(sid, sizeof(sid), "%s-cred", run);
+    unsigned char d[32];
+    vg_sha256("demo-key", 8, d);
+    vg_hex(d, 32, hash);
+    int64_t now = vg_now_ms() / 1000;
+    char wrong_secret[VG_TOKEN_MAX], expired[VG_TOKEN_MAX], ghost[VG_TOKEN_MAX];
+    forge("not-the-secret-of-this-stack", "demo", sid, now + 3600, wrong_secret,
+          sizeof(wrong_secret));
+    forge(NULL, "demo", sid, now - 60, expired, sizeof(expired));
+    forge(NULL, "ghost", sid, now + 3600, ghost, sizeof(ghost));
+
+    /* Authorization header, the code it gets on key routes and token routes. */
+    char b1[160], b2[160], b3[160], s1[600], s2[600], s3[600];
+    snprintf(b1, sizeof(b1), "Authorization: Bearer %s\r\n", hash); /* the stored hash */
+    snprintf(b2, sizeof(b2), "Authorization: Bearer demo-ke\r\n");  /* a prefix */
+    snprintf(b3, sizeof(b3), "Authorization: Bearer demo-key-\r\n"); /* an extension */
+    snprintf(s1, sizeof(s1), "Authorization: Session %s\r\n", wrong_secret);
+    snprintf(s2, sizeof(s2), "Authorization: Session %s\r\n", expired);
+    snprintf(s3, sizeof(s3), "Authorization: Session %s\r\n", ghost);
+    const struct {
+        const char *auth;
+        const char *key_code, *token_code;
+    } cases[] = {
+        {"", "missing_credentials", "missing_credentials"},
+        {"Authorization: Bearer wrong-key\r\n", "unknown_key", "unknown_key"},
+        {"Authorization: Bearer \r\n", NULL, NULL}, /* the value may lose its space */
+        {b1, "unknown_key", "unknown_key"},
+        {b2, "unknown_key", "unknown_key"},
+        {b3, "unknown_key", "unknown_key"},
+        {"Authorization: Basic ZGVtbzpkZW1vLWtleQ==\r\n", "bad_authorization", "bad_authorization"},
+        {"Authorization: demo-key\r\n", "bad_authorization", "bad_authorization"},
+        {"Authorization: Session not-a-token\r\n", "key_required", "invalid_token"},
+        {s1, "key_required", "invalid_token"},
+        {s2, "key_required", "token_expired"},
+        {s3, "key_required", "invalid_token"},
+    };
+    for (size_t r = 0; r < VG_ARRAY_LEN(routes); r++) {
+        char body[256];
+        const char *b;
+        route_fill(&routes[r], sid, path, sizeof(path), body, sizeof(body), &b);
+        for (size_t i = 0; i < VG_ARRAY_LEN(cases); i++) {
+            snprintf(h, sizeof(h), "%sContent-Type: application/json\r\n", cases[i].auth);
+            struct answer a = call_on(http, "POST", path, h, b);
+            snprintf(what, sizeof(what), "POST %s with [%.60s]", routes[r].path, cases[i].auth);
+            assert_error(&a, what, 401,
+                         routes[r].takes_token ? cases[i].token_code : cases[i].key_code);
+            answer_free(&a);
+        }
+        if (!routes[r].takes_token)
+            continue;
+        /* the same forged tokens as ?token=, as navigator.sendBeacon sends them */
+        const char *qtokens[] = {"not-a-token", wrong_secret, expired, ghost};
+        const char *qcodes[] = {"invalid_token", "invalid_token", "token_expired",
+                                "invalid_token"};
+        for (size_t i = 0; i < VG_ARRAY_LEN(qtokens); i++) {
+            char qpath[1400];
+            snprintf(qpath, sizeof(qpath), "%s?token=%s", path, qtokens[i]);
+            struct answer a = call_on(http, "POST", qpath, "Content-Type: application/json\r\n", b);
+            snprintf(what, sizeof(what), "POST %s?token=<%zu>", routes[r].path, i);
+            assert_error(&a, what, 401, qcodes[i]);
+            answer_free(&a);
+        }
+    }
+
+    /* GET /t/{token}: the token is the credential. Without one the path is
+     * not a route at all (404); a bad, forged, expired or unknown tenant's
+     * token is 401. */
+    const char *ttokens[] = {"not-a-token", wrong_secret, expired, ghost};
+    const char *tcodes[] = {"invalid_token", "invalid_token", "token_expired", "invalid_token"};
+    for (size_t i = 0; i < VG_ARRAY_LEN(ttokens); i++) {
+        snprintf(path, sizeof(path), "/t/%s?to=https://example.com/", ttokens[i]);
+        struct answer a = call_on(http, "GET", path, NULL, NULL);
+        snprintf(what, sizeof(what), "GET /t/<%zu>", i);
+        assert_error(&a, what, 401, tcodes[i]);
+        if (vg_http_resp_header(&a.resp, "Location", h, sizeof(h)))
+            fail_msg("%s: redirected to %s without a valid token", what, h);
+        answer_free(&a);
+    }
+    struct answer a = call_on(http, "GET", "/t/?to=https://example.com/", NULL, NULL);
+    assert_error(&a, "GET /t/ without a token", 404, "not_found");
+    answer_free(&a);
+
+    /* Not one of them wrote anything under this run's session. */
+    char token[VG_TOKEN_MAX];
+    demo_session(http, sid, token, sizeof(token)); /* the barrier, same key demo/<sid> */
+    await_landed("demo", "session_id", sid, "session.start", 1);
+    assert_landed("demo", "session_id", sid, NULL, 1);
+}
+
+static void test_a_revoked_key_is_refused_on_every_route(void **state)
+{
+    char sid[96], path[512], what[600];
+    snprintf(sid, sizeof(sid), "%s-revoked", run);
+    const char *old = "Authorization: Bearer sec-old-key\r\nContent-Type: application/json\r\n";
+    struct answer a = call_on(kid.http, "POST", "/v1/events", old, "{\"type\":\"sec.before\"}");
+    assert_int_equal(a.status, 202);
+    answer_free(&a);
+
+    /* Revoked: the key leaves keys_sha256, the producer reloads on SIGHUP. */
+    child_config(kid.conf, 1);
+    kill(kid.pid, SIGHUP);
+    int gone = ITEST_WAIT(
+        ({
+            struct answer p = call_on(kid.http, "POST", "/v1/events", old, "{\"type\":\"x\"}");
+            int s = p.status;
+            answer_free(&p);
+            s == 401;
+        }),
+        10000);
+    if (!gone)
+        fail_msg("sec-old-key still accepted 10 s after SIGHUP (log %s)", kid.log);
+    for (size_t r = 0; r < VG_ARRAY_LEN(routes); r++) {
+        char body[256];
+        const char *b;
+        route_fill(&routes[r], sid, path, sizeof(path), body, sizeof(body), &b);
+        a = call_on(kid.http, "POST", path, old, b);
+        snprintf(what, sizeof(what), "POST %s with the revoked key", routes[r].path);
+        assert_error(&a, what, 401, "unknown_key");
+        answer_free(&a);
+    }
+    /* the other key of the tenant still works */
+    a = call_on(kid.http, "POST", "/v1/events",
+                "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n",
+                "{\"type\":\"sec.after\"}");
+    assert_int_equal(a.status, 202);
+    answer_free(&a);
+}
+
+/* -- tenants ------------------------------------------------------------------ */
+
+static void test_a_key_for_acme_cannot_write_as_demo(void **state)
+{
+    char sid[96], other[96], visitor[96], token[VG_TOKEN_MAX], path[1024], h[1024], body[512];
+    char what[1200];
+    snprintf(sid, sizeof(sid), "%s-demo-s", run);
+    snprintf(other, sizeof(other), "%s-demo-other", run);
+    snprintf(visitor, sizeof(visitor), "%s-demo-v", run);
+    demo_session(http, sid, token, sizeof(token));
+    const char *acme = "Authorization: Bearer acme-key\r\nContent-Type: application/json\r\n";
+
+    /* X-Customer-ID naming demo, with acme's key, on every route */
+    for (size_t r = 0; r < VG_ARRAY_LEN(routes); r++) {
+        const char *b;
+        route_fill(&routes[r], sid, path, sizeof(path), body, sizeof(body), &b);
+        snprintf(h, sizeof(h), "%sX-Customer-ID: demo\r\n", acme);
+        struct answer a = call_on(http, "POST", path, h, b);
+        snprintf(what, sizeof(what), "acme-key as demo on %s", routes[r].path);
+        assert_error(&a, what, 401, "tenant_mismatch");
+        answer_free(&a);
+    }
+
+    /* a "tenant" in the body is no field of an event, a batch or a session */
+    const char *const bodies[][2] = {
+        {"/v1/events", "{\"type\":\"sec.steal\",\"visitor_id\":\"%s\",\"tenant\":\"demo\"}"},
+        {"/v1/events", "[{\"type\":\"sec.steal\",\"visitor_id\":\"%s\",\"tenant\":\"demo\"}]"},
+        {"/v1/events", "{\"tenant\":\"demo\",\"events\":[{\"type\":\"sec.steal\","
+                       "\"visitor_id\":\"%s\"}]}"},
+        {"/v1/sessions", "{\"session_id\":\"%s\",\"tenant\":\"demo\"}"},
+    };
+    for (size_t i = 0; i < VG_ARRAY_LEN(bodies); i++) {
+        snprintf(body, sizeof(body), bodies[i][1], i == 3 ? sid : visitor);
+        struct answer a = call_on(http, "POST", bodies[i][0], acme, body);
+        snprintf(what, sizeof(what), "acme-key with %s", body);
+        assert_error(&a, what, 400, "unknown_field");
+        answer_free(&a);
+    }
+    /* ... and demo's own key cannot pick a tenant that way either */
+    snprintf(body, sizeof(body), "{\"type\":\"sec.steal\",\"visitor_id\":\"%s\",\"tenant\":\"acme\"}",
+             visitor);
+    struct answer a = call_on(http, "POST", "/v1/events",
+                              "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n"
+                              "X-Customer-ID: demo\r\n",
+                              body);
+    assert_error(&a, "demo-key with tenant acme in the body", 400, "unknown_field");
+    answer_free(&a);
+
+    /* demo's session token: its own session only, and never as acme */
+    char tok[VG_TOKEN_MAX + 64];
+    snprintf(tok, sizeof(tok), "Authorization: Session %s\r\nContent-Type: application/json\r\n",
+             token);
+    snprintf(path, sizeof(path), "/v1/sessions/%s/heartbeat", other);
+    a = call_on(http, "POST", path, tok, NULL);
+    assert_error(&a, "demo's token on another session's heartbeat", 401, "session_scope");
+    answer_free(&a);
+    snprintf(path, sizeof(path), "/v1/sessions/%s/end", other);
+    a = call_on(http, "POST", path, tok, "{\"reason\":\"steal\"}");
+    assert_error(&a, "demo's token on another session's end", 401, "session_scope");
+    answer_free(&a);
+    snprintf(body, sizeof(body), "{\"type\":\"sec.steal\",\"session_id\":\"%s\"}", other);
+    a = call_on(http, "POST", "/v1/events", tok, body);
+    assert_error(&a, "demo's token on an event of another session", 401, "session_scope");
+    answer_free(&a);
+    snprintf(h, sizeof(h), "%sX-Customer-ID: acme\r\n", tok);
+    snprintf(path, sizeof(path), "/v1/sessions/%s/heartbeat", sid);
+    a = call_on(http, "POST", path, h, NULL);
+    assert_error(&a, "demo's token as acme", 401, "tenant_mismatch");
+    answer_free(&a);
+    a = call_on(http, "POST", "/v1/sessions", tok, "{}");
+    assert_error(&a, "demo's token starting a session", 401, "key_required");
+    answer_free(&a);
+
+    /* acme's key on demo's session id, even with demo's token beside it:
+     * accepted, but as acme's own session of the same name */
+    snprintf(path, sizeof(path), "/v1/sessions/%s/heartbeat?token=%s", sid, token);
+    a = call_on(http, "POST", path, acme, NULL);
+    assert_int_equal(a.status, 202);
+    answer_free(&a);
+
+    /* The barriers, with demo's keys: demo/<sid> and demo/<visitor>. */
+    snprintf(path, sizeof(path), "/v1/sessions/%s/heartbeat", sid);
+    a = call_on(http, "POST", path, tok, NULL);
+    assert_int_equal(a.status, 202);
+    answer_free(&a);
+    snprintf(body, sizeof(body), "{\"type\":\"sec.barrier\",\"visitor_id\":\"%s\"}", visitor);
+    a = call_on(http, "POST", "/v1/events",
+                "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n", body);
+    assert_int_equal(a.status, 202);
+    answer_free(&a);
+    await_landed("demo", "session_id", sid, "session.heartbeat", 1);
+    await_landed("demo", "visitor_id", visitor, "sec.barrier", 1);
+    await_landed("acme", "session_id", sid, "session.heartbeat", 1);
+
+    /* Demo holds its start, its one heartbeat and its barrier event, nothing else. */
+    assert_landed("demo", "session_id", sid, NULL, 2);
+    assert_landed("demo", "session_id", other, NULL, 0);
+    assert_landed("demo", "visitor_id", visitor, NULL, 1);
+    assert_landed("acme", "visitor_id", visitor, NULL, 0);
+    long long hb = -1;
+    if (!ITEST_WAIT((hb = demo_heartbeats(sid)) == 1, LAND_MS))
+        fail_msg("mart.sessions (demo, %s) counts %lld heartbeats, want its one", sid, hb);
+}
+
+/* -- framing -------------------------------------------------------------------- */
+
+/* Appends tmpl to out with {len} and {hex} (the body's length, decimal and
+ * hexadecimal) and {body} filled in. */
+static void expand(struct vg_buf *out, const char *tmpl, const char *body, size_t len)
+{
+    while (*tmpl) {
+        if (!strncmp(tmpl, "{len}", 5)) {
+            vg_buf_printf(out, "%zu", len);
+            tmpl += 5;
+        } else if (!strncmp(tmpl, "{hex}", 5)) {
+            vg_buf_printf(out, "%zx", len);
+            tmpl += 5;
+        } else if (!strncmp(tmpl, "{body}", 6)) {
+            vg_buf_append(out, body, len);
+            tmpl += 6;
+        } else {
+            vg_buf_append(out, tmpl++, 1);
+        }
+    }
+}
+
+static void test_ambiguous_framing_is_refused_and_enqueues_nothing(void **state)
+{
+    char visitor[96], body[256], head[512];
+    snprintf(visitor, sizeof(visitor), "%s-smuggle", run);
+    int bl = snprintf(body, sizeof(body), "{\"type\":\"sec.smuggled\",\"visitor_id\":\"%s\"}",
+                      visitor);
+    snprintf(head, sizeof(head),
+             "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+             "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n");
+    /* A request a proxy in front might forward with one framing and
+     * libmicrohttpd read with another; or a chunked body that is broken. */
+    const struct {
+        const char *name;
+        const char *tmpl; /* after head; {len}, {hex}: the body's length; {body} */
+        int status;       /* wanted, and then a close */
+    } cases[] = {
+        {"conflicting Content-Length", "Content-Length: {len}\r\nContent-Length: 5\r\n\r\n{body}",
+         400},
+        {"duplicate Content-Length", "Content-Length: {len}\r\nContent-Length: {len}\r\n\r\n{body}",
+         400},
+        {"a list as Content-Length", "Content-Length: {len}, {len}\r\n\r\n{body}", 400},
+        {"Content-Length with chunked",
+         "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n{hex}\r\n{body}\r\n0\r\n\r\n", 400},
+        {"chunked with Content-Length",
+         "Transfer-Encoding: chunked\r\nContent-Length: {len}\r\n\r\n{body}", 400},
+        {"two Transfer-Encodings",
+         "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n{hex}\r\n{body}\r\n0\r\n\r\n",
+         400},
+        {"chunked not last", "Transfer-Encoding: chunked, identity\r\n\r\n{body}", 400},
+        {"an unknown coding", "Transfer-Encoding: xchunked\r\n\r\n{hex}\r\n{body}\r\n0\r\n\r\n", 400},
+        {"space before the colon", "Content-Length : {len}\r\n\r\n{body}", 400},
+        {"a chunk size that is not hex",
+         "Transfer-Encoding: chunked\r\n\r\nzz\r\n{body}\r\n0\r\n\r\n", 400},
+        {"a negative chunk size", "Transfer-Encoding: chunked\r\n\r\n-{hex}\r\n{body}\r\n0\r\n\r\n",
+         400},
+        {"a chunk longer than its size",
+         "Transfer-Encoding: chunked\r\n\r\n5\r\n{body}\r\n0\r\n\r\n", 400},
+        {"a chunk size past 64 bits",
+         "Transfer-Encoding: chunked\r\n\r\n1FFFFFFFFFFFFFFFFFFF\r\n{body}\r\n0\r\n\r\n", 413},
+    };
+    for (size_t i = 0; i < VG_ARRAY_LEN(cases); i++) {
+        struct vg_buf req = {0};
+        vg_buf_puts(&req, head);
+        expand(&req, cases[i].tmpl, body, (size_t)bl);
+        int fd = raw_connect(kid.port);
+        struct raw_answer a;
+        int sent = raw_send(fd, req.data, req.len);
+        raw_read(fd, &a, 2000, 0);
+        a.closed |= sent != 0;
+        vg_buf_free(&req);
+        close(fd);
+        if (a.status != cases[i].status || !a.closed)
+            fail_msg("%s: status %d%s, want %d and a close: %.200s", cases[i].name, a.status,
+                     a.closed ? " then closed" : ", left open", cases[i].status, a.data);
+    }
+
+    /* A chunk of 2^64-1 bytes: whatever follows is its body, cut at
+     * max_body_bytes plus a drain allowance (1 MiB), never answered 2xx. */
+    int fd = raw_connect(kid.port);
+    snprintf(head + strlen(head), sizeof(head) - strlen(head),
+             "Transfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFF\r\n");
+    assert_int_equal(raw_send(fd, head, strlen(head)), 0);
+    static char filler[64 * 1024];
+    memset(filler, ' ', sizeof(filler));
+    size_t sent = 0;
+    raw_send(fd, body, (size_t)bl);
+    while (sent < 64u << 20 && raw_send(fd, filler, sizeof(filler)) == 0)
+        sent += sizeof(filler);
+    struct raw_answer a;
+    raw_read(fd, &a, (CHILD_TIMEOUT_S + 3) * 1000, 0);
+    close(fd);
+    if (!a.closed || (a.status >= 200 && a.status < 300))
+        fail_msg("a chunk of 2^64-1 bytes: %s after %zu bytes, status %d", a.closed ? "closed" :
+                 "left open", sent, a.status);
+    if (sent >= 64u << 20)
+        fail_msg("the server read 64 MiB of a body capped at %d bytes", CHILD_MAX_BODY);
+
+    /* The barrier: a well-formed chunked request of the same visitor. */
+    fd = raw_connect(kid.port);
+    char req[1024];
+    int n = snprintf(req, sizeof(req),
+                     "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n",
+                     (unsigned)bl, body);
+    assert_int_equal(raw_send(fd, req, (size_t)n), 0);
+    raw_read(fd, &a, 10000, 1);
+    close(fd);
+    if (a.status != 202)
+        fail_msg("a well-formed chunked request: status %d: %.200s", a.status, a.data);
+    await_landed("demo", "visitor_id", visitor, NULL, 1);
+    assert_landed("demo", "visitor_id", visitor, NULL, 1);
+}
+
+/* -- slow and numerous clients ------------------------------------------------ */
+
+static void test_a_stalled_request_is_closed_within_the_connection_timeout(void **state)
+{
+    char visitor[96], req[1024];
+    snprintf(visitor, sizeof(visitor), "%s-stalled", run);
+    /* half a header block; and whole headers with a tenth of the body */
+    int fds[2];
+    fds[0] = raw_connect(kid.port);
+    const char *half = "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bea";
+    assert_int_equal(raw_send(fds[0], half, strlen(half)), 0);
+    fds[1] = raw_connect(kid.port);
+    int n = snprintf(req, sizeof(req),
+                     "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n"
+                     "Content-Length: 400\r\n\r\n{\"type\":\"sec.stalled\",\"visitor_id\":\"%s\"}",
+                     visitor);
+    assert_int_equal(raw_send(fds[1], req, (size_t)n), 0);
+    int64_t t0 = vg_mono_ms();
+    const int bound_ms = (CHILD_TIMEOUT_S + 3) * 1000;
+    for (int i = 0; i < 2; i++) {
+        struct raw_answer a;
+        raw_read(fds[i], &a, bound_ms - (int)(vg_mono_ms() - t0), 0);
+        int64_t ms = vg_mono_ms() - t0;
+        close(fds[i]);
+        if (!a.closed)
+            fail_msg("stalled request %d still open after %lld ms (timeout %d s)", i,
+                     (long long)ms, CHILD_TIMEOUT_S);
+        if (ms < (CHILD_TIMEOUT_S - 1) * 1000)
+            fail_msg("stalled request %d closed after %lld ms, before the timeout of %d s", i,
+                     (long long)ms, CHILD_TIMEOUT_S);
+        if (a.status >= 200 && a.status < 300)
+            fail_msg("stalled request %d answered %d", i, a.status);
+    }
+    /* The barrier: the same visitor, whole. */
+    char body[256];
+    snprintf(body, sizeof(body), "{\"type\":\"sec.barrier\",\"visitor_id\":\"%s\"}", visitor);
+    struct answer b = call_on(kid.http, "POST", "/v1/events",
+                              "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n",
+                              body);
+    assert_int_equal(b.status, 202);
+    answer_free(&b);
+    await_landed("demo", "visitor_id", visitor, "sec.barrier", 1);
+    assert_landed("demo", "visitor_id", visitor, NULL, 1);
+}
+
+/* Opens n connections to port, each served one keep-alive /healthz, so
+ * that the server has accepted every one and holds it idle. */
+static void hold(int *fds, int n, int port)
+{
+    const char *req = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    for (int i = 0; i < n; i++) {
+        fds[i] = raw_connect(port);
+        assert_int_equal(raw_send(fds[i], req, strlen(req)), 0);
+        struct raw_answer a;
+        raw_read(fds[i], &a, 5000, 1);
+        if (a.status != 200)
+            fail_msg("held connection %d: status %d", i, a.status);
+    }
+}
+
+static void test_connections_past_the_limit_wait_until_a_slot_frees(void **state)
+{
+    /* libmicrohttpd stops accepting at producer.connection_limit: a
+     * connection past it waits in the listen backlog, unserved, until one
+     * closes, or until the connection timeout closes an idle one. */
+    const char *req = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    int fds[CHILD_LIMIT];
+    struct raw_answer a;
+    vg_httpc_reconnect(kid.http); /* its kept-alive connection would hold a slot */
+    for (int round = 0; round < 2; round++) {
+        hold(fds, CHILD_LIMIT, kid.port);
+        int64_t t0 = vg_mono_ms();
+        int extra = raw_connect(kid.port);
+        assert_int_equal(raw_send(extra, req, strlen(req)), 0);
+        raw_read(extra, &a, 1000, 1);
+        if (a.len)
+            fail_msg("round %d: connection %d of a limit of %d served: %.100s", round,
+                     CHILD_LIMIT + 1, CHILD_LIMIT, a.data);
+        if (round == 0) {
+            /* a client leaves: the waiting one is served, well before the timeout */
+            close(fds[0]);
+            close(fds[1]);
+            raw_read(extra, &a, 1500, 1);
+            if (a.status != 200)
+                fail_msg("a slot freed, the waiting connection got status %d after %lld ms",
+                         a.status, (long long)(vg_mono_ms() - t0));
+            for (int i = 2; i < CHILD_LIMIT; i++)
+                close(fds[i]);
+        } else {
+            /* nobody leaves: the idle ones time out, then it is served */
+            raw_read(extra, &a, (CHILD_TIMEOUT_S + 3) * 1000, 1);
+            int64_t ms = vg_mono_ms() - t0;
+            if (a.status != 200)
+                fail_msg("held idle connections: the waiting one got status %d after %lld ms",
+                         a.status, (long long)ms);
+            for (int i = 0; i < CHILD_LIMIT; i++)
+                close(fds[i]);
+        }
+        close(extra);
+    }
+    /* and a normal request still works */
+    struct answer b = call_on(kid.http, "POST", "/v1/events",
+                              "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n",
+                              "{\"type\":\"sec.after_limit\"}");
+    assert_int_equal(b.status, 202);
+    answer_free(&b);
+}
+
+/* -- set-up ------------------------------------------------------------------- */
+
+static int setup(void **state)
+{
+    char err[512];
+    itest_open(&st, "sec");
+    if (!st.cfg->token_secret || !*st.cfg->token_secret)
+        fail_msg("VIGIL_TOKEN_SECRET is not set: the stack's tokens cannot be forged for tests");
+    http = vg_httpc_new(itest_env("VIGIL_HTTP"), 30000, err, sizeof(err));
+    if (!http)
+        fail_msg("%s", err);
+    snprintf(run, sizeof(run), "%s", st.tenant); /* "sec-xxxxxxxx" */
+    child_start(&kid);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    int rc = child_stop(&kid, 15000);
+    vg_httpc_free(http);
+    itest_close(&st);
+    if (rc != 0)
+        fprintf(stderr, "our vigil-producer exited %d (log %s)\n", rc, kid.log);
+    return rc != 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_ingestion_route_refuses_missing_and_wrong_credentials),
+        cmocka_unit_test(test_a_revoked_key_is_refused_on_every_route),
+        cmocka_unit_test(test_a_key_for_acme_cannot_write_as_demo),
+        cmocka_unit_test(test_ambiguous_framing_is_refused_and_enqueues_nothing),
+        cmocka_unit_test(test_a_stalled_request_is_closed_within_the_connection_timeout),
+        cmocka_unit_test(test_connections_past_the_limit_wait_until_a_slot_frees),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
