@@ -325,8 +325,8 @@ static int parse_tenant(struct ctx *c, config_setting_t *g, struct vg_tenant *t)
                 return fail(c, ml, "producer.tenants.id: must match [a-z0-9_-]{1,64}");
             t->id = vg_xstrdup(v);
         } else if (!strcmp(name, "keys_sha256")) {
-            char **keys;
-            size_t nk;
+            char **keys = NULL; /* left NULL when it is no array */
+            size_t nk = 0;
             int rc = string_array(c, m, "producer.tenants.keys_sha256", &keys, &nk);
             if (rc == 0) {
                 t->keys = vg_xcalloc(nk ? nk : 1, VG_SHA256_LEN);
