@@ -115,6 +115,10 @@ static const struct setting settings[] = {
      0, "events listed in a session summary"},
     {"worker.summary_delay_ms", CT_INT, OFF(worker_summary_delay_ms), "2000", 0, 3600000, NULL,
      0, "a summary waits this long after the end, for signals still on their way"},
+    {"worker.idle_tx_timeout_ms", CT_INT, OFF(worker_idle_tx_timeout_ms), "20000", 1000,
+     3600000, NULL, 0,
+     "the database ends a worker's transaction left idle this long (a stopped or hung worker), "
+     "releasing its locks"},
 
     {"scheduler.listen", CT_STRING, OFF(scheduler_listen), "127.0.0.1", 0, 0, NULL, 0,
      "address of the health and metrics server"},

@@ -37,7 +37,25 @@ static const char prepare_sql[] =
 
 int vg_stages_prepare(struct vg_stage_ctx *s)
 {
-    return vg__stage_exec(s, prepare_sql);
+    /* A batch sends its statements back to back; the longest wait inside one
+     * is for dead letters to be acknowledged (10 s). A transaction idle for
+     * longer belongs to a stopped or hung worker: the server ends it, so its
+     * row locks do not stall the worker that took its partitions over, and
+     * the stopped one, once resumed, finds its connection gone and its
+     * offsets moved (refused by the compare-and-set). */
+    char ms[24];
+    snprintf(ms, sizeof(ms), "%lld", (long long)s->cfg->worker_idle_tx_timeout_ms);
+    const char *p[1] = {ms};
+    PGresult *r = PQexecParams(s->conn,
+                               "SELECT set_config('idle_in_transaction_session_timeout', $1, false)",
+                               1, NULL, p, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        vg_pg_error(s->conn, r, s->errstr, sizeof(s->errstr));
+        rc = vg_pg_classify(s->conn, r);
+    }
+    PQclear(r);
+    return rc ? rc : vg__stage_exec(s, prepare_sql);
 }
 
 static void copy_time(struct vg_buf *row, int64_t us, int last)

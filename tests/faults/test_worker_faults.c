@@ -1,7 +1,8 @@
 /*
  * Faults on the real stack, each ending with exact counts in every layer:
  * workers killed with SIGKILL again and again under load, PostgreSQL stopped
- * under load, a worker paused past its group session and resumed.
+ * under load, a worker paused past its group session and resumed, paused in
+ * the middle of its batch transaction (its stale commit refused).
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -120,12 +121,80 @@ static void test_worker_paused_past_its_session_commits_nothing_stale(void **sta
     itest_close(&t);
 }
 
+/* worker-1's backend waits on a lock: it is inside its batch transaction. */
+static int worker_1_waits_on_a_lock(struct itest *t)
+{
+    return itest_count(t,
+                       "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'worker-1'"
+                       " AND wait_event_type = 'Lock'",
+                       0, NULL) > 0;
+}
+
+static double worker_1_conflicts(void)
+{
+    char *urls = vg_xstrdup(itest_env("VIGIL_WORKER_HTTP"));
+    char *w1 = strtok(urls, " ");
+    assert_non_null(w1);
+    double v = itest_metric(w1, "vigil_worker_offset_conflicts_total");
+    free(urls);
+    return v;
+}
+
+/*
+ * The case the compare-and-set exists for. The test holds the offset rows,
+ * so worker-1 stops inside its batch transaction, at the compare-and-set;
+ * there it is paused with SIGSTOP. The group hands its partitions to
+ * worker-2 after the session timeout, the database ends worker-1's idle
+ * transaction (worker.idle_tx_timeout_ms) so its locks go, and worker-2
+ * lands the same messages. Resumed, worker-1 retries its batch and must be
+ * refused: the offsets it expected are gone.
+ */
+static void test_worker_paused_inside_its_batch_has_its_stale_commit_refused(void **state)
+{
+    struct itest t;
+    struct load l = {0};
+    itest_open(&t, "midbatch");
+    send_events(&t, &l, 500); /* every partition has its offsets row */
+    assert_exact(&t, &l);
+    double conflicts_before = worker_1_conflicts();
+
+    const char *g[1] = {t.cfg->worker_group};
+    PGconn *holder = PQconnectdb(itest_env("VIGIL_DATABASE_URL"));
+    assert_int_equal(PQstatus(holder), CONNECTION_OK);
+    PQclear(PQexec(holder, "BEGIN"));
+    PGresult *r = PQexecParams(holder,
+                               "SELECT 1 FROM ops.consumer_offsets WHERE consumer_group = $1"
+                               " FOR UPDATE",
+                               1, NULL, g, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    send_events(&t, &l, 1000); /* 50 sessions: both workers get some */
+    if (!ITEST_WAIT(worker_1_waits_on_a_lock(&t), 60000)) {
+        PQfinish(holder);
+        fail_msg("worker-1 never reached its compare-and-set");
+    }
+    assert_int_equal(itest_signal("worker-1", SIGSTOP), 0);
+    PQclear(PQexec(holder, "ROLLBACK"));
+    PQfinish(holder);
+
+    /* worker-2 takes over and lands everything while worker-1 sleeps. */
+    assert_exact(&t, &l);
+    assert_int_equal(itest_signal("worker-1", SIGCONT), 0);
+    if (!ITEST_WAIT(worker_1_conflicts() > conflicts_before, 60000))
+        fail_msg("worker-1's stale batch was not refused (conflicts %.0f, before %.0f)",
+                 worker_1_conflicts(), conflicts_before);
+    send_events(&t, &l, 1000);
+    assert_exact(&t, &l);
+    itest_close(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_workers_killed_again_and_again_lose_and_double_nothing),
         cmocka_unit_test(test_database_outage_under_load_is_waited_out),
         cmocka_unit_test(test_worker_paused_past_its_session_commits_nothing_stale),
+        cmocka_unit_test(test_worker_paused_inside_its_batch_has_its_stale_commit_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,7 @@
 #include "itest_stack.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -7,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -153,4 +156,35 @@ void itest_uuid(char out[37])
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
              b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
              b[13], b[14], b[15]);
+}
+
+double itest_metric(const char *base, const char *series)
+{
+    unsigned port;
+    char host[64];
+    if (sscanf(base, "http://%63[^:]:%u", host, &port) != 2)
+        fail_msg("bad metrics address %s", base);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, host, &a.sin_addr);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
+        fail_msg("cannot connect to %s", base);
+    const char req[] = "GET /metrics HTTP/1.0\r\nHost: itest\r\n\r\n";
+    assert_int_equal(write(fd, req, sizeof(req) - 1), (ssize_t)(sizeof(req) - 1));
+    struct vg_buf b = {0};
+    char chunk[8192];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+        vg_buf_append(&b, chunk, (size_t)n);
+    close(fd);
+    double v = 0;
+    size_t len = strlen(series);
+    for (const char *s = b.data; s && *s;) {
+        const char *eol = strchr(s, '\n');
+        if (!strncmp(s, series, len) && s[len] == ' ')
+            v = strtod(s + len + 1, NULL);
+        s = eol ? eol + 1 : NULL;
+    }
+    vg_buf_free(&b);
+    return v;
 }

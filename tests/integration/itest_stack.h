@@ -42,6 +42,10 @@ int itest_dev(const char *args);
 /* Sends sig to the process named in the stack's pid file (worker-1, ...); 0 if sent. */
 int itest_signal(const char *name, int sig);
 
+/* GET base/metrics (base "http://127.0.0.1:PORT") and the value of one
+ * series, its labels included ("name{l=\"v\"}"); 0 when absent. */
+double itest_metric(const char *base, const char *series);
+
 /* A new random UUIDv4 string. */
 void itest_uuid(char out[37]);
 

@@ -12,8 +12,6 @@
  * The sweep shared by both workers covers 100,000 sessions (about 10 s on
  * the development machine); VIGIL_ITEST_SWEEP_SESSIONS=N changes the size.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -132,38 +129,6 @@ static void barrier(struct itest *t, const char *tag)
     snprintf(params, sizeof(params), "{\"idle_seconds\":300,\"tenant\":\"%s\"}", t->tenant);
     send_signed(t, id, "timeout_sessions", params, 1);
     free(wait_run(t, id, RUN_TIMEOUT_MS));
-}
-
-/* GET base/metrics and the value of one series (0 when absent). */
-static double metric(const char *base, const char *series)
-{
-    unsigned port;
-    char host[64];
-    if (sscanf(base, "http://%63[^:]:%u", host, &port) != 2)
-        fail_msg("bad metrics address %s", base);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, host, &a.sin_addr);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
-        fail_msg("cannot connect to %s", base);
-    const char req[] = "GET /metrics HTTP/1.0\r\nHost: itest\r\n\r\n";
-    assert_int_equal(write(fd, req, sizeof(req) - 1), (ssize_t)(sizeof(req) - 1));
-    struct vg_buf b = {0};
-    char chunk[8192];
-    ssize_t n;
-    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-        vg_buf_append(&b, chunk, (size_t)n);
-    close(fd);
-    double v = 0;
-    size_t len = strlen(series);
-    for (const char *s = b.data; s && *s;) {
-        const char *eol = strchr(s, '\n');
-        if (!strncmp(s, series, len) && s[len] == ' ')
-            v = strtod(s + len + 1, NULL);
-        s = eol ? eol + 1 : NULL;
-    }
-    vg_buf_free(&b);
-    return v;
 }
 
 /* -- tests ------------------------------------------------------------- */
@@ -460,7 +425,7 @@ static void test_sweep_shared_by_two_workers_times_each_session_out_once(void **
     assert_non_null(w1);
     assert_non_null(w2);
     const char *series = "vigil_worker_command_rows_total{command=\"timeout_sessions\"}";
-    double before1 = metric(w1, series), before2 = metric(w2, series);
+    double before1 = itest_metric(w1, series), before2 = itest_metric(w2, series);
 
     char id[128], params[160];
     snprintf(id, sizeof(id), "itest-%s-sweep", t.tenant);
@@ -497,7 +462,7 @@ static void test_sweep_shared_by_two_workers_times_each_session_out_once(void **
                      n);
     /* Both workers took part. (Their counters also count whatever else
      * timed out meanwhile, so only the database's counts above are exact.) */
-    double d1 = metric(w1, series) - before1, d2 = metric(w2, series) - before2;
+    double d1 = itest_metric(w1, series) - before1, d2 = itest_metric(w2, series) - before2;
     print_message("rows per worker: %.0f and %.0f\n", d1, d2);
     if (d1 <= 0 || d2 <= 0 || d1 + d2 < (double)n)
         fail_msg("the sweep was not shared: %.0f and %.0f rows of %ld", d1, d2, n);

@@ -232,16 +232,12 @@ static void test_an_event_creates_an_active_session_and_a_heartbeat_activates_a_
 /* The sum over both workers of one metric series. */
 static long long worker_metric(const char *series)
 {
-    FILE *f = popen("for u in $VIGIL_WORKER_HTTP; do curl -s --max-time 5 $u/metrics; done", "r");
-    assert_non_null(f);
-    char line[512];
-    size_t len = strlen(series);
-    long long total = 0;
-    while (fgets(line, sizeof(line), f))
-        if (!strncmp(line, series, len) && line[len] == ' ')
-            total += atoll(line + len + 1);
-    pclose(f);
-    return total;
+    char *urls = vg_xstrdup(itest_env("VIGIL_WORKER_HTTP")), *save = NULL;
+    double total = 0;
+    for (char *u = strtok_r(urls, " ", &save); u; u = strtok_r(NULL, " ", &save))
+        total += itest_metric(u, series);
+    free(urls);
+    return (long long)total;
 }
 
 static long long session_writes(struct itest *t)
