@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "http.h"
 #include "log.h"
 #include "policy.h"
@@ -34,6 +35,8 @@ struct snap {
 
 struct vg_server {
     struct MHD_Daemon *daemon;
+    struct vg_deadlines *deadlines; /* of requests on their way in */
+    int64_t request_ms;             /* producer.connection_timeout_s: a request's whole time in */
     struct vg_routes_env env;
     unsigned char *secret;
     size_t max_body;
@@ -151,12 +154,45 @@ static void req_free(struct req_box *b)
     free(b);
 }
 
+/* -- request deadlines (see deadline.h) ---------------------------------- */
+
+/* Arms (at_ms) or disarms (0) the deadline of conn's next or current request. */
+static void deadline_set(struct vg_server *s, struct MHD_Connection *conn, int64_t at_ms)
+{
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (i && i->socket_context)
+        vg_deadline_set(s->deadlines, i->socket_context, at_ms);
+}
+
+/* A connection's first request must be in within request_ms of the accept;
+ * libmicrohttpd notifies the close before it closes the socket. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct vg_server *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *i =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (i)
+            *socket_context =
+                vg_deadline_add(s->deadlines, i->connect_fd, vg_mono_ms() + s->request_ms);
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        vg_deadline_remove(s->deadlines, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+/* A request is over: the next one on this connection must be in within
+ * request_ms (as long as libmicrohttpd lets a connection stay idle). */
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    struct vg_server *s = cls;
     if (*con_cls)
         req_free(*con_cls);
     *con_cls = NULL;
+    deadline_set(s, conn, vg_mono_ms() + s->request_ms);
 }
 
 /* Queues r->reply with its headers and counts it. */
@@ -357,6 +393,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
 
     struct vg_req *r = &b->r;
+    if (!*upload_size)
+        deadline_set(s, conn, 0); /* all in: waiting for Kafka is not the client's time */
     if (r->route == VG_ROUTE_HEALTHZ || r->route == VG_ROUTE_READYZ ||
         r->route == VG_ROUTE_METRICS) {
         *upload_size = 0;
@@ -425,6 +463,8 @@ struct vg_server *vg_server_start(const struct vg_config *cfg, struct vg_kout *k
     s->cur = vg_xcalloc(1, sizeof(*s->cur));
     s->cur->cfg = cfg;
     s->max_body = (size_t)cfg->producer_max_body_bytes;
+    s->request_ms = cfg->producer_connection_timeout_s * 1000;
+    s->deadlines = vg_deadlines_start(250);
     s->env.kout = kout;
     s->env.max_event_bytes = (size_t)cfg->producer_max_event_bytes;
     s->env.max_batch_events = (size_t)cfg->producer_max_batch_events;
@@ -455,7 +495,7 @@ struct vg_server *vg_server_start(const struct vg_config *cfg, struct vg_kout *k
         threads > 1 ? threads : 0U, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)cfg->producer_connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->producer_connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        s, MHD_OPTION_END);
+        s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(errstr, errstr_size, "cannot listen on %s:%lld (port in use?)",
                  cfg->producer_listen, (long long)cfg->producer_port);
@@ -492,7 +532,8 @@ void vg_server_stop(struct vg_server *s)
     if (!s)
         return;
     if (s->daemon)
-        MHD_stop_daemon(s->daemon);
+        MHD_stop_daemon(s->daemon); /* closes every connection: none left registered */
+    vg_deadlines_stop(s->deadlines);
     vg_ratelimit_free(s->env.rl);
     if (s->secret) {
         memset(s->secret, 0, s->env.token_secret_len);

@@ -3,8 +3,14 @@
  *
  * One daemon on producer.listen:port with an epoll thread pool of
  * producer.threads, producer.connection_limit connections and
- * producer.connection_timeout_s. Bodies are read in the access handler and
- * capped at producer.max_body_bytes (413). A durable request suspends its
+ * producer.connection_timeout_s, which bounds both a connection's idle time
+ * and the time a request takes to arrive whole, headers and body, however
+ * slowly it trickles (deadline.h). Past the limit, libmicrohttpd stops
+ * accepting: new connections wait in the listen backlog until one closes.
+ * Requests whose body end is ambiguous (two Content-Length, one with
+ * Transfer-Encoding, a coding other than chunked) get 400 and a close.
+ * Bodies are read in the access handler and capped at
+ * producer.max_body_bytes (413). A durable request suspends its
  * connection while Kafka acknowledges, so a waiting request holds no
  * thread; the pool keeps serving keep-alive clients meanwhile. /healthz,
  * /readyz (Kafka metadata reachable) and /metrics come from common/http.h.

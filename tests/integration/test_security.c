@@ -232,8 +232,8 @@ static void raw_read(int fd, struct raw_answer *a, int timeout_ms, int stop_at_a
     int64_t deadline = vg_mono_ms() + timeout_ms;
     for (;;) {
         int64_t left = deadline - vg_mono_ms();
-        if (left <= 0)
-            break;
+        if (left < 0)
+            left = 0; /* a timeout of 0 still looks once */
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int rc = poll(&p, 1, (int)left);
         if (rc < 0 && errno == EINTR)
@@ -819,6 +819,62 @@ static void test_a_stalled_request_is_closed_within_the_connection_timeout(void 
     assert_landed("demo", "visitor_id", visitor, NULL, 1);
 }
 
+static void test_a_request_trickled_in_is_cut_at_the_connection_timeout(void **state)
+{
+    /* A slowloris: a header line, or a byte of the body, every 300 ms. Each
+     * keeps the connection busy, so an idle timeout alone never fires; the
+     * whole request must still be in within producer.connection_timeout_s. */
+    char visitor[96], req[1024];
+    snprintf(visitor, sizeof(visitor), "%s-trickle", run);
+    int fds[2];
+    fds[0] = raw_connect(kid.port);
+    const char *start = "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    assert_int_equal(raw_send(fds[0], start, strlen(start)), 0);
+    fds[1] = raw_connect(kid.port);
+    int n = snprintf(req, sizeof(req),
+                     "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n"
+                     "Content-Length: 400\r\n\r\n{\"type\":\"sec.trickled\",\"visitor_id\":\"%s\"}",
+                     visitor);
+    assert_int_equal(raw_send(fds[1], req, (size_t)n), 0);
+    const char *drip[2] = {"X-Drip: 1\r\n", " "};
+    int64_t t0 = vg_mono_ms(), closed_at[2] = {0, 0};
+    const int64_t bound_ms = (CHILD_TIMEOUT_S + 3) * 1000;
+    while ((!closed_at[0] || !closed_at[1]) && vg_mono_ms() - t0 < bound_ms) {
+        for (int i = 0; i < 2; i++) {
+            if (closed_at[i])
+                continue;
+            struct raw_answer a;
+            raw_read(fds[i], &a, 0, 0);
+            if (a.closed || raw_send(fds[i], drip[i], strlen(drip[i])))
+                closed_at[i] = vg_mono_ms();
+            else if (a.status >= 200 && a.status < 300)
+                fail_msg("trickled request %d answered %d", i, a.status);
+        }
+        struct pollfd p[2] = {{.fd = fds[0], .events = POLLIN}, {.fd = fds[1], .events = POLLIN}};
+        poll(p, 2, 300); /* the drip's pace; a close wakes it early */
+    }
+    for (int i = 0; i < 2; i++) {
+        close(fds[i]);
+        if (!closed_at[i])
+            fail_msg("trickled request %d still open after %lld ms (timeout %d s)", i,
+                     (long long)bound_ms, CHILD_TIMEOUT_S);
+        if (closed_at[i] - t0 < (CHILD_TIMEOUT_S - 1) * 1000)
+            fail_msg("trickled request %d closed after %lld ms, before the timeout of %d s", i,
+                     (long long)(closed_at[i] - t0), CHILD_TIMEOUT_S);
+    }
+    /* The barrier: the same visitor, whole. */
+    char body[256];
+    snprintf(body, sizeof(body), "{\"type\":\"sec.barrier\",\"visitor_id\":\"%s\"}", visitor);
+    struct answer b = call_on(kid.http, "POST", "/v1/events",
+                              "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n",
+                              body);
+    assert_int_equal(b.status, 202);
+    answer_free(&b);
+    await_landed("demo", "visitor_id", visitor, "sec.barrier", 1);
+    assert_landed("demo", "visitor_id", visitor, NULL, 1);
+}
+
 /* Opens n connections to port, each served one keep-alive /healthz, so
  * that the server has accepted every one and holds it idle. */
 static void hold(int *fds, int n, int port)
@@ -916,6 +972,7 @@ int main(void)
         cmocka_unit_test(test_a_key_for_acme_cannot_write_as_demo),
         cmocka_unit_test(test_ambiguous_framing_is_refused_and_enqueues_nothing),
         cmocka_unit_test(test_a_stalled_request_is_closed_within_the_connection_timeout),
+        cmocka_unit_test(test_a_request_trickled_in_is_cut_at_the_connection_timeout),
         cmocka_unit_test(test_connections_past_the_limit_wait_until_a_slot_frees),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
