@@ -33,9 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(expr);
         return 0;
     }
-    if (!c.minutes || !c.hours || !c.mdays || !c.months || !c.wdays ||
-        c.minutes >> 60 || c.hours >> 24 || c.mdays & 1 || c.months & 1 ||
-        c.months >> 13 || c.wdays >> 7)
+    if (!c.minutes || !c.hours || !c.mdays || !c.months || !c.wdays || c.minutes >> 60 ||
+        c.hours >> 24 || c.mdays & 1 || c.months & 1 || c.months >> 13 || c.wdays >> 7)
         __builtin_trap(); /* every field holds at least one value, all in range */
 
     uint64_t h = 1469598103934665603ULL; /* FNV-1a of the input picks the start */

@@ -44,9 +44,9 @@
 #include "token.h"
 
 #define CHILD_TIMEOUT_S 3
-#define CHILD_LIMIT 6
-#define CHILD_MAX_BODY 4096
-#define LAND_MS 30000 /* the workers land an accepted event within this */
+#define CHILD_LIMIT     6
+#define CHILD_MAX_BODY  4096
+#define LAND_MS         30000 /* the workers land an accepted event within this */
 
 static struct itest st;
 static struct vg_httpc *http; /* the stack's producer */
@@ -115,9 +115,9 @@ static void demo_session(struct vg_httpc *c, const char *sid, char *token, size_
 {
     char body[256];
     snprintf(body, sizeof(body), "{\"session_id\":\"%s\"}", sid);
-    struct answer a = call_on(
-        c, "POST", "/v1/sessions",
-        "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n", body);
+    struct answer a =
+        call_on(c, "POST", "/v1/sessions",
+                "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n", body);
     if (a.status != 201)
         fail_msg("session %s: %d %.300s", sid, a.status, a.resp.body.data);
     snprintf(token, size, "%s", s_of(a.json, "token"));
@@ -129,8 +129,7 @@ static void demo_session(struct vg_httpc *c, const char *sid, char *token, size_
 /* Rows of tenant in raw.events whose envelope has field (a constant:
  * session_id, visitor_id) = value, and type if not NULL; -1 while the
  * database cannot answer (other tests may restart it: reconnects then). */
-static long long landed(const char *tenant, const char *field, const char *value,
-                        const char *type)
+static long long landed(const char *tenant, const char *field, const char *value, const char *type)
 {
     char sql[512];
     snprintf(sql, sizeof(sql),
@@ -150,8 +149,8 @@ static long long landed(const char *tenant, const char *field, const char *value
 }
 
 /* Waits until want rows landed (see landed()); fails the test otherwise. */
-static void await_landed(const char *tenant, const char *field, const char *value,
-                         const char *type, long long want)
+static void await_landed(const char *tenant, const char *field, const char *value, const char *type,
+                         long long want)
 {
     if (!ITEST_WAIT(landed(tenant, field, value, type) >= want, LAND_MS))
         fail_msg("%s %s=%s (%s): %lld rows landed within %d ms, want %lld", tenant, field, value,
@@ -191,7 +190,8 @@ static int raw_connect(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
         fail_msg("connect to 127.0.0.1:%d: %s", port, strerror(errno));
@@ -248,8 +248,8 @@ static void raw_read(int fd, struct raw_answer *a, int timeout_ms, int stop_at_a
             a->closed = 1;
             break;
         }
-        size_t keep = (size_t)n < sizeof(a->data) - 1 - a->len ? (size_t)n
-                                                                : sizeof(a->data) - 1 - a->len;
+        size_t keep =
+            (size_t)n < sizeof(a->data) - 1 - a->len ? (size_t)n : sizeof(a->data) - 1 - a->len;
         memcpy(a->data + a->len, buf, keep);
         a->len += keep;
         a->data[a->len] = '\0';
@@ -438,8 +438,8 @@ static void test_every_ingestion_route_refuses_missing_and_wrong_credentials(voi
 
     /* Authorization header, the code it gets on key routes and token routes. */
     char b1[160], b2[160], b3[160], s1[600], s2[600], s3[600];
-    snprintf(b1, sizeof(b1), "Authorization: Bearer %s\r\n", hash); /* the stored hash */
-    snprintf(b2, sizeof(b2), "Authorization: Bearer demo-ke\r\n");  /* a prefix */
+    snprintf(b1, sizeof(b1), "Authorization: Bearer %s\r\n", hash);  /* the stored hash */
+    snprintf(b2, sizeof(b2), "Authorization: Bearer demo-ke\r\n");   /* a prefix */
     snprintf(b3, sizeof(b3), "Authorization: Bearer demo-key-\r\n"); /* an extension */
     snprintf(s1, sizeof(s1), "Authorization: Session %s\r\n", wrong_secret);
     snprintf(s2, sizeof(s2), "Authorization: Session %s\r\n", expired);
@@ -477,8 +477,7 @@ static void test_every_ingestion_route_refuses_missing_and_wrong_credentials(voi
             continue;
         /* the same forged tokens as ?token=, as navigator.sendBeacon sends them */
         const char *qtokens[] = {"not-a-token", wrong_secret, expired, ghost};
-        const char *qcodes[] = {"invalid_token", "invalid_token", "token_expired",
-                                "invalid_token"};
+        const char *qcodes[] = {"invalid_token", "invalid_token", "token_expired", "invalid_token"};
         for (size_t i = 0; i < VG_ARRAY_LEN(qtokens); i++) {
             char qpath[1400];
             snprintf(qpath, sizeof(qpath), "%s?token=%s", path, qtokens[i]);
@@ -526,14 +525,14 @@ static void test_a_revoked_key_is_refused_on_every_route(void **state)
     /* Revoked: the key leaves keys_sha256, the producer reloads on SIGHUP. */
     child_config(kid.conf, 1);
     kill(kid.pid, SIGHUP);
-    int gone = ITEST_WAIT(
-        ({
-            struct answer p = call_on(kid.http, "POST", "/v1/events", old, "{\"type\":\"x\"}");
-            int s = p.status;
-            answer_free(&p);
-            s == 401;
-        }),
-        10000);
+    int gone = ITEST_WAIT(({
+                              struct answer p =
+                                  call_on(kid.http, "POST", "/v1/events", old, "{\"type\":\"x\"}");
+                              int s = p.status;
+                              answer_free(&p);
+                              s == 401;
+                          }),
+                          10000);
     if (!gone)
         fail_msg("sec-old-key still accepted 10 s after SIGHUP (log %s)", kid.log);
     for (size_t r = 0; r < VG_ARRAY_LEN(routes); r++) {
@@ -592,8 +591,8 @@ static void test_a_key_for_acme_cannot_write_as_demo(void **state)
         answer_free(&a);
     }
     /* ... and demo's own key cannot pick a tenant that way either */
-    snprintf(body, sizeof(body), "{\"type\":\"sec.steal\",\"visitor_id\":\"%s\",\"tenant\":\"acme\"}",
-             visitor);
+    snprintf(body, sizeof(body),
+             "{\"type\":\"sec.steal\",\"visitor_id\":\"%s\",\"tenant\":\"acme\"}", visitor);
     struct answer a = call_on(http, "POST", "/v1/events",
                               "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n"
                               "X-Customer-ID: demo\r\n",
@@ -683,8 +682,8 @@ static void test_ambiguous_framing_is_refused_and_enqueues_nothing(void **state)
 {
     char visitor[96], body[256], head[512];
     snprintf(visitor, sizeof(visitor), "%s-smuggle", run);
-    int bl = snprintf(body, sizeof(body), "{\"type\":\"sec.smuggled\",\"visitor_id\":\"%s\"}",
-                      visitor);
+    int bl =
+        snprintf(body, sizeof(body), "{\"type\":\"sec.smuggled\",\"visitor_id\":\"%s\"}", visitor);
     snprintf(head, sizeof(head),
              "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
              "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n");
@@ -701,14 +700,17 @@ static void test_ambiguous_framing_is_refused_and_enqueues_nothing(void **state)
          400},
         {"a list as Content-Length", "Content-Length: {len}, {len}\r\n\r\n{body}", 400},
         {"Content-Length with chunked",
-         "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n{hex}\r\n{body}\r\n0\r\n\r\n", 400},
+         "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n{hex}\r\n{body}\r\n0\r\n\r\n",
+         400},
         {"chunked with Content-Length",
          "Transfer-Encoding: chunked\r\nContent-Length: {len}\r\n\r\n{body}", 400},
         {"two Transfer-Encodings",
-         "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n{hex}\r\n{body}\r\n0\r\n\r\n",
+         "Transfer-Encoding: chunked\r\nTransfer-Encoding: "
+         "chunked\r\n\r\n{hex}\r\n{body}\r\n0\r\n\r\n",
          400},
         {"chunked not last", "Transfer-Encoding: chunked, identity\r\n\r\n{body}", 400},
-        {"an unknown coding", "Transfer-Encoding: xchunked\r\n\r\n{hex}\r\n{body}\r\n0\r\n\r\n", 400},
+        {"an unknown coding", "Transfer-Encoding: xchunked\r\n\r\n{hex}\r\n{body}\r\n0\r\n\r\n",
+         400},
         {"space before the colon", "Content-Length : {len}\r\n\r\n{body}", 400},
         {"a chunk size that is not hex",
          "Transfer-Encoding: chunked\r\n\r\nzz\r\n{body}\r\n0\r\n\r\n", 400},
@@ -751,8 +753,8 @@ static void test_ambiguous_framing_is_refused_and_enqueues_nothing(void **state)
     raw_read(fd, &a, (CHILD_TIMEOUT_S + 3) * 1000, 0);
     close(fd);
     if (!a.closed || (a.status >= 200 && a.status < 300))
-        fail_msg("a chunk of 2^64-1 bytes: %s after %zu bytes, status %d", a.closed ? "closed" :
-                 "left open", sent, a.status);
+        fail_msg("a chunk of 2^64-1 bytes: %s after %zu bytes, status %d",
+                 a.closed ? "closed" : "left open", sent, a.status);
     if (sent >= 64u << 20)
         fail_msg("the server read 64 MiB of a body capped at %d bytes", CHILD_MAX_BODY);
 
@@ -799,8 +801,8 @@ static void test_a_stalled_request_is_closed_within_the_connection_timeout(void 
         int64_t ms = vg_mono_ms() - t0;
         close(fds[i]);
         if (!a.closed)
-            fail_msg("stalled request %d still open after %lld ms (timeout %d s)", i,
-                     (long long)ms, CHILD_TIMEOUT_S);
+            fail_msg("stalled request %d still open after %lld ms (timeout %d s)", i, (long long)ms,
+                     CHILD_TIMEOUT_S);
         if (ms < (CHILD_TIMEOUT_S - 1) * 1000)
             fail_msg("stalled request %d closed after %lld ms, before the timeout of %d s", i,
                      (long long)ms, CHILD_TIMEOUT_S);
@@ -810,9 +812,9 @@ static void test_a_stalled_request_is_closed_within_the_connection_timeout(void 
     /* The barrier: the same visitor, whole. */
     char body[256];
     snprintf(body, sizeof(body), "{\"type\":\"sec.barrier\",\"visitor_id\":\"%s\"}", visitor);
-    struct answer b = call_on(kid.http, "POST", "/v1/events",
-                              "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n",
-                              body);
+    struct answer b =
+        call_on(kid.http, "POST", "/v1/events",
+                "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n", body);
     assert_int_equal(b.status, 202);
     answer_free(&b);
     await_landed("demo", "visitor_id", visitor, "sec.barrier", 1);
@@ -866,9 +868,9 @@ static void test_a_request_trickled_in_is_cut_at_the_connection_timeout(void **s
     /* The barrier: the same visitor, whole. */
     char body[256];
     snprintf(body, sizeof(body), "{\"type\":\"sec.barrier\",\"visitor_id\":\"%s\"}", visitor);
-    struct answer b = call_on(kid.http, "POST", "/v1/events",
-                              "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n",
-                              body);
+    struct answer b =
+        call_on(kid.http, "POST", "/v1/events",
+                "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n", body);
     assert_int_equal(b.status, 202);
     answer_free(&b);
     await_landed("demo", "visitor_id", visitor, "sec.barrier", 1);
@@ -931,9 +933,10 @@ static void test_connections_past_the_limit_wait_until_a_slot_frees(void **state
         close(extra);
     }
     /* and a normal request still works */
-    struct answer b = call_on(kid.http, "POST", "/v1/events",
-                              "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n",
-                              "{\"type\":\"sec.after_limit\"}");
+    struct answer b =
+        call_on(kid.http, "POST", "/v1/events",
+                "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n",
+                "{\"type\":\"sec.after_limit\"}");
     assert_int_equal(b.status, 202);
     answer_free(&b);
 }
