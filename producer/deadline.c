@@ -20,7 +20,6 @@ struct vg_deadlines {
     pthread_t thread;
     int64_t period_ms;
     int stopping;
-    uint64_t reaped;
     struct vg_deadline *head;
 };
 
@@ -37,7 +36,6 @@ static void *reap(void *arg)
             if (e->at_ms && now >= e->at_ms) {
                 shutdown(e->fd, SHUT_RDWR);
                 e->at_ms = 0;
-                d->reaped++;
             }
         }
         struct timespec ts;
@@ -123,12 +121,4 @@ void vg_deadline_remove(struct vg_deadlines *d, struct vg_deadline *e)
         e->next->prev = e->prev;
     pthread_mutex_unlock(&d->lock);
     free(e);
-}
-
-uint64_t vg_deadlines_reaped(struct vg_deadlines *d)
-{
-    pthread_mutex_lock(&d->lock);
-    uint64_t n = d->reaped;
-    pthread_mutex_unlock(&d->lock);
-    return n;
 }

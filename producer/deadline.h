@@ -36,7 +36,4 @@ void vg_deadline_set(struct vg_deadlines *d, struct vg_deadline *e, int64_t at_m
 /* Unregisters and frees e (NULL accepted); after it, fd is never touched. */
 void vg_deadline_remove(struct vg_deadlines *d, struct vg_deadline *e);
 
-/* How many sockets the reaper has shut down so far. */
-uint64_t vg_deadlines_reaped(struct vg_deadlines *d);
-
 #endif
