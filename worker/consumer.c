@@ -157,8 +157,8 @@ void vg_consumer_committed(struct vg_consumer *c, const struct vg_batch *b)
         struct vg_assigned *a = assigned_find(c, b->parts[i].topic, b->parts[i].partition);
         if (a)
             a->stored = b->parts[i].next;
-        rd_kafka_topic_partition_list_add(offs, b->parts[i].topic, b->parts[i].partition)
-            ->offset = b->parts[i].next;
+        rd_kafka_topic_partition_list_add(offs, b->parts[i].topic, b->parts[i].partition)->offset =
+            b->parts[i].next;
     }
     rd_kafka_commit(c->rk, offs, 1); /* for lag tools only; failures do not matter */
     rd_kafka_topic_partition_list_destroy(offs);

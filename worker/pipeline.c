@@ -21,14 +21,14 @@ static void metrics_declare(void)
 {
     m.messages = vg_metrics_counter("vigil_worker_messages_total",
                                     "Messages consumed and committed, by topic.", "topic");
-    m.batch_size = vg_metrics_histogram("vigil_worker_batch_messages", "Messages per batch.",
-                                        NULL, size_buckets, VG_ARRAY_LEN(size_buckets));
-    m.batch_seconds = vg_metrics_histogram("vigil_worker_batch_seconds",
-                                           "Time from a batch's first message to its commit.",
-                                           NULL, NULL, 0);
-    m.commit_seconds = vg_metrics_histogram("vigil_worker_commit_seconds",
-                                            "Time of the batch transaction, BEGIN to COMMIT.",
-                                            NULL, NULL, 0);
+    m.batch_size = vg_metrics_histogram("vigil_worker_batch_messages", "Messages per batch.", NULL,
+                                        size_buckets, VG_ARRAY_LEN(size_buckets));
+    m.batch_seconds =
+        vg_metrics_histogram("vigil_worker_batch_seconds",
+                             "Time from a batch's first message to its commit.", NULL, NULL, 0);
+    m.commit_seconds =
+        vg_metrics_histogram("vigil_worker_commit_seconds",
+                             "Time of the batch transaction, BEGIN to COMMIT.", NULL, NULL, 0);
     m.e2e_seconds = vg_metrics_histogram("vigil_worker_e2e_seconds",
                                          "From receipt by the producer to commit, per new event.",
                                          NULL, NULL, 0);
@@ -237,8 +237,8 @@ int vg_pipeline_process(struct vg_pipeline *p, struct vg_batch *b)
                      "fault); retrying in %lld ms: %s",
                      b->n, (long long)delay, p->stage.errstr);
         else
-            vg_warn("batch of %zu not committed, retrying in %lld ms: %s", b->n,
-                    (long long)delay, p->stage.errstr);
+            vg_warn("batch of %zu not committed, retrying in %lld ms: %s", b->n, (long long)delay,
+                    p->stage.errstr);
         vg_sleep_ms(delay, p->stop);
         if (*p->stop)
             return VG_ETIMEOUT;

@@ -46,9 +46,9 @@ int vg_stages_prepare(struct vg_stage_ctx *s)
     char ms[24];
     snprintf(ms, sizeof(ms), "%lld", (long long)s->cfg->worker_idle_tx_timeout_ms);
     const char *p[1] = {ms};
-    PGresult *r = PQexecParams(s->conn,
-                               "SELECT set_config('idle_in_transaction_session_timeout', $1, false)",
-                               1, NULL, p, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(s->conn, "SELECT set_config('idle_in_transaction_session_timeout', $1, false)",
+                     1, NULL, p, NULL, NULL, 0);
     int rc = 0;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         vg_pg_error(s->conn, r, s->errstr, sizeof(s->errstr));
@@ -101,8 +101,8 @@ static int ensure_partitions(struct vg_stage_ctx *s)
         char ts[VG_TS_LEN];
         vg_time_format(s->events[i].received_us, ts);
         const char *p[1] = {ts};
-        PGresult *r = PQexecParams(s->conn, "SELECT raw.ensure_partition($1::timestamptz)", 1,
-                                   NULL, p, NULL, NULL, 0);
+        PGresult *r = PQexecParams(s->conn, "SELECT raw.ensure_partition($1::timestamptz)", 1, NULL,
+                                   p, NULL, NULL, 0);
         int rc = 0;
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             vg_pg_error(s->conn, r, s->errstr, sizeof(s->errstr));
@@ -155,7 +155,8 @@ static const char keep_new_sql[] =
     "  ORDER BY tenant_id, event_id, ord"
     "  ON CONFLICT DO NOTHING RETURNING tenant_id, event_id)"
     "INSERT INTO vg_fresh"
-    "  SELECT DISTINCT ON (i.tenant_id, i.event_id) i.* FROM vg_in i JOIN ids USING (tenant_id, event_id)"
+    "  SELECT DISTINCT ON (i.tenant_id, i.event_id) i.* FROM vg_in i JOIN ids USING (tenant_id, "
+    "event_id)"
     "  ORDER BY i.tenant_id, i.event_id, i.ord;"
     "INSERT INTO raw.events (tenant_id, event_id, topic, partition, \"offset\", received_at, body)"
     "  SELECT tenant_id, event_id, topic, partition, \"offset\", received_at, body FROM vg_fresh;";

@@ -99,7 +99,7 @@ static const char sessions_sql[] =
     "       FROM vg_touched t JOIN mart.sessions s USING (tenant_id, session_id)) x"
     " WHERE x.hd IS DISTINCT FROM (SELECT l.hash_diff FROM vault.sat_session l"
     "   WHERE l.hk_session = x.hk ORDER BY l.load_date DESC LIMIT 1)"
-" ORDER BY x.hk ON CONFLICT DO NOTHING;";
+    " ORDER BY x.hk ON CONFLICT DO NOTHING;";
 
 int vg_stage_sessions(struct vg_stage_ctx *s)
 {

@@ -2,7 +2,8 @@
  * Faults on the real stack, each ending with exact counts in every layer:
  * workers killed with SIGKILL again and again under load, PostgreSQL stopped
  * under load, a worker paused past its group session and resumed, paused in
- * the middle of its batch transaction (its stale commit refused).
+ * the middle of its batch transaction (its stale commit refused), and the
+ * group scaled from one worker to three and back under load.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -87,6 +89,38 @@ static void test_workers_killed_again_and_again_lose_and_double_nothing(void **s
     itest_close(&t);
 }
 
+/* POSTs n events in batches of 50 through the producer, as tenant demo with
+ * visitor_id tag; returns how many were acknowledged with 202. */
+static int post_via_producer(const char *tag, int n)
+{
+    int acked = 0;
+    for (int sent = 0; sent < n; sent += 50) {
+        char cmd[1024];
+        snprintf(
+            cmd, sizeof(cmd),
+            "for i in $(seq 1 50); do printf '{\"type\":\"pg.down\",\"visitor_id\":\"%s\"}\\n';"
+            " done | curl -s -o /dev/null -w '%%{http_code}' --max-time 30"
+            " -H \"Authorization: Bearer $VIGIL_DEMO_KEY\""
+            " -H 'Content-Type: application/x-ndjson' --data-binary @- $VIGIL_HTTP/v1/events",
+            tag);
+        FILE *f = popen(cmd, "r");
+        assert_non_null(f);
+        char code[8] = "";
+        if (!fgets(code, sizeof(code), f))
+            code[0] = '\0';
+        pclose(f);
+        if (!strcmp(code, "202"))
+            acked += 50;
+    }
+    return acked;
+}
+
+static long long demo_count(struct itest *t, const char *sql, const char *tag)
+{
+    const char *p[1] = {tag};
+    return itest_count(t, sql, 1, p);
+}
+
 static void test_database_outage_under_load_is_waited_out(void **state)
 {
     struct itest t;
@@ -95,13 +129,27 @@ static void test_database_outage_under_load_is_waited_out(void **state)
     send_events(&t, &l, 2000);
     assert_int_equal(itest_dev("stop postgres"), 0);
     send_events(&t, &l, 2000); /* Kafka keeps them while the database is away */
-    vg_sleep_ms(3000, NULL);    /* the outage itself */
+    /* The producer has no database: it goes on accepting, durably. */
+    char tag[64];
+    snprintf(tag, sizeof(tag), "%s-http", t.tenant);
+    assert_int_equal(post_via_producer(tag, 500), 500);
     assert_int_equal(itest_dev("up"), 0);
     PQreset(t.db);
     assert_int_equal(PQstatus(t.db), CONNECTION_OK);
     PQclear(PQexec(t.db, "SET TimeZone = 'UTC'"));
     send_events(&t, &l, 1000);
     assert_exact(&t, &l);
+    static const char raw_http[] = "SELECT count(*) FROM raw.events WHERE tenant_id = 'demo'"
+                                   " AND body->>'visitor_id' = $1";
+    if (!ITEST_WAIT(demo_count(&t, raw_http, tag) >= 500, LAND_TIMEOUT_MS))
+        fail_msg("%lld of 500 events accepted during the outage landed",
+                 demo_count(&t, raw_http, tag));
+    assert_int_equal(demo_count(&t, raw_http, tag), 500);
+    assert_int_equal(demo_count(&t,
+                                "SELECT count(*) FROM staging.events WHERE tenant_id = 'demo'"
+                                " AND visitor_id = $1",
+                                tag),
+                     500);
     itest_close(&t);
 }
 
@@ -118,6 +166,65 @@ static void test_worker_paused_past_its_session_commits_nothing_stale(void **sta
     assert_int_equal(itest_signal("worker-1", SIGCONT), 0);
     send_events(&t, &l, 2000);
     assert_exact(&t, &l);
+    itest_close(&t);
+}
+
+static pid_t extra_worker; /* killed by the teardown if a test failed midway */
+
+/* A worker outside ./dev's parts, on its own port and id. */
+static pid_t start_extra_worker(const char *id, const char *port)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char bin[1024];
+        snprintf(bin, sizeof(bin), "%s/vigil-worker", itest_env("VIGIL_BIN_DIR"));
+        setenv("VIGIL_WORKER_HTTP_PORT", port, 1);
+        setenv("VIGIL_WORKER_ID", id, 1);
+        execl(bin, bin, (char *)NULL);
+        _exit(127);
+    }
+    extra_worker = pid;
+    return pid;
+}
+
+static double assigned_on(const char *port)
+{
+    char base[64];
+    snprintf(base, sizeof(base), "http://127.0.0.1:%s", port);
+    return itest_metric(base, "vigil_worker_assigned_partitions");
+}
+
+static void stop_extra_worker(pid_t pid)
+{
+    int status = 0;
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    extra_worker = 0;
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0); /* finished its batch, left the group */
+}
+
+static void test_scaling_from_one_worker_to_three_and_back_under_load(void **state)
+{
+    struct itest t;
+    struct load l = {0};
+    itest_open(&t, "scale");
+    assert_int_equal(itest_dev("stop worker-2"), 0); /* one worker */
+    send_events(&t, &l, 1500);
+    /* three: worker-2 back and one more, joining while the load is worked off */
+    assert_int_equal(itest_dev("up"), 0);
+    pid_t third = start_extra_worker("worker-fault-3", "9229");
+    send_events(&t, &l, 1500);
+    if (!ITEST_WAIT(assigned_on("9229") > 0, 60000))
+        fail_msg("the third worker was given no partition");
+    send_events(&t, &l, 1500);
+    /* back to one, again under load */
+    stop_extra_worker(third);
+    assert_int_equal(itest_dev("stop worker-2"), 0);
+    send_events(&t, &l, 1500);
+    assert_exact(&t, &l);
+    assert_int_equal(itest_dev("up"), 0);
     itest_close(&t);
 }
 
@@ -188,13 +295,32 @@ static void test_worker_paused_inside_its_batch_has_its_stale_commit_refused(voi
     itest_close(&t);
 }
 
+/* Whatever a failed test left behind: no stray worker in the group, every
+ * part of the stack running again. */
+static int teardown(void **state)
+{
+    (void)state;
+    if (extra_worker > 0) {
+        kill(extra_worker, SIGKILL);
+        waitpid(extra_worker, NULL, 0);
+        extra_worker = 0;
+    }
+    itest_signal("worker-1", SIGCONT);
+    return itest_dev("up");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_workers_killed_again_and_again_lose_and_double_nothing),
-        cmocka_unit_test(test_database_outage_under_load_is_waited_out),
-        cmocka_unit_test(test_worker_paused_past_its_session_commits_nothing_stale),
-        cmocka_unit_test(test_worker_paused_inside_its_batch_has_its_stale_commit_refused),
+        cmocka_unit_test_teardown(test_workers_killed_again_and_again_lose_and_double_nothing,
+                                  teardown),
+        cmocka_unit_test_teardown(test_database_outage_under_load_is_waited_out, teardown),
+        cmocka_unit_test_teardown(test_worker_paused_past_its_session_commits_nothing_stale,
+                                  teardown),
+        cmocka_unit_test_teardown(test_worker_paused_inside_its_batch_has_its_stale_commit_refused,
+                                  teardown),
+        cmocka_unit_test_teardown(test_scaling_from_one_worker_to_three_and_back_under_load,
+                                  teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

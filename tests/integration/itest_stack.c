@@ -40,8 +40,8 @@ void itest_open(struct itest *t, const char *tenant_prefix)
     PQclear(PQexec(t->db, "SET TimeZone = 'UTC'"));
     unsigned char r[4];
     vg_random_bytes(r, sizeof(r));
-    snprintf(t->tenant, sizeof(t->tenant), "%s-%02x%02x%02x%02x", tenant_prefix, r[0], r[1],
-             r[2], r[3]);
+    snprintf(t->tenant, sizeof(t->tenant), "%s-%02x%02x%02x%02x", tenant_prefix, r[0], r[1], r[2],
+             r[3]);
     rd_kafka_conf_t *conf = vg_kafka_conf(t->cfg, "vigil-itest", err, sizeof(err));
     assert_non_null(conf);
     assert_int_equal(vg_kafka_set(conf, "enable.idempotence", "true", err, sizeof(err)), 0);
@@ -86,9 +86,9 @@ void itest_flush(struct itest *t)
     assert_int_equal(delivery_failures, 0);
 }
 
-void itest_event(struct itest *t, char *out, size_t size, const char *event_id,
-                 const char *type, const char *session_id, const char *visitor_id,
-                 const char *occurred_at, const char *properties_json)
+void itest_event(struct itest *t, char *out, size_t size, const char *event_id, const char *type,
+                 const char *session_id, const char *visitor_id, const char *occurred_at,
+                 const char *properties_json)
 {
     char now[VG_TS_LEN];
     vg_time_format(vg_now_us(), now);
@@ -153,9 +153,9 @@ void itest_uuid(char out[37])
     vg_random_bytes(b, sizeof(b));
     b[6] = (unsigned char)(0x40 | (b[6] & 0x0f));
     b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 double itest_metric(const char *base, const char *series)
@@ -167,8 +167,10 @@ double itest_metric(const char *base, const char *series)
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, host, &a.sin_addr);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
-        fail_msg("cannot connect to %s", base);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+        close(fd); /* not listening (yet, or any more): no value */
+        return 0;
+    }
     const char req[] = "GET /metrics HTTP/1.0\r\nHost: itest\r\n\r\n";
     assert_int_equal(write(fd, req, sizeof(req) - 1), (ssize_t)(sizeof(req) - 1));
     struct vg_buf b = {0};

@@ -43,7 +43,8 @@ int itest_dev(const char *args);
 int itest_signal(const char *name, int sig);
 
 /* GET base/metrics (base "http://127.0.0.1:PORT") and the value of one
- * series, its labels included ("name{l=\"v\"}"); 0 when absent. */
+ * series, its labels included ("name{l=\"v\"}"); 0 when absent or when
+ * nothing listens there. */
 double itest_metric(const char *base, const char *series);
 
 /* A new random UUIDv4 string. */

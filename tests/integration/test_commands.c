@@ -94,11 +94,12 @@ static char *wait_run(struct itest *t, const char *id, int timeout_ms)
     if (!ITEST_WAIT(run_finished(t, id), timeout_ms))
         fail_msg("command %s not finished within %d ms", id, timeout_ms);
     const char *p[1] = {id};
-    return value_of(t,
-                    "SELECT status || '|' || affected || '|' || coalesce((SELECT jsonb_agg(x ORDER BY x)"
-                    " FROM jsonb_array_elements(sample) x)::text, sample::text, '-')"
-                    " || coalesce('|' || error, '') FROM ops.command_runs WHERE command_id = $1",
-                    1, p);
+    return value_of(
+        t,
+        "SELECT status || '|' || affected || '|' || coalesce((SELECT jsonb_agg(x ORDER BY x)"
+        " FROM jsonb_array_elements(sample) x)::text, sample::text, '-')"
+        " || coalesce('|' || error, '') FROM ops.command_runs WHERE command_id = $1",
+        1, p);
 }
 
 /* The session's status|ended_at|duration_ms|end_reason. */

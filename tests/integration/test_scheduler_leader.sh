@@ -4,8 +4,9 @@
 #  - of two schedulers exactly one leads and only the leader emits (a fresh
 #    schedule's current slot is fired at once as a catch-up, so there is
 #    something to emit without waiting for a minute to turn);
-#  - SIGKILL of the leader (its connection simply drops) hands the lead to
-#    the other within seconds;
+#  - SIGKILL of the leader in the middle of the sweep it ordered (its
+#    connection simply drops) hands the lead to the other within seconds, and
+#    the sweep, carried out by the workers, times every session out once;
 #  - SIGTERM exits 0 promptly and releases the lock.
 # The stack's own scheduler holds the lock, so it is stopped for the test and
 # brought back at the end (./dev up starts what is missing).
@@ -22,7 +23,9 @@ fails=0
 
 cleanup() {
   for p in "${pid_of[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  psql "$db" -qAtc "DELETE FROM ops.schedule_state WHERE schedule = '$tag'" >/dev/null 2>&1 || true
+  psql "$db" -qAtc "DELETE FROM ops.schedule_state WHERE schedule = '$tag';
+    DELETE FROM ops.summary_outbox WHERE tenant_id = '$tag';
+    DELETE FROM mart.sessions WHERE tenant_id = '$tag'" >/dev/null 2>&1 || true
   "$dev" up >/dev/null 2>&1 || echo "could not bring the stack's scheduler back (./dev up)"
   rm -rf "$tmp"
 }
@@ -87,12 +90,20 @@ if [[ $rc -ne 1 ]] || ! grep -q 'VIGIL_COMMAND_SECRET' "$tmp/nosecret.out"; then
 fi
 
 # -- leadership ---------------------------------------------------------------
+# Idle sessions of this run's tenant, for the first command to sweep in
+# small batches: long enough to kill the leader while it runs.
+sessions=30000
+psql "$db" -qAtc "INSERT INTO mart.sessions (tenant_id, session_id, kind, status, created_at,
+    started_at, first_activity_at, last_activity_at)
+  SELECT '$tag', 'idle-' || g, 'lesson', 'active', now() - interval '3 hours',
+    now() - interval '3 hours', now() - interval '3 hours', now() - interval '2 hours'
+  FROM generate_series(1, $sessions) g" >/dev/null
 cat >"$tmp/sched.conf" <<EOF
 scheduler = {
   catchup_s = 300;
   schedules = (
     { name = "$tag"; cron = "* * * * *"; command = "timeout_sessions";
-      params = { idle_seconds = 3600; tenant = "$tag"; }; }
+      params = { idle_seconds = 3600; batch_size = 100; tenant = "$tag"; }; }
   );
 };
 EOF
@@ -111,15 +122,22 @@ emits() { [[ $(metric "$leader" "$emitted") -ge 1 ]]; }
 wait_for 20 emits || fail "the leader emitted nothing: $(tail -5 "$tmp/$leader.log")"
 [[ $(metric "$standby" "$emitted") == 0 ]] || fail "the standby emitted"
 [[ $(metric "$standby" vigil_scheduler_leader) == 0 ]] || fail "the standby says it leads"
+sweeping() {
+  [[ $(psql "$db" -qAtc "SELECT count(*) FROM ops.command_runs WHERE command_id LIKE '$tag@%'
+        AND status = 'running' AND affected > 0") -ge 1 ]]
+}
 recorded() {
   [[ $(psql "$db" -qAtc "SELECT count(*) FROM ops.command_runs WHERE command_id LIKE '$tag@%'
         AND status = 'done'") -ge 1 ]]
 }
-wait_for 30 recorded || fail "the leader's command was not carried out by the workers"
+wait_for 30 sweeping || fail "the leader's sweep was never seen running:
+  $(psql "$db" -qAtc "SELECT command_id, status, affected FROM ops.command_runs
+      WHERE command_id LIKE '$tag@%'")"
 [[ $(psql "$db" -qAtc "SELECT count(*) FROM ops.schedule_state WHERE schedule = '$tag'") == 1 ]] ||
   fail "ops.schedule_state has no row for $tag"
 
-# Kill the leader without letting it close anything: its connection drops.
+# Kill the leader mid-sweep without letting it close anything: its
+# connection drops.
 t0=$SECONDS
 kill -KILL "${pid_of[$leader]}"
 wait "${pid_of[$leader]}" 2>/dev/null || true
@@ -130,6 +148,17 @@ if wait_for 15 took_over; then
 else
   fail "the standby did not take over within 15 s: $(tail -5 "$tmp/$standby.log")"
 fi
+wait_for 120 recorded || fail "the sweep did not finish after the leader was killed"
+# Every session timed out once, at its last activity, with one summary queued.
+counts=$(psql "$db" -qAtc "SELECT count(*) FILTER (WHERE status = 'timeout'
+      AND ended_at = last_activity_at), count(*) FROM mart.sessions WHERE tenant_id = '$tag'")
+[[ $counts == "$sessions|$sessions" ]] || fail "timed out|sessions: $counts, want $sessions|$sessions"
+outbox=$(psql "$db" -qAtc "SELECT count(*), count(DISTINCT session_id) FROM ops.summary_outbox
+      WHERE tenant_id = '$tag' AND status = 'timeout'")
+[[ $outbox == "$sessions|$sessions" ]] || fail "summaries queued: $outbox, want $sessions|$sessions"
+swept=$(psql "$db" -qAtc "SELECT coalesce(sum(affected), 0) FROM ops.command_runs
+      WHERE command_id LIKE '$tag@%'")
+[[ $swept == "$sessions" ]] || fail "runs counted $swept sessions, want $sessions"
 # Whoever fired a slot, it ran once: the command_id is the slot.
 runs=$(psql "$db" -qAtc "SELECT count(*), count(DISTINCT command_id) FROM ops.command_runs
         WHERE command_id LIKE '$tag@%'")

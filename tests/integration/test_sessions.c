@@ -20,7 +20,7 @@
 #include "kafka.h"
 #include "util.h"
 
-#define TIMEOUT_MS 180000
+#define TIMEOUT_MS  180000
 #define HAS(m, lit) memmem((m)->payload, (m)->len, lit, sizeof(lit) - 1)
 
 struct sig {
@@ -213,8 +213,11 @@ static void test_an_event_creates_an_active_session_and_a_heartbeat_activates_a_
         fail_msg("by-event: got %s, want %s", v, want_event);
     free(v);
     v = NULL;
-    if (!ITEST_WAIT((free(v), v = one(&t, "SELECT status FROM mart.sessions WHERE tenant_id = $1"
-                                          " AND session_id = $2", "draft"),
+    if (!ITEST_WAIT((free(v),
+                     v = one(&t,
+                             "SELECT status FROM mart.sessions WHERE tenant_id = $1"
+                             " AND session_id = $2",
+                             "draft"),
                      !strcmp(v, "draft")),
                     TIMEOUT_MS))
         fail_msg("draft: got %s", v);
@@ -257,7 +260,7 @@ static long long table_writes(struct itest *t)
 }
 
 #define SESSIONS 10000
-#define BEATS 100
+#define BEATS    100
 
 static void test_heartbeats_of_a_session_in_one_batch_make_one_row_update(void **state)
 {
@@ -284,9 +287,8 @@ static void test_heartbeats_of_a_session_in_one_batch_make_one_row_update(void *
                                 1, p) == SESSIONS * BEATS,
                     600000))
         fail_msg("heartbeats did not all land");
-    assert_int_equal(itest_count(&t, "SELECT count(*) FROM mart.sessions WHERE tenant_id = $1", 1,
-                                 p),
-                     SESSIONS);
+    assert_int_equal(
+        itest_count(&t, "SELECT count(*) FROM mart.sessions WHERE tenant_id = $1", 1, p), SESSIONS);
     long long writes = session_writes(&t) - before;
     long long batches = worker_metric("vigil_worker_batch_messages_count") - batches_before;
     /* One write per session per batch it appears in. A session's heartbeats

@@ -36,7 +36,7 @@ static const char raw_sql[] = "SELECT count(*) FROM raw.events WHERE tenant_id =
 static void send_load(struct itest *t, int distinct, int sessions, int visitors,
                       void (*midway)(struct itest *))
 {
-    char (*ids)[37] = calloc((size_t)distinct, 37);
+    char(*ids)[37] = calloc((size_t)distinct, 37);
     char value[1024], key[128], sid[64], vid[64];
     for (int i = 0; i < distinct; i++)
         itest_uuid(ids[i]);
@@ -64,8 +64,7 @@ static void send_load(struct itest *t, int distinct, int sessions, int visitors,
 static void assert_landed_exactly_once(struct itest *t, int distinct, int sessions, int visitors)
 {
     if (!ITEST_WAIT(tenant_count(t, raw_sql) >= distinct, LAND_TIMEOUT_MS))
-        fail_msg("only %lld of %d events landed in raw.events", tenant_count(t, raw_sql),
-                 distinct);
+        fail_msg("only %lld of %d events landed in raw.events", tenant_count(t, raw_sql), distinct);
     /* Give late duplicates a moment to be (not) counted: wait for the lag to drain. */
     assert_int_equal(tenant_count(t, raw_sql), distinct);
     assert_int_equal(tenant_count(t, "SELECT count(DISTINCT event_id) FROM raw.events "
@@ -85,10 +84,10 @@ static void assert_landed_exactly_once(struct itest *t, int distinct, int sessio
                                      "tenant_id))) OR hk_event <> upper(md5(upper(tenant_id) || "
                                      "'||' || upper(event_id::text))))"),
                      0);
-    assert_int_equal(
-        tenant_count(t, "SELECT count(*) FROM vault.hub_session WHERE tenant_id = $1"), sessions);
-    assert_int_equal(
-        tenant_count(t, "SELECT count(*) FROM vault.hub_visitor WHERE tenant_id = $1"), visitors);
+    assert_int_equal(tenant_count(t, "SELECT count(*) FROM vault.hub_session WHERE tenant_id = $1"),
+                     sessions);
+    assert_int_equal(tenant_count(t, "SELECT count(*) FROM vault.hub_visitor WHERE tenant_id = $1"),
+                     visitors);
     assert_int_equal(tenant_count(t, "SELECT count(*) FROM mart.sessions WHERE tenant_id = $1"),
                      sessions);
     assert_int_equal(
@@ -156,6 +155,7 @@ static void test_a_third_worker_joining_and_leaving_changes_nothing(void **state
     send_load(&t, 1000, 40, 30, NULL);
     int status = 0;
     assert_int_equal(waitpid(third_worker_pid, &status, 0), third_worker_pid);
+    third_worker_pid = 0;
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_landed_exactly_once(&t, 2000, 40, 30);
@@ -211,9 +211,9 @@ static void test_poison_goes_to_the_dlq_and_the_partition_moves_on(void **state)
     assert_true(nparts <= 16);
     for (int i = 0; i < nparts; i++) {
         int64_t lo;
-        assert_int_equal(rd_kafka_query_watermark_offsets(t.producer, t.cfg->topic_dlq, i, &lo,
-                                                          &from[i], 10000),
-                         0);
+        assert_int_equal(
+            rd_kafka_query_watermark_offsets(t.producer, t.cfg->topic_dlq, i, &lo, &from[i], 10000),
+            0);
     }
     /* 1: not JSON; 2: the wrong schema; 3: a value PostgreSQL refuses (NUL in jsonb) */
     itest_produce(&t, t.cfg->topic_events, key, "{this is not json");
@@ -262,9 +262,9 @@ static void test_a_batch_of_nothing_but_poison_is_dead_lettered(void **state)
     assert_true(nparts <= 16);
     for (int i = 0; i < nparts; i++) {
         int64_t lo;
-        assert_int_equal(rd_kafka_query_watermark_offsets(t.producer, t.cfg->topic_dlq, i, &lo,
-                                                          &from[i], 10000),
-                         0);
+        assert_int_equal(
+            rd_kafka_query_watermark_offsets(t.producer, t.cfg->topic_dlq, i, &lo, &from[i], 10000),
+            0);
     }
     for (int i = 0; i < 3; i++) {
         itest_uuid(id);
@@ -387,6 +387,18 @@ static void test_unicode_escapes_and_large_properties_arrive_intact(void **state
     itest_close(&t);
 }
 
+/* A failed test leaves no stray worker in the group, and the stack whole. */
+static int teardown(void **state)
+{
+    (void)state;
+    if (third_worker_pid > 0) {
+        kill(third_worker_pid, SIGKILL);
+        waitpid(third_worker_pid, NULL, 0);
+        third_worker_pid = 0;
+    }
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -395,7 +407,8 @@ int main(void)
         cmocka_unit_test(test_pipeline_status_shows_no_lag_once_everything_landed),
         cmocka_unit_test(test_unicode_escapes_and_large_properties_arrive_intact),
         cmocka_unit_test(test_duplicates_and_a_killed_worker_land_exactly_once),
-        cmocka_unit_test(test_a_third_worker_joining_and_leaving_changes_nothing),
+        cmocka_unit_test_teardown(test_a_third_worker_joining_and_leaving_changes_nothing,
+                                  teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
