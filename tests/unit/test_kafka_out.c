@@ -1,7 +1,8 @@
 /*
  * kafka_out.c's delivery tracking, on librdkafka's mock cluster: it stages
  * what a real broker cannot on demand (a broker gone for exactly one test,
- * an injected fatal idempotence error). The real broker is exercised by
+ * produce errors and slow answers injected into the protocol, a fatal
+ * idempotence error). The real broker is exercised by
  * tests/integration/test_producer.c.
  */
 #include <pthread.h>
@@ -24,6 +25,8 @@
 #include "stats.h"
 
 static struct vg_config *cfg;
+
+#define API_PRODUCE 0 /* the Kafka protocol's ApiKey of Produce */
 
 /* A waiter like the HTTP server's: arm and wake signal a condition. */
 struct waiter {
@@ -116,7 +119,7 @@ static void test_queue_bound_refuses_a_whole_batch(void **state)
     struct vg_delivery *d = vg_delivery_new(k, "demo", vg_mono_ms() + 20000, 0);
     assert_int_equal(vg_kout_send(k, d, &big), VG_EFULL);
     assert_int_equal(rd_kafka_outq_len(vg_kout_handle(k)), 0); /* nothing of it enqueued */
-    assert_int_equal(wait_for(d, 1000), VG_DELIVERY_FAILED);    /* nothing to wait for */
+    assert_int_equal(wait_for(d, 1000), VG_DELIVERY_FAILED);   /* nothing to wait for */
     vg_delivery_release(d);
     fill(&fits, (size_t)cfg->producer_queue_max_messages, VG_TOPIC_EVENTS);
     d = vg_delivery_new(k, "demo", vg_mono_ms() + 20000, 0);
@@ -159,6 +162,101 @@ static void test_deadline_wakes_a_waiter_when_the_broker_is_gone(void **state)
     int left = vg_kout_flush(k, 300);
     assert_true(left >= 2);
     assert_int_equal(vg_kout_lost(k), 1); /* the async one; the durable one got its 503 */
+    vg_outbox_free(&o);
+    vg_kout_free(k);
+}
+
+/* Messages on the mock cluster's events topic, all partitions. */
+static int64_t messages_on_events(struct vg_kout *k)
+{
+    rd_kafka_t *rk = vg_kout_handle(k);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, cfg->topic_events, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    assert_int_equal(rd_kafka_metadata(rk, 0, rkt, &md, 5000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(md->topic_cnt, 1);
+    int64_t total = 0;
+    for (int i = 0; i < md->topics[0].partition_cnt; i++) {
+        int64_t lo, hi;
+        assert_int_equal(rd_kafka_query_watermark_offsets(
+                             rk, cfg->topic_events, md->topics[0].partitions[i].id, &lo, &hi, 5000),
+                         RD_KAFKA_RESP_ERR_NO_ERROR);
+        total += hi - lo;
+    }
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return total;
+}
+
+/* A broker that answers "not enough replicas" three times: the producer
+ * retries, the request succeeds, and the idempotent producer writes the
+ * messages once, not once per attempt. */
+static void test_retried_produce_errors_deliver_each_message_once(void **state)
+{
+    struct vg_kout *k = kout_new();
+    rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(vg_kout_handle(k));
+    assert_int_equal(messages_on_events(k), 0);
+    rd_kafka_mock_push_request_errors(mc, API_PRODUCE, 3, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+    struct vg_outbox o = {0};
+    fill(&o, 5, VG_TOPIC_EVENTS);
+    struct vg_delivery *d = vg_delivery_new(k, "demo", vg_mono_ms() + 20000, 0);
+    assert_int_equal(vg_kout_send(k, d, &o), 0);
+    assert_int_equal(wait_for(d, 20000), VG_DELIVERY_OK);
+    vg_delivery_release(d);
+    assert_int_equal(messages_on_events(k), 5);
+    assert_int_equal(vg_kout_flush(k, 5000), 0);
+    vg_outbox_free(&o);
+    vg_kout_free(k);
+}
+
+/* An error no retry can fix: the request fails (a 503, never a 202). */
+static void test_a_produce_error_that_retries_cannot_fix_fails_the_request(void **state)
+{
+    struct vg_kout *k = kout_new();
+    rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(vg_kout_handle(k));
+    rd_kafka_mock_push_request_errors(mc, API_PRODUCE, 1,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    struct vg_outbox o = {0};
+    fill(&o, 2, VG_TOPIC_EVENTS);
+    struct vg_delivery *d = vg_delivery_new(k, "demo", vg_mono_ms() + 20000, 0);
+    assert_int_equal(vg_kout_send(k, d, &o), 0);
+    assert_int_equal(wait_for(d, 20000), VG_DELIVERY_FAILED);
+    char why[256] = "";
+    assert_int_equal(vg_delivery_result(d, why, sizeof(why)), VG_DELIVERY_FAILED);
+    if (!strstr(why, "uthoriz"))
+        fail_msg("failure reason \"%s\" does not name the error", why);
+    vg_delivery_release(d);
+    vg_kout_flush(k, 1000);
+    vg_outbox_free(&o);
+    vg_kout_free(k);
+}
+
+/* A broker that answers after 2 s: the durable request gets its timeout
+ * (503) at its own deadline, and the message still arrives afterwards. */
+static void test_a_slow_broker_times_the_request_out_at_its_deadline(void **state)
+{
+    struct vg_kout *k = kout_new();
+    rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(vg_kout_handle(k));
+    struct vg_outbox o = {0};
+    fill(&o, 1, VG_TOPIC_EVENTS);
+    struct vg_delivery *d = vg_delivery_new(k, "demo", vg_mono_ms() + 20000, 0);
+    assert_int_equal(vg_kout_send(k, d, &o), 0); /* metadata and producer id first */
+    assert_int_equal(wait_for(d, 20000), VG_DELIVERY_OK);
+    vg_delivery_release(d);
+    assert_int_equal(rd_kafka_mock_broker_push_request_error_rtts(mc, 1, API_PRODUCE, 1,
+                                                                  RD_KAFKA_RESP_ERR_NO_ERROR, 2000),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    int64_t t0 = vg_mono_ms();
+    d = vg_delivery_new(k, "demo", t0 + 400, 0);
+    assert_int_equal(vg_kout_send(k, d, &o), 0);
+    assert_int_equal(wait_for(d, 5000), VG_DELIVERY_TIMEOUT);
+    int64_t took = vg_mono_ms() - t0;
+    if (took < 390 || took > 1500)
+        fail_msg("timed out after %lld ms for a 400 ms deadline", (long long)took);
+    vg_delivery_release(d);
+    assert_int_equal(vg_kout_flush(k, 10000), 0); /* then it gets through */
+    assert_int_equal(messages_on_events(k), 2);
     vg_outbox_free(&o);
     vg_kout_free(k);
 }
@@ -237,6 +335,9 @@ int main(void)
         cmocka_unit_test(test_durable_delivery_settles_ok),
         cmocka_unit_test(test_queue_bound_refuses_a_whole_batch),
         cmocka_unit_test(test_deadline_wakes_a_waiter_when_the_broker_is_gone),
+        cmocka_unit_test(test_retried_produce_errors_deliver_each_message_once),
+        cmocka_unit_test(test_a_produce_error_that_retries_cannot_fix_fails_the_request),
+        cmocka_unit_test(test_a_slow_broker_times_the_request_out_at_its_deadline),
         cmocka_unit_test(test_fatal_error_stops_production),
         cmocka_unit_test(test_wake_all_releases_every_waiter),
     };
