@@ -205,7 +205,8 @@ static void put_properties(struct vg_buf *b, int lesson)
                   "{\"path\":\"/lesson/%d\",\"title\":\"%s\",\"referrer\":"
                   "\"https://example.com/course/%d?utm_source=newsletter&utm_medium=email\","
                   "\"viewport\":{\"w\":%d,\"h\":%d},\"locale\":\"en-GB\",\"duration_ms\":%d,"
-                  "\"ua\":\"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\","
+                  "\"ua\":\"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 "
+                  "Firefox/128.0\","
                   "\"tags\":[\"course-%d\",\"level-%d\"],\"progress\":%d.%02d}",
                   lesson, titles[lesson % VG_ARRAY_LEN(titles)], lesson / 10, 1280 + lesson % 640,
                   720 + lesson % 360, rnd_range(50, 60000), lesson / 10, lesson % 5,
@@ -683,7 +684,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: vigil-loadgen [options]\n"
-            "  --url URL          producer base URL (default $VIGIL_HTTP, else http://127.0.0.1:8080)\n"
+            "  --url URL          producer base URL\n"
+            "                     (default $VIGIL_HTTP, else http://127.0.0.1:8080)\n"
             "  --key KEY          tenant key; repeat to spread connections over keys\n"
             "                     (default $VIGIL_DEMO_KEY, else demo-key)\n"
             "  --mode MODE        events (default), sessions or heartbeats\n"
@@ -704,16 +706,23 @@ static void usage(FILE *f)
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-    static const struct option longopts[] = {
-        {"url", required_argument, NULL, 'u'},         {"key", required_argument, NULL, 'k'},
-        {"mode", required_argument, NULL, 'm'},        {"concurrency", required_argument, NULL, 'c'},
-        {"batch", required_argument, NULL, 'b'},       {"rate", required_argument, NULL, 'r'},
-        {"duration", required_argument, NULL, 'd'},    {"count", required_argument, NULL, 'n'},
-        {"sessions", required_argument, NULL, 's'},    {"prefix", required_argument, NULL, 'p'},
-        {"async", no_argument, NULL, 'a'},             {"timeout-ms", required_argument, NULL, 't'},
-        {"out", required_argument, NULL, 'o'},         {"tenant", required_argument, NULL, 'T'},
-        {"json", no_argument, NULL, 'j'},              {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"url", required_argument, NULL, 'u'},
+                                             {"key", required_argument, NULL, 'k'},
+                                             {"mode", required_argument, NULL, 'm'},
+                                             {"concurrency", required_argument, NULL, 'c'},
+                                             {"batch", required_argument, NULL, 'b'},
+                                             {"rate", required_argument, NULL, 'r'},
+                                             {"duration", required_argument, NULL, 'd'},
+                                             {"count", required_argument, NULL, 'n'},
+                                             {"sessions", required_argument, NULL, 's'},
+                                             {"prefix", required_argument, NULL, 'p'},
+                                             {"async", no_argument, NULL, 'a'},
+                                             {"timeout-ms", required_argument, NULL, 't'},
+                                             {"out", required_argument, NULL, 'o'},
+                                             {"tenant", required_argument, NULL, 'T'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     static char prefix[32];
     int64_t v;
     int ch;
@@ -749,13 +758,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
         }
         case 'c':
         case 'b':
-        case 't':
-            if (vg_parse_int64(optarg, 1, ch == 'c' ? MAX_CONNS : ch == 'b' ? 1000 : 3600000, &v)) {
+        case 't': {
+            int64_t max = ch == 'c' ? MAX_CONNS : ch == 'b' ? 1000 : 3600000;
+            if (vg_parse_int64(optarg, 1, max, &v)) {
                 fprintf(stderr, "vigil-loadgen: bad number \"%s\"\n", optarg);
                 return 2;
             }
             *(ch == 'c' ? &o->conns : ch == 'b' ? &o->batch : &o->timeout_ms) = (int)v;
             break;
+        }
         case 'n':
         case 's':
             if (vg_parse_int64(optarg, 1, INT64_MAX / 2, &v)) {
