@@ -190,3 +190,17 @@ double itest_metric(const char *base, const char *series)
     vg_buf_free(&b);
     return v;
 }
+
+int64_t itest_dlq_total(struct itest *t)
+{
+    int64_t total = 0;
+    for (int32_t i = 0; i < (int32_t)t->cfg->partitions_dlq; i++) {
+        int64_t lo, hi;
+        rd_kafka_resp_err_t e =
+            rd_kafka_query_watermark_offsets(t->producer, t->cfg->topic_dlq, i, &lo, &hi, 10000);
+        if (e)
+            fail_msg("watermarks of %s/%d: %s", t->cfg->topic_dlq, (int)i, rd_kafka_err2str(e));
+        total += hi;
+    }
+    return total;
+}

@@ -42,6 +42,9 @@ int itest_dev(const char *args);
 /* Sends sig to the process named in the stack's pid file (worker-1, ...); 0 if sent. */
 int itest_signal(const char *name, int sig);
 
+/* Messages on the DLQ topic so far, every partition. */
+int64_t itest_dlq_total(struct itest *t);
+
 /* GET base/metrics (base "http://127.0.0.1:PORT") and the value of one
  * series, its labels included ("name{l=\"v\"}"); 0 when absent or when
  * nothing listens there. */
