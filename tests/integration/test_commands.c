@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -471,6 +472,69 @@ static void test_sweep_shared_by_two_workers_times_each_session_out_once(void **
     itest_close(&t);
 }
 
+/* Runs vigilctl command ARGS... --wait; returns its exit status, its output in out. */
+static int vigilctl_command(const char *args, char *out, size_t size)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "%s/vigilctl command %s --wait --timeout 60 2>&1",
+             itest_env("VIGIL_BIN_DIR"), args);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, size - 1, f);
+    out[n] = '\0';
+    int rc = pclose(f);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* Sessions past their expires_at end as expired, at the earlier of their
+ * expiry and their last activity; a dry run first lists them and changes
+ * nothing. Sent by hand with vigilctl, which waits and prints the run. */
+static void test_expire_sessions_by_hand_with_vigilctl_dry_run_first(void **state)
+{
+    struct itest t;
+    itest_open(&t, "cmd-expire");
+    const char *p[1] = {t.tenant};
+    exec_sql(&t,
+             "INSERT INTO mart.sessions (tenant_id, session_id, kind, status, created_at,"
+             " started_at, first_activity_at, last_activity_at, expires_at) VALUES"
+             " ($1, 'gone', 'lesson', 'active', now() - interval '2 hours',"
+             "  now() - interval '2 hours', now() - interval '2 hours',"
+             "  now() - interval '90 min', now() - interval '1 hour'),"
+             " ($1, 'later', 'lesson', 'active', now() - interval '2 hours',"
+             "  now() - interval '2 hours', now() - interval '2 hours', now(),"
+             "  now() + interval '1 hour'),"
+             " ($1, 'never', 'lesson', 'draft', now() - interval '2 hours', NULL, NULL, NULL,"
+             "  NULL)",
+             1, p);
+    char args[256], out[4096], want[128];
+    snprintf(args, sizeof(args), "expire_sessions --param tenant=%s --param batch_size=1 --dry-run",
+             t.tenant);
+    if (vigilctl_command(args, out, sizeof(out)) != 0)
+        fail_msg("vigilctl command (dry run): %s", out);
+    snprintf(want, sizeof(want), "[\"%s/gone\"]", t.tenant);
+    if (!strstr(out, "status       done") || !strstr(out, "affected     1") || !strstr(out, want))
+        fail_msg("dry run printed:\n%s", out);
+    assert_text(session(&t, "gone"), "active|-|-|-");
+
+    snprintf(args, sizeof(args), "expire_sessions --param tenant=%s --param batch_size=1",
+             t.tenant);
+    if (vigilctl_command(args, out, sizeof(out)) != 0)
+        fail_msg("vigilctl command: %s", out);
+    if (!strstr(out, "affected     1"))
+        fail_msg("run printed:\n%s", out);
+    const char *q[2] = {t.tenant, "gone"};
+    char *at = value_of(&t,
+                        "SELECT least(expires_at, last_activity_at)::text FROM mart.sessions"
+                        " WHERE tenant_id = $1 AND session_id = $2",
+                        2, q);
+    snprintf(want, sizeof(want), "expired|%s|1800000|expired", at);
+    free(at);
+    assert_text(session(&t, "gone"), want);
+    assert_text(session(&t, "later"), "active|-|-|-");
+    assert_text(session(&t, "never"), "draft|-|-|-");
+    itest_close(&t);
+}
+
 /* Produces an event of this tenant for visitor (session "s-<visitor>"). */
 static void send_event(struct itest *t, const char *event_id, const char *visitor)
 {
@@ -651,6 +715,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_idle_sessions_time_out_at_their_last_activity_with_summaries),
         cmocka_unit_test(test_dry_run_cleanup_lists_a_draft_and_deletes_nothing),
+        cmocka_unit_test(test_expire_sessions_by_hand_with_vigilctl_dry_run_first),
         cmocka_unit_test(test_same_command_id_sent_twice_runs_once),
         cmocka_unit_test(test_forged_or_unsigned_commands_go_to_the_dlq_and_change_nothing),
         cmocka_unit_test(test_sweep_shared_by_two_workers_times_each_session_out_once),
