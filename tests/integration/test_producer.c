@@ -9,11 +9,8 @@
  * Messages are read back with librdkafka from the end offsets captured
  * before each request, and matched by this run's own key prefix.
  */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,8 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -32,6 +27,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "itest.h"
+#include "itest_http.h"
 #include "kafka.h"
 #include "send.h"
 
@@ -42,48 +38,22 @@ static char run[40];           /* this run's id prefix */
 
 /* -- HTTP ---------------------------------------------------------------- */
 
-struct answer {
-    int status;
-    json_t *json; /* the parsed body, or NULL */
-    struct vg_http_resp resp;
-};
-
-static void answer_free(struct answer *a)
-{
-    json_decref(a->json);
-    vg_http_resp_free(&a->resp);
-    memset(a, 0, sizeof(*a));
-}
-
-static struct answer call_on(struct vg_httpc *c, const char *method, const char *path,
-                             const char *headers, const char *body)
-{
-    struct answer a = {0};
-    char err[512];
-    if (vg_httpc_request(c, method, path, headers, body, body ? strlen(body) : 0, &a.resp, err,
-                         sizeof(err)))
-        fail_msg("%s %s: %s", method, path, err);
-    a.status = a.resp.status;
-    a.json = json_loadb(a.resp.body.data ? a.resp.body.data : "", a.resp.body.len, 0, NULL);
-    return a;
-}
-
-static struct answer post(const char *path, const char *extra_headers, const char *body)
+static struct itest_answer post(const char *path, const char *extra_headers, const char *body)
 {
     char h[2048];
     snprintf(h, sizeof(h), "%sContent-Type: application/json\r\n%s", key_header,
              extra_headers ? extra_headers : "");
-    return call_on(http, "POST", path, h, body);
+    return itest_call(http, "POST", path, h, body);
 }
 
-static const char *header(struct answer *a, const char *name)
+static const char *header(struct itest_answer *a, const char *name)
 {
     static char v[512];
     return vg_http_resp_header(&a->resp, name, v, sizeof(v));
 }
 
 /* Asserts a JSON error of DESIGN.md section 4: status, code, and index/field if given. */
-static void assert_error(struct answer *a, int status, const char *code, long index,
+static void assert_error(struct itest_answer *a, int status, const char *code, long index,
                          const char *field)
 {
     char v[128];
@@ -96,8 +66,7 @@ static void assert_error(struct answer *a, int status, const char *code, long in
     json_t *e = json_object_get(a->json, "error");
     const char *got = json_string_value(json_object_get(e, "code"));
     if (!got || (code && strcmp(got, code)))
-        fail_msg("error code %s, want %s: %.300s", got ? got : "(none)", code,
-                 a->resp.body.data);
+        fail_msg("error code %s, want %s: %.300s", got ? got : "(none)", code, a->resp.body.data);
     if (!json_is_string(json_object_get(e, "message")))
         fail_msg("error without a message");
     json_t *i = json_object_get(e, "index");
@@ -218,13 +187,13 @@ static void test_accepted_event_is_on_vigil_events(void **state)
              "\"url\":\"https://example.com/\",\"occurred_at\":\"2026-01-02T03:04:05Z\","
              "\"properties\":{\"n\":1,\"l\":[true]}}",
              upper, visitor);
-    struct answer a = post("/v1/events", NULL, body);
+    struct itest_answer a = post("/v1/events", NULL, body);
     assert_int_equal(a.status, 202);
     assert_int_equal(json_integer_value(json_object_get(a.json, "accepted")), 1);
     /* the client's event_id is kept */
     assert_string_equal(json_string_value(json_array_get(json_object_get(a.json, "event_ids"), 0)),
                         event_id);
-    answer_free(&a);
+    itest_answer_free(&a);
 
     snprintf(key, sizeof(key), "demo/%s", visitor);
     rd_kafka_message_t *m[2];
@@ -262,14 +231,14 @@ static void test_rejected_batch_enqueues_nothing(void **state)
              "[{\"type\":\"doomed\",\"visitor_id\":\"%s\"},{\"type\":\"doomed\",\"visitor_id\":"
              "\"%s\"},{\"type\":\"Not Valid\",\"visitor_id\":\"%s\"}]",
              visitor, visitor, visitor);
-    struct answer a = post("/v1/events", NULL, body);
+    struct itest_answer a = post("/v1/events", NULL, body);
     assert_error(&a, 400, "invalid_field", 2, "type");
-    answer_free(&a);
+    itest_answer_free(&a);
     /* A marker on the same key, hence the same partition, after the refusal. */
     snprintf(body, sizeof(body), "{\"type\":\"marker\",\"visitor_id\":\"%s\"}", visitor);
     a = post("/v1/events", NULL, body);
     assert_int_equal(a.status, 202);
-    answer_free(&a);
+    itest_answer_free(&a);
     snprintf(key, sizeof(key), "demo/%s", visitor);
     rd_kafka_message_t *m[4];
     size_t n = watch_collect(&w, key, m, 1, 20000);
@@ -287,37 +256,37 @@ static void test_rejected_batch_enqueues_nothing(void **state)
 
 static void test_every_refusal_is_a_json_error(void **state)
 {
-    struct answer a;
+    struct itest_answer a;
     char h[256];
     /* 400 with index and field, for JSON and NDJSON */
     a = post("/v1/events", NULL, "[{\"type\":\"a\"},{\"type\":\"b\",\"bogus\":1}]");
     assert_error(&a, 400, "unknown_field", 1, "bogus");
-    answer_free(&a);
-    a = call_on(http, "POST", "/v1/events",
-                "Authorization: Bearer demo-key\r\nContent-Type: application/x-ndjson\r\n",
-                "{\"type\":\"a\"}\n{\"type\":\"a\",\"occurred_at\":\"noon\"}\n");
+    itest_answer_free(&a);
+    a = itest_call(http, "POST", "/v1/events",
+                   "Authorization: Bearer demo-key\r\nContent-Type: application/x-ndjson\r\n",
+                   "{\"type\":\"a\"}\n{\"type\":\"a\",\"occurred_at\":\"noon\"}\n");
     assert_error(&a, 400, "invalid_field", 1, "occurred_at");
-    answer_free(&a);
+    itest_answer_free(&a);
     a = post("/v1/events", NULL, "{\"type\":");
     assert_error(&a, 400, "invalid_json", -1, NULL);
-    answer_free(&a);
+    itest_answer_free(&a);
     /* 401: no key, unknown key, a key of another tenant than X-Customer-ID */
-    a = call_on(http, "POST", "/v1/events", "Content-Type: application/json\r\n",
-                "{\"type\":\"a\"}");
+    a = itest_call(http, "POST", "/v1/events", "Content-Type: application/json\r\n",
+                   "{\"type\":\"a\"}");
     assert_error(&a, 401, "missing_credentials", -1, NULL);
     assert_non_null(header(&a, "WWW-Authenticate"));
-    answer_free(&a);
-    a = call_on(http, "POST", "/v1/events",
-                "Authorization: Bearer not-a-key\r\nContent-Type: application/json\r\n",
-                "{\"type\":\"a\"}");
+    itest_answer_free(&a);
+    a = itest_call(http, "POST", "/v1/events",
+                   "Authorization: Bearer not-a-key\r\nContent-Type: application/json\r\n",
+                   "{\"type\":\"a\"}");
     assert_error(&a, 401, "unknown_key", -1, NULL);
-    answer_free(&a);
+    itest_answer_free(&a);
     a = post("/v1/events", "X-Customer-ID: acme\r\n", "{\"type\":\"a\"}");
     assert_error(&a, 401, "tenant_mismatch", -1, NULL);
-    answer_free(&a);
+    itest_answer_free(&a);
     a = post("/v1/events", "X-Customer-ID: demo\r\n", "{\"type\":\"a\"}");
     assert_int_equal(a.status, 202);
-    answer_free(&a);
+    itest_answer_free(&a);
     /* 413: a body over producer.max_body_bytes, an event over max_event_bytes */
     struct vg_buf big = {0};
     vg_buf_puts(&big, "{\"type\":\"a\",\"properties\":{\"x\":\"");
@@ -327,7 +296,7 @@ static void test_every_refusal_is_a_json_error(void **state)
     /* Refused on its headers: with Expect: 100-continue the body is never sent. */
     a = post("/v1/events", "Expect: 100-continue\r\n", big.data);
     assert_error(&a, 413, "body_too_large", -1, NULL);
-    answer_free(&a);
+    itest_answer_free(&a);
     vg_httpc_reconnect(http);
     vg_buf_reset(&big);
     vg_buf_puts(&big, "[{\"type\":\"a\"},{\"type\":\"a\",\"properties\":{\"x\":\"");
@@ -336,22 +305,22 @@ static void test_every_refusal_is_a_json_error(void **state)
     vg_buf_puts(&big, "\"}}]");
     a = post("/v1/events", NULL, big.data);
     assert_error(&a, 413, "event_too_large", 1, NULL);
-    answer_free(&a);
+    itest_answer_free(&a);
     vg_buf_free(&big);
     /* 415 */
     snprintf(h, sizeof(h), "%sContent-Type: application/x-www-form-urlencoded\r\n", key_header);
-    a = call_on(http, "POST", "/v1/events", h, "type=a");
+    a = itest_call(http, "POST", "/v1/events", h, "type=a");
     assert_error(&a, 415, "unsupported_media_type", -1, NULL);
-    answer_free(&a);
+    itest_answer_free(&a);
     vg_httpc_reconnect(http);
     /* wrong route and method, still JSON */
-    a = call_on(http, "GET", "/v1/events", key_header, NULL);
+    a = itest_call(http, "GET", "/v1/events", key_header, NULL);
     assert_int_equal(a.status, 405);
     assert_non_null(header(&a, "Allow"));
-    answer_free(&a);
-    a = call_on(http, "GET", "/v2/nothing", NULL, NULL);
+    itest_answer_free(&a);
+    a = itest_call(http, "GET", "/v2/nothing", NULL, NULL);
     assert_error(&a, 404, "not_found", -1, NULL);
-    answer_free(&a);
+    itest_answer_free(&a);
 }
 
 static void test_respond_async_answers_on_enqueue(void **state)
@@ -361,17 +330,17 @@ static void test_respond_async_answers_on_enqueue(void **state)
     char body[256], visitor[80], key[128];
     snprintf(visitor, sizeof(visitor), "%s-async", run);
     snprintf(body, sizeof(body), "{\"type\":\"async.test\",\"visitor_id\":\"%s\"}", visitor);
-    struct answer a = post("/v1/events", "Prefer: respond-async\r\n", body);
+    struct itest_answer a = post("/v1/events", "Prefer: respond-async\r\n", body);
     assert_int_equal(a.status, 202);
     const char *pa = header(&a, "Preference-Applied");
     assert_non_null(pa);
     assert_string_equal(pa, "respond-async");
-    answer_free(&a);
+    itest_answer_free(&a);
     /* without the preference, no Preference-Applied */
     a = post("/v1/events", NULL, body);
     assert_int_equal(a.status, 202);
     assert_null(header(&a, "Preference-Applied"));
-    answer_free(&a);
+    itest_answer_free(&a);
     snprintf(key, sizeof(key), "demo/%s", visitor);
     rd_kafka_message_t *m[2];
     assert_int_equal(watch_collect(&w, key, m, 2, 20000), 2);
@@ -388,66 +357,66 @@ static void test_sessions_tokens_and_tracking_links(void **state)
     snprintf(sid, sizeof(sid), "%s-session-a", run);
     snprintf(other, sizeof(other), "%s-session-b", run);
     snprintf(body, sizeof(body), "{\"session_id\":\"%s\",\"kind\":\"lesson\"}", sid);
-    struct answer a = post("/v1/sessions", NULL, body);
+    struct itest_answer a = post("/v1/sessions", NULL, body);
     assert_int_equal(a.status, 201);
     assert_string_equal(s_of(a.json, "session_id"), sid);
     char token[512];
     snprintf(token, sizeof(token), "%s", s_of(a.json, "token"));
-    answer_free(&a);
+    itest_answer_free(&a);
     snprintf(body, sizeof(body), "{\"session_id\":\"%s\"}", other);
     a = post("/v1/sessions", NULL, body);
     assert_int_equal(a.status, 201);
-    answer_free(&a);
+    itest_answer_free(&a);
 
     /* a heartbeat with the session's own token */
     snprintf(path, sizeof(path), "/v1/sessions/%s/heartbeat", sid);
     snprintf(h, sizeof(h), "Authorization: Session %s\r\n", token);
-    a = call_on(http, "POST", path, h, NULL);
+    a = itest_call(http, "POST", path, h, NULL);
     assert_int_equal(a.status, 202);
-    answer_free(&a);
+    itest_answer_free(&a);
     /* ... cannot touch another session */
     snprintf(path, sizeof(path), "/v1/sessions/%s/heartbeat", other);
-    a = call_on(http, "POST", path, h, NULL);
+    a = itest_call(http, "POST", path, h, NULL);
     assert_error(&a, 401, "session_scope", -1, "session_id");
-    answer_free(&a);
+    itest_answer_free(&a);
     /* ... nor create sessions */
-    a = call_on(http, "POST", "/v1/sessions", h, NULL);
+    a = itest_call(http, "POST", "/v1/sessions", h, NULL);
     assert_error(&a, 401, "key_required", -1, NULL);
-    answer_free(&a);
+    itest_answer_free(&a);
     /* an altered token is refused */
     char altered[512];
     snprintf(altered, sizeof(altered), "%s", token);
     altered[3] = altered[3] == 'A' ? 'B' : 'A';
     snprintf(path, sizeof(path), "/v1/sessions/%s/heartbeat?token=%s", sid, altered);
-    a = call_on(http, "POST", path, NULL, NULL);
+    a = itest_call(http, "POST", path, NULL, NULL);
     assert_error(&a, 401, "invalid_token", -1, NULL);
-    answer_free(&a);
+    itest_answer_free(&a);
     /* events for the token's session, by ?token= as navigator.sendBeacon sends them */
     snprintf(path, sizeof(path), "/v1/events?token=%s", token);
-    a = call_on(http, "POST", path, "Content-Type: text/plain;charset=UTF-8\r\n",
-                "{\"type\":\"beacon\"}");
+    a = itest_call(http, "POST", path, "Content-Type: text/plain;charset=UTF-8\r\n",
+                   "{\"type\":\"beacon\"}");
     assert_int_equal(a.status, 202);
-    answer_free(&a);
+    itest_answer_free(&a);
     /* a tracking link: 302 to an allowed host, 400 elsewhere */
     snprintf(path, sizeof(path), "/t/%s?to=https://example.com/lesson", token);
-    a = call_on(http, "GET", path, NULL, NULL);
+    a = itest_call(http, "GET", path, NULL, NULL);
     assert_int_equal(a.status, 302);
     assert_string_equal(header(&a, "Location"), "https://example.com/lesson");
-    answer_free(&a);
+    itest_answer_free(&a);
     snprintf(path, sizeof(path), "/t/%s?to=https://example.com.evil.test/", token);
-    a = call_on(http, "GET", path, NULL, NULL);
+    a = itest_call(http, "GET", path, NULL, NULL);
     assert_error(&a, 400, "redirect_not_allowed", -1, "to");
-    answer_free(&a);
+    itest_answer_free(&a);
     /* the end */
     snprintf(path, sizeof(path), "/v1/sessions/%s/end", sid);
-    a = call_on(http, "POST", path, h, "{\"reason\":\"done\"}");
+    a = itest_call(http, "POST", path, h, "{\"reason\":\"done\"}");
     assert_int_equal(a.status, 415); /* a body needs its media type */
-    answer_free(&a);
+    itest_answer_free(&a);
     snprintf(h, sizeof(h), "Authorization: Session %s\r\nContent-Type: application/json\r\n",
              token);
-    a = call_on(http, "POST", path, h, "{\"reason\":\"done\"}");
+    a = itest_call(http, "POST", path, h, "{\"reason\":\"done\"}");
     assert_int_equal(a.status, 202);
-    answer_free(&a);
+    itest_answer_free(&a);
 
     /* On vigil.heartbeats, in order: start, heartbeat, activate, end. */
     static const char *const want[] = {"session.start", "session.heartbeat", "session.activate",
@@ -459,8 +428,7 @@ static void test_sessions_tokens_and_tracking_links(void **state)
         fail_msg("%zu of 4 signals of %s arrived", n, sid);
     for (size_t i = 0; i < 4; i++) {
         if (m[i]->key_len != strlen(key))
-            fail_msg("signal key %.*s, want %s", (int)m[i]->key_len, (const char *)m[i]->key,
-                     key);
+            fail_msg("signal key %.*s, want %s", (int)m[i]->key_len, (const char *)m[i]->key, key);
         assert_header(m[i], "vigil-schema", "signal/1");
         assert_header(m[i], "vigil-tenant", "demo");
         json_t *v = value_of(m[i]);
@@ -485,34 +453,35 @@ static void test_sessions_tokens_and_tracking_links(void **state)
 
 static void test_cors_preflight_and_headers(void **state)
 {
-    struct answer a = call_on(http, "OPTIONS", "/v1/events",
-                              "Origin: http://localhost:5173\r\n"
-                              "Access-Control-Request-Method: POST\r\n"
-                              "Access-Control-Request-Headers: authorization, content-type\r\n",
-                              NULL);
+    struct itest_answer a =
+        itest_call(http, "OPTIONS", "/v1/events",
+                   "Origin: http://localhost:5173\r\n"
+                   "Access-Control-Request-Method: POST\r\n"
+                   "Access-Control-Request-Headers: authorization, content-type\r\n",
+                   NULL);
     assert_int_equal(a.status, 204);
     assert_string_equal(header(&a, "Access-Control-Allow-Origin"), "http://localhost:5173");
     assert_non_null(strstr(header(&a, "Access-Control-Allow-Headers"), "Authorization"));
-    answer_free(&a);
-    a = call_on(http, "OPTIONS", "/v1/events",
-                "Origin: https://evil.test\r\nAccess-Control-Request-Method: POST\r\n", NULL);
+    itest_answer_free(&a);
+    a = itest_call(http, "OPTIONS", "/v1/events",
+                   "Origin: https://evil.test\r\nAccess-Control-Request-Method: POST\r\n", NULL);
     assert_int_equal(a.status, 403);
     assert_null(header(&a, "Access-Control-Allow-Origin"));
-    answer_free(&a);
+    itest_answer_free(&a);
     a = post("/v1/events", "Origin: http://127.0.0.1:3000\r\n", "{\"type\":\"cors\"}");
     assert_int_equal(a.status, 202);
     assert_string_equal(header(&a, "Access-Control-Allow-Origin"), "http://127.0.0.1:3000");
-    answer_free(&a);
+    itest_answer_free(&a);
     /* demo's key from an origin demo does not allow */
     a = post("/v1/events", "Origin: https://evil.test\r\n", "{\"type\":\"cors\"}");
     assert_error(&a, 401, "origin_not_allowed", -1, NULL);
     assert_null(header(&a, "Access-Control-Allow-Origin"));
-    answer_free(&a);
+    itest_answer_free(&a);
 }
 
 static void test_metrics_count_requests_and_events(void **state)
 {
-    struct answer a = call_on(http, "GET", "/metrics", NULL, NULL);
+    struct itest_answer a = itest_call(http, "GET", "/metrics", NULL, NULL);
     assert_int_equal(a.status, 200);
     const char *text = a.resp.body.data;
     static const char *const want[] = {
@@ -526,7 +495,7 @@ static void test_metrics_count_requests_and_events(void **state)
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (!strstr(text, want[i]))
             fail_msg("/metrics lacks %s", want[i]);
-    answer_free(&a);
+    itest_answer_free(&a);
 }
 
 static void test_vigilctl_send_publishes_ndjson(void **state)
@@ -567,25 +536,6 @@ static void test_vigilctl_send_publishes_ndjson(void **state)
 
 /* -- producers of our own ------------------------------------------------ */
 
-struct child {
-    pid_t pid;
-    int port;
-    char conf[64];
-    char log[80];
-    struct vg_httpc *http;
-};
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sa);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 /* Writes the config of our producers: tenant "tiny" (tiny_key, burst 2,
  * 0.2 events/s) and demo (demo-key). */
 static void child_config(const char *path, const char *tiny_key)
@@ -615,96 +565,42 @@ static void child_config(const char *path, const char *tiny_key)
 
 /* Starts vigil-producer with child_config() on brokers, with
  * ack_timeout_ms; waits for /healthz. */
-static void child_start(struct child *c, const char *brokers, int ack_timeout_ms)
+static void child_start(struct itest_child *c, const char *brokers, int ack_timeout_ms)
 {
-    snprintf(c->conf, sizeof(c->conf), "/tmp/vigil-test-producer-%d-XXXXXX", (int)getpid());
-    int fd = mkstemp(c->conf);
-    assert_true(fd >= 0);
-    close(fd);
+    itest_child_init(c, "producer");
     child_config(c->conf, "tiny-key");
-    snprintf(c->log, sizeof(c->log), "%s.log", c->conf);
-    c->port = free_port();
-    char port[16], ack[16], bin[512], url[64], err[256];
-    snprintf(port, sizeof(port), "%d", c->port);
+    char ack[16];
     snprintf(ack, sizeof(ack), "%d", ack_timeout_ms);
-    snprintf(bin, sizeof(bin), "%s/vigil-producer", itest_env("VIGIL_BIN_DIR"));
-    c->pid = fork();
-    assert_true(c->pid >= 0);
-    if (c->pid == 0) {
-        setenv("VIGIL_KAFKA_BROKERS", brokers, 1);
-        setenv("VIGIL_PRODUCER_PORT", port, 1);
-        setenv("VIGIL_PRODUCER_ACK_TIMEOUT_MS", ack, 1);
-        setenv("VIGIL_PRODUCER_THREADS", "2", 1);
-        int lfd = open(c->log, O_WRONLY | O_CREAT | O_TRUNC, 0644), nfd = open("/dev/null", O_RDONLY);
-        if (lfd >= 0) {
-            dup2(lfd, 1);
-            dup2(lfd, 2);
-            close(lfd);
-        }
-        if (nfd >= 0) {
-            dup2(nfd, 0);
-            close(nfd);
-        }
-        execl(bin, bin, "-c", c->conf, (char *)NULL);
-        _exit(127);
-    }
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d", c->port);
-    c->http = vg_httpc_new(url, 10000, err, sizeof(err));
-    assert_non_null(c->http);
-    struct vg_http_resp r = {0};
-    int up = ITEST_WAIT(
-        vg_httpc_request(c->http, "GET", "/healthz", NULL, NULL, 0, &r, err, sizeof(err)) == 0 &&
-            r.status == 200,
-        15000);
-    vg_http_resp_free(&r);
-    if (!up)
-        fail_msg("our vigil-producer on port %d did not come up (log %s)", c->port, c->log);
-}
-
-/* SIGTERM, then the exit status within timeout_ms (-1 if it did not exit). */
-static int child_stop(struct child *c, int timeout_ms)
-{
-    vg_httpc_free(c->http);
-    c->http = NULL;
-    kill(c->pid, SIGTERM);
-    int status = 0, done = ITEST_WAIT(waitpid(c->pid, &status, WNOHANG) == c->pid, timeout_ms);
-    if (!done) {
-        kill(c->pid, SIGKILL);
-        waitpid(c->pid, &status, 0);
-        return -1;
-    }
-    unlink(c->conf);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        unlink(c->log);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    const char *const env[][2] = {{"VIGIL_PRODUCER_ACK_TIMEOUT_MS", ack}, {NULL}};
+    itest_child_start(c, brokers, env);
 }
 
 static void test_rate_limit_429_then_graceful_stop(void **state)
 {
-    struct child c;
+    struct itest_child c;
     child_start(&c, cfg->kafka_brokers, 5000);
     const char *h = "Authorization: Bearer tiny-key\r\nContent-Type: application/json\r\n";
     /* more than the burst can ever hold: 413, not an endless 429 */
-    struct answer a = call_on(c.http, "POST", "/v1/events", h,
-                              "[{\"type\":\"a\"},{\"type\":\"a\"},{\"type\":\"a\"}]");
+    struct itest_answer a = itest_call(c.http, "POST", "/v1/events", h,
+                                       "[{\"type\":\"a\"},{\"type\":\"a\"},{\"type\":\"a\"}]");
     assert_error(&a, 413, "batch_exceeds_burst", -1, NULL);
-    answer_free(&a);
-    a = call_on(c.http, "POST", "/v1/events", h, "[{\"type\":\"a\"},{\"type\":\"a\"}]");
+    itest_answer_free(&a);
+    a = itest_call(c.http, "POST", "/v1/events", h, "[{\"type\":\"a\"},{\"type\":\"a\"}]");
     assert_int_equal(a.status, 202);
-    answer_free(&a);
-    a = call_on(c.http, "POST", "/v1/events", h, "{\"type\":\"a\"}");
+    itest_answer_free(&a);
+    a = itest_call(c.http, "POST", "/v1/events", h, "{\"type\":\"a\"}");
     assert_error(&a, 429, "rate_limited", -1, NULL);
     assert_true(atoi(header(&a, "Retry-After")) >= 1);
-    answer_free(&a);
+    itest_answer_free(&a);
     /* another tenant has its own bucket */
-    a = call_on(c.http, "POST", "/v1/events",
-                "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n",
-                "{\"type\":\"a\"}");
+    a = itest_call(c.http, "POST", "/v1/events",
+                   "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n",
+                   "{\"type\":\"a\"}");
     assert_int_equal(a.status, 202);
-    answer_free(&a);
+    itest_answer_free(&a);
     /* SIGTERM with everything delivered: exit 0, promptly */
     int64_t t0 = vg_mono_ms();
-    int rc = child_stop(&c, 15000);
+    int rc = itest_child_stop(&c, 15000);
     if (rc != 0)
         fail_msg("producer exited %d after SIGTERM (log %s)", rc, c.log);
     assert_true(vg_mono_ms() - t0 < 10000);
@@ -723,19 +619,19 @@ static int file_contains(const char *path, const char *needle)
     return found;
 }
 
-static int status_with_key(struct child *c, const char *key)
+static int status_with_key(struct itest_child *c, const char *key)
 {
     char h[256];
     snprintf(h, sizeof(h), "Authorization: Bearer %s\r\nContent-Type: application/json\r\n", key);
-    struct answer a = call_on(c->http, "POST", "/v1/events", h, "{\"type\":\"reload\"}");
+    struct itest_answer a = itest_call(c->http, "POST", "/v1/events", h, "{\"type\":\"reload\"}");
     int status = a.status;
-    answer_free(&a);
+    itest_answer_free(&a);
     return status;
 }
 
 static void test_sighup_reloads_tenant_keys(void **state)
 {
-    struct child c;
+    struct itest_child c;
     child_start(&c, cfg->kafka_brokers, 5000);
     assert_int_equal(status_with_key(&c, "tiny-key"), 202);
     assert_int_equal(status_with_key(&c, "tiny-key-2"), 401);
@@ -752,7 +648,7 @@ static void test_sighup_reloads_tenant_keys(void **state)
     if (!ITEST_WAIT(file_contains(c.log, "configuration not reloaded"), 10000))
         fail_msg("no warning about the broken file in %s", c.log);
     assert_int_not_equal(status_with_key(&c, "tiny-key-2"), 401);
-    int rc = child_stop(&c, 15000);
+    int rc = itest_child_stop(&c, 15000);
     if (rc != 0)
         fail_msg("producer exited %d after SIGTERM (log %s)", rc, c.log);
 }
@@ -761,30 +657,30 @@ static void test_dead_broker_gives_503_within_the_ack_timeout(void **state)
 {
     /* A port nothing listens on stands for a stopped broker. */
     char brokers[32];
-    snprintf(brokers, sizeof(brokers), "127.0.0.1:%d", free_port());
-    struct child c;
+    snprintf(brokers, sizeof(brokers), "127.0.0.1:%d", itest_free_port());
+    struct itest_child c;
     child_start(&c, brokers, 500);
     const char *h = "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n";
     for (int i = 0; i < 3; i++) {
         int64_t t0 = vg_mono_ms();
-        struct answer a = call_on(c.http, "POST", "/v1/events", h, "{\"type\":\"a\"}");
+        struct itest_answer a = itest_call(c.http, "POST", "/v1/events", h, "{\"type\":\"a\"}");
         int64_t took = vg_mono_ms() - t0;
         assert_error(&a, 503, "kafka_timeout", -1, NULL);
-        answer_free(&a);
+        itest_answer_free(&a);
         if (took < 400 || took > 3000)
             fail_msg("503 after %lld ms; the ack timeout is 500 ms", (long long)took);
     }
-    struct answer a = call_on(c.http, "POST", "/v1/sessions", h, "{}");
+    struct itest_answer a = itest_call(c.http, "POST", "/v1/sessions", h, "{}");
     assert_error(&a, 503, "kafka_timeout", -1, NULL);
-    answer_free(&a);
-    a = call_on(c.http, "GET", "/readyz", NULL, NULL);
+    itest_answer_free(&a);
+    a = itest_call(c.http, "GET", "/readyz", NULL, NULL);
     assert_int_equal(a.status, 503);
-    answer_free(&a);
-    a = call_on(c.http, "GET", "/healthz", NULL, NULL);
+    itest_answer_free(&a);
+    a = itest_call(c.http, "GET", "/healthz", NULL, NULL);
     assert_int_equal(a.status, 200);
-    answer_free(&a);
+    itest_answer_free(&a);
     /* Undelivered messages at exit: reported, and a non-zero status. */
-    int rc = child_stop(&c, 30000);
+    int rc = itest_child_stop(&c, 30000);
     if (rc <= 0)
         fail_msg("producer exited %d with undelivered messages", rc);
     unlink(c.log);

@@ -18,7 +18,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -31,7 +30,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -39,6 +37,7 @@
 
 #include "crypto.h"
 #include "itest.h"
+#include "itest_http.h"
 #include "itest_stack.h"
 #include "send.h"
 #include "token.h"
@@ -52,37 +51,11 @@ static struct itest st;
 static struct vg_httpc *http; /* the stack's producer */
 static char run[48];          /* this run's id prefix */
 
-/* -- HTTP (as in test_producer.c) ----------------------------------------- */
-
-struct answer {
-    int status;
-    json_t *json; /* the parsed body, or NULL */
-    struct vg_http_resp resp;
-};
-
-static void answer_free(struct answer *a)
-{
-    json_decref(a->json);
-    vg_http_resp_free(&a->resp);
-    memset(a, 0, sizeof(*a));
-}
-
-static struct answer call_on(struct vg_httpc *c, const char *method, const char *path,
-                             const char *headers, const char *body)
-{
-    struct answer a = {0};
-    char err[512];
-    if (vg_httpc_request(c, method, path, headers, body, body ? strlen(body) : 0, &a.resp, err,
-                         sizeof(err)))
-        fail_msg("%s %s: %s", method, path, err);
-    a.status = a.resp.status;
-    a.json = json_loadb(a.resp.body.data ? a.resp.body.data : "", a.resp.body.len, 0, NULL);
-    return a;
-}
+/* -- HTTP ------------------------------------------------------------------- */
 
 /* Asserts a JSON error of DESIGN.md section 4 with status and code (NULL: any);
  * a 401 also names the scheme in WWW-Authenticate. what names the request. */
-static void assert_error(struct answer *a, const char *what, int status, const char *code)
+static void assert_error(struct itest_answer *a, const char *what, int status, const char *code)
 {
     char v[128];
     if (a->status != status)
@@ -115,13 +88,13 @@ static void demo_session(struct vg_httpc *c, const char *sid, char *token, size_
 {
     char body[256];
     snprintf(body, sizeof(body), "{\"session_id\":\"%s\"}", sid);
-    struct answer a =
-        call_on(c, "POST", "/v1/sessions",
-                "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n", body);
+    struct itest_answer a =
+        itest_call(c, "POST", "/v1/sessions",
+                   "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n", body);
     if (a.status != 201)
         fail_msg("session %s: %d %.300s", sid, a.status, a.resp.body.data);
     snprintf(token, size, "%s", s_of(a.json, "token"));
-    answer_free(&a);
+    itest_answer_free(&a);
 }
 
 /* -- what landed ------------------------------------------------------------ */
@@ -262,26 +235,7 @@ static void raw_read(int fd, struct raw_answer *a, int timeout_ms, int stop_at_a
 
 /* -- a producer of our own ------------------------------------------------- */
 
-struct child {
-    pid_t pid;
-    int port;
-    char conf[64];
-    char log[80];
-    struct vg_httpc *http;
-};
-
-static struct child kid;
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sa);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
+static struct itest_child kid;
 
 /* Writes the child's config: tenant demo with demo-key and, unless
  * revoked, sec-old-key; tenant acme with acme-key. */
@@ -312,77 +266,21 @@ static void child_config(const char *path, int revoked)
     assert_int_equal(rename(tmp, path), 0); /* a reload never reads half a file */
 }
 
-static void child_start(struct child *c)
+/* Starts c with child_config(c->conf, 0) on the stack's Kafka, with the
+ * small limits CHILD_*; waits for /healthz. */
+static void child_start(struct itest_child *c)
 {
-    snprintf(c->conf, sizeof(c->conf), "/tmp/vigil-test-security-%d-XXXXXX", (int)getpid());
-    int fd = mkstemp(c->conf);
-    assert_true(fd >= 0);
-    close(fd);
+    itest_child_init(c, "security");
     child_config(c->conf, 0);
-    snprintf(c->log, sizeof(c->log), "%s.log", c->conf);
-    c->port = free_port();
-    char port[16], num[3][16], bin[512], url[64], err[256];
-    snprintf(port, sizeof(port), "%d", c->port);
+    char num[3][16];
     snprintf(num[0], sizeof(num[0]), "%d", CHILD_TIMEOUT_S);
     snprintf(num[1], sizeof(num[1]), "%d", CHILD_LIMIT);
     snprintf(num[2], sizeof(num[2]), "%d", CHILD_MAX_BODY);
-    snprintf(bin, sizeof(bin), "%s/vigil-producer", itest_env("VIGIL_BIN_DIR"));
-    c->pid = fork();
-    assert_true(c->pid >= 0);
-    if (c->pid == 0) {
-        setenv("VIGIL_KAFKA_BROKERS", st.cfg->kafka_brokers, 1);
-        setenv("VIGIL_PRODUCER_PORT", port, 1);
-        setenv("VIGIL_PRODUCER_THREADS", "2", 1);
-        setenv("VIGIL_PRODUCER_CONNECTION_TIMEOUT_S", num[0], 1);
-        setenv("VIGIL_PRODUCER_CONNECTION_LIMIT", num[1], 1);
-        setenv("VIGIL_PRODUCER_MAX_BODY_BYTES", num[2], 1);
-        int lfd = open(c->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int nfd = open("/dev/null", O_RDONLY);
-        if (lfd >= 0) {
-            dup2(lfd, 1);
-            dup2(lfd, 2);
-            close(lfd);
-        }
-        if (nfd >= 0) {
-            dup2(nfd, 0);
-            close(nfd);
-        }
-        execl(bin, bin, "-c", c->conf, (char *)NULL);
-        _exit(127);
-    }
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d", c->port);
-    c->http = vg_httpc_new(url, 10000, err, sizeof(err));
-    assert_non_null(c->http);
-    struct vg_http_resp r = {0};
-    int up = ITEST_WAIT(
-        vg_httpc_request(c->http, "GET", "/healthz", NULL, NULL, 0, &r, err, sizeof(err)) == 0 &&
-            r.status == 200,
-        15000);
-    vg_http_resp_free(&r);
-    if (!up)
-        fail_msg("our vigil-producer on port %d did not come up (log %s)", c->port, c->log);
-}
-
-/* SIGTERM, then the exit status within timeout_ms (-1 if it did not exit). */
-static int child_stop(struct child *c, int timeout_ms)
-{
-    if (!c->pid)
-        return 0;
-    vg_httpc_free(c->http);
-    c->http = NULL;
-    kill(c->pid, SIGTERM);
-    int status = 0, done = ITEST_WAIT(waitpid(c->pid, &status, WNOHANG) == c->pid, timeout_ms);
-    if (!done) {
-        kill(c->pid, SIGKILL);
-        waitpid(c->pid, &status, 0);
-    }
-    c->pid = 0;
-    if (!done)
-        return -1;
-    unlink(c->conf);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        unlink(c->log);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    const char *const env[][2] = {{"VIGIL_PRODUCER_CONNECTION_TIMEOUT_S", num[0]},
+                                  {"VIGIL_PRODUCER_CONNECTION_LIMIT", num[1]},
+                                  {"VIGIL_PRODUCER_MAX_BODY_BYTES", num[2]},
+                                  {NULL}};
+    itest_child_start(c, st.cfg->kafka_brokers, env);
 }
 
 /* -- credentials ------------------------------------------------------------ */
@@ -467,11 +365,11 @@ static void test_every_ingestion_route_refuses_missing_and_wrong_credentials(voi
         route_fill(&routes[r], sid, path, sizeof(path), body, sizeof(body), &b);
         for (size_t i = 0; i < VG_ARRAY_LEN(cases); i++) {
             snprintf(h, sizeof(h), "%sContent-Type: application/json\r\n", cases[i].auth);
-            struct answer a = call_on(http, "POST", path, h, b);
+            struct itest_answer a = itest_call(http, "POST", path, h, b);
             snprintf(what, sizeof(what), "POST %s with [%.60s]", routes[r].path, cases[i].auth);
             assert_error(&a, what, 401,
                          routes[r].takes_token ? cases[i].token_code : cases[i].key_code);
-            answer_free(&a);
+            itest_answer_free(&a);
         }
         if (!routes[r].takes_token)
             continue;
@@ -481,10 +379,11 @@ static void test_every_ingestion_route_refuses_missing_and_wrong_credentials(voi
         for (size_t i = 0; i < VG_ARRAY_LEN(qtokens); i++) {
             char qpath[1400];
             snprintf(qpath, sizeof(qpath), "%s?token=%s", path, qtokens[i]);
-            struct answer a = call_on(http, "POST", qpath, "Content-Type: application/json\r\n", b);
+            struct itest_answer a =
+                itest_call(http, "POST", qpath, "Content-Type: application/json\r\n", b);
             snprintf(what, sizeof(what), "POST %s?token=<%zu>", routes[r].path, i);
             assert_error(&a, what, 401, qcodes[i]);
-            answer_free(&a);
+            itest_answer_free(&a);
         }
     }
 
@@ -495,16 +394,16 @@ static void test_every_ingestion_route_refuses_missing_and_wrong_credentials(voi
     const char *tcodes[] = {"invalid_token", "invalid_token", "token_expired", "invalid_token"};
     for (size_t i = 0; i < VG_ARRAY_LEN(ttokens); i++) {
         snprintf(path, sizeof(path), "/t/%s?to=https://example.com/", ttokens[i]);
-        struct answer a = call_on(http, "GET", path, NULL, NULL);
+        struct itest_answer a = itest_call(http, "GET", path, NULL, NULL);
         snprintf(what, sizeof(what), "GET /t/<%zu>", i);
         assert_error(&a, what, 401, tcodes[i]);
         if (vg_http_resp_header(&a.resp, "Location", h, sizeof(h)))
             fail_msg("%s: redirected to %s without a valid token", what, h);
-        answer_free(&a);
+        itest_answer_free(&a);
     }
-    struct answer a = call_on(http, "GET", "/t/?to=https://example.com/", NULL, NULL);
+    struct itest_answer a = itest_call(http, "GET", "/t/?to=https://example.com/", NULL, NULL);
     assert_error(&a, "GET /t/ without a token", 404, "not_found");
-    answer_free(&a);
+    itest_answer_free(&a);
 
     /* Not one of them wrote anything under this run's session. */
     char token[VG_TOKEN_MAX];
@@ -518,18 +417,19 @@ static void test_a_revoked_key_is_refused_on_every_route(void **state)
     char sid[96], path[512], what[600];
     snprintf(sid, sizeof(sid), "%s-revoked", run);
     const char *old = "Authorization: Bearer sec-old-key\r\nContent-Type: application/json\r\n";
-    struct answer a = call_on(kid.http, "POST", "/v1/events", old, "{\"type\":\"sec.before\"}");
+    struct itest_answer a =
+        itest_call(kid.http, "POST", "/v1/events", old, "{\"type\":\"sec.before\"}");
     assert_int_equal(a.status, 202);
-    answer_free(&a);
+    itest_answer_free(&a);
 
     /* Revoked: the key leaves keys_sha256, the producer reloads on SIGHUP. */
     child_config(kid.conf, 1);
     kill(kid.pid, SIGHUP);
     int gone = ITEST_WAIT(({
-                              struct answer p =
-                                  call_on(kid.http, "POST", "/v1/events", old, "{\"type\":\"x\"}");
+                              struct itest_answer p = itest_call(kid.http, "POST", "/v1/events",
+                                                                 old, "{\"type\":\"x\"}");
                               int s = p.status;
-                              answer_free(&p);
+                              itest_answer_free(&p);
                               s == 401;
                           }),
                           10000);
@@ -539,17 +439,17 @@ static void test_a_revoked_key_is_refused_on_every_route(void **state)
         char body[256];
         const char *b;
         route_fill(&routes[r], sid, path, sizeof(path), body, sizeof(body), &b);
-        a = call_on(kid.http, "POST", path, old, b);
+        a = itest_call(kid.http, "POST", path, old, b);
         snprintf(what, sizeof(what), "POST %s with the revoked key", routes[r].path);
         assert_error(&a, what, 401, "unknown_key");
-        answer_free(&a);
+        itest_answer_free(&a);
     }
     /* the other key of the tenant still works */
-    a = call_on(kid.http, "POST", "/v1/events",
-                "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n",
-                "{\"type\":\"sec.after\"}");
+    a = itest_call(kid.http, "POST", "/v1/events",
+                   "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n",
+                   "{\"type\":\"sec.after\"}");
     assert_int_equal(a.status, 202);
-    answer_free(&a);
+    itest_answer_free(&a);
 }
 
 /* -- tenants ------------------------------------------------------------------ */
@@ -569,10 +469,10 @@ static void test_a_key_for_acme_cannot_write_as_demo(void **state)
         const char *b;
         route_fill(&routes[r], sid, path, sizeof(path), body, sizeof(body), &b);
         snprintf(h, sizeof(h), "%sX-Customer-ID: demo\r\n", acme);
-        struct answer a = call_on(http, "POST", path, h, b);
+        struct itest_answer a = itest_call(http, "POST", path, h, b);
         snprintf(what, sizeof(what), "acme-key as demo on %s", routes[r].path);
         assert_error(&a, what, 401, "tenant_mismatch");
-        answer_free(&a);
+        itest_answer_free(&a);
     }
 
     /* a "tenant" in the body is no field of an event, a batch or a session */
@@ -585,63 +485,64 @@ static void test_a_key_for_acme_cannot_write_as_demo(void **state)
     };
     for (size_t i = 0; i < VG_ARRAY_LEN(bodies); i++) {
         snprintf(body, sizeof(body), bodies[i][1], i == 3 ? sid : visitor);
-        struct answer a = call_on(http, "POST", bodies[i][0], acme, body);
+        struct itest_answer a = itest_call(http, "POST", bodies[i][0], acme, body);
         snprintf(what, sizeof(what), "acme-key with %s", body);
         assert_error(&a, what, 400, "unknown_field");
-        answer_free(&a);
+        itest_answer_free(&a);
     }
     /* ... and demo's own key cannot pick a tenant that way either */
     snprintf(body, sizeof(body),
              "{\"type\":\"sec.steal\",\"visitor_id\":\"%s\",\"tenant\":\"acme\"}", visitor);
-    struct answer a = call_on(http, "POST", "/v1/events",
-                              "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n"
-                              "X-Customer-ID: demo\r\n",
-                              body);
+    struct itest_answer a =
+        itest_call(http, "POST", "/v1/events",
+                   "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n"
+                   "X-Customer-ID: demo\r\n",
+                   body);
     assert_error(&a, "demo-key with tenant acme in the body", 400, "unknown_field");
-    answer_free(&a);
+    itest_answer_free(&a);
 
     /* demo's session token: its own session only, and never as acme */
     char tok[VG_TOKEN_MAX + 64];
     snprintf(tok, sizeof(tok), "Authorization: Session %s\r\nContent-Type: application/json\r\n",
              token);
     snprintf(path, sizeof(path), "/v1/sessions/%s/heartbeat", other);
-    a = call_on(http, "POST", path, tok, NULL);
+    a = itest_call(http, "POST", path, tok, NULL);
     assert_error(&a, "demo's token on another session's heartbeat", 401, "session_scope");
-    answer_free(&a);
+    itest_answer_free(&a);
     snprintf(path, sizeof(path), "/v1/sessions/%s/end", other);
-    a = call_on(http, "POST", path, tok, "{\"reason\":\"steal\"}");
+    a = itest_call(http, "POST", path, tok, "{\"reason\":\"steal\"}");
     assert_error(&a, "demo's token on another session's end", 401, "session_scope");
-    answer_free(&a);
+    itest_answer_free(&a);
     snprintf(body, sizeof(body), "{\"type\":\"sec.steal\",\"session_id\":\"%s\"}", other);
-    a = call_on(http, "POST", "/v1/events", tok, body);
+    a = itest_call(http, "POST", "/v1/events", tok, body);
     assert_error(&a, "demo's token on an event of another session", 401, "session_scope");
-    answer_free(&a);
+    itest_answer_free(&a);
     snprintf(h, sizeof(h), "%sX-Customer-ID: acme\r\n", tok);
     snprintf(path, sizeof(path), "/v1/sessions/%s/heartbeat", sid);
-    a = call_on(http, "POST", path, h, NULL);
+    a = itest_call(http, "POST", path, h, NULL);
     assert_error(&a, "demo's token as acme", 401, "tenant_mismatch");
-    answer_free(&a);
-    a = call_on(http, "POST", "/v1/sessions", tok, "{}");
+    itest_answer_free(&a);
+    a = itest_call(http, "POST", "/v1/sessions", tok, "{}");
     assert_error(&a, "demo's token starting a session", 401, "key_required");
-    answer_free(&a);
+    itest_answer_free(&a);
 
     /* acme's key on demo's session id, even with demo's token beside it:
      * accepted, but as acme's own session of the same name */
     snprintf(path, sizeof(path), "/v1/sessions/%s/heartbeat?token=%s", sid, token);
-    a = call_on(http, "POST", path, acme, NULL);
+    a = itest_call(http, "POST", path, acme, NULL);
     assert_int_equal(a.status, 202);
-    answer_free(&a);
+    itest_answer_free(&a);
 
     /* The barriers, with demo's keys: demo/<sid> and demo/<visitor>. */
     snprintf(path, sizeof(path), "/v1/sessions/%s/heartbeat", sid);
-    a = call_on(http, "POST", path, tok, NULL);
+    a = itest_call(http, "POST", path, tok, NULL);
     assert_int_equal(a.status, 202);
-    answer_free(&a);
+    itest_answer_free(&a);
     snprintf(body, sizeof(body), "{\"type\":\"sec.barrier\",\"visitor_id\":\"%s\"}", visitor);
-    a = call_on(http, "POST", "/v1/events",
-                "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n", body);
+    a = itest_call(http, "POST", "/v1/events",
+                   "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n", body);
     assert_int_equal(a.status, 202);
-    answer_free(&a);
+    itest_answer_free(&a);
     await_landed("demo", "session_id", sid, "session.heartbeat", 1);
     await_landed("demo", "visitor_id", visitor, "sec.barrier", 1);
     await_landed("acme", "session_id", sid, "session.heartbeat", 1);
@@ -812,11 +713,11 @@ static void test_a_stalled_request_is_closed_within_the_connection_timeout(void 
     /* The barrier: the same visitor, whole. */
     char body[256];
     snprintf(body, sizeof(body), "{\"type\":\"sec.barrier\",\"visitor_id\":\"%s\"}", visitor);
-    struct answer b =
-        call_on(kid.http, "POST", "/v1/events",
-                "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n", body);
+    struct itest_answer b =
+        itest_call(kid.http, "POST", "/v1/events",
+                   "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n", body);
     assert_int_equal(b.status, 202);
-    answer_free(&b);
+    itest_answer_free(&b);
     await_landed("demo", "visitor_id", visitor, "sec.barrier", 1);
     assert_landed("demo", "visitor_id", visitor, NULL, 1);
 }
@@ -868,11 +769,11 @@ static void test_a_request_trickled_in_is_cut_at_the_connection_timeout(void **s
     /* The barrier: the same visitor, whole. */
     char body[256];
     snprintf(body, sizeof(body), "{\"type\":\"sec.barrier\",\"visitor_id\":\"%s\"}", visitor);
-    struct answer b =
-        call_on(kid.http, "POST", "/v1/events",
-                "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n", body);
+    struct itest_answer b =
+        itest_call(kid.http, "POST", "/v1/events",
+                   "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n", body);
     assert_int_equal(b.status, 202);
-    answer_free(&b);
+    itest_answer_free(&b);
     await_landed("demo", "visitor_id", visitor, "sec.barrier", 1);
     assert_landed("demo", "visitor_id", visitor, NULL, 1);
 }
@@ -933,12 +834,12 @@ static void test_connections_past_the_limit_wait_until_a_slot_frees(void **state
         close(extra);
     }
     /* and a normal request still works */
-    struct answer b =
-        call_on(kid.http, "POST", "/v1/events",
-                "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n",
-                "{\"type\":\"sec.after_limit\"}");
+    struct itest_answer b =
+        itest_call(kid.http, "POST", "/v1/events",
+                   "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n",
+                   "{\"type\":\"sec.after_limit\"}");
     assert_int_equal(b.status, 202);
-    answer_free(&b);
+    itest_answer_free(&b);
 }
 
 /* -- set-up ------------------------------------------------------------------- */
@@ -959,7 +860,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    int rc = child_stop(&kid, 15000);
+    int rc = itest_child_stop(&kid, 15000);
     vg_httpc_free(http);
     itest_close(&st);
     if (rc != 0)
