@@ -179,21 +179,9 @@ static void test_worker_paused_past_its_session_commits_nothing_stale(void **sta
 
 static pid_t extra_worker; /* killed by the teardown if a test failed midway */
 
-/* A worker outside ./dev's parts, on its own port and id. */
 static pid_t start_extra_worker(const char *id, const char *port)
 {
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        char bin[1024];
-        snprintf(bin, sizeof(bin), "%s/vigil-worker", itest_env("VIGIL_BIN_DIR"));
-        setenv("VIGIL_WORKER_HTTP_PORT", port, 1);
-        setenv("VIGIL_WORKER_ID", id, 1);
-        execl(bin, bin, (char *)NULL);
-        _exit(127);
-    }
-    extra_worker = pid;
-    return pid;
+    return extra_worker = itest_start_worker(id, port);
 }
 
 static double assigned_on(const char *port)

@@ -191,16 +191,46 @@ double itest_metric(const char *base, const char *series)
     return v;
 }
 
+int itest_end_offsets(struct itest *t, const char *topic, int64_t *out, int max)
+{
+    const struct vg_config *c = t->cfg;
+    int n = (int)(!strcmp(topic, c->topic_dlq)          ? c->partitions_dlq
+                  : !strcmp(topic, c->topic_summaries)  ? c->partitions_summaries
+                  : !strcmp(topic, c->topic_events)     ? c->partitions_events
+                  : !strcmp(topic, c->topic_heartbeats) ? c->partitions_heartbeats
+                                                        : c->partitions_commands);
+    if (n > max)
+        fail_msg("%s has %d partitions, more than the %d asked for", topic, n, max);
+    for (int i = 0; i < n; i++) {
+        int64_t lo;
+        rd_kafka_resp_err_t e =
+            rd_kafka_query_watermark_offsets(t->producer, topic, i, &lo, &out[i], 10000);
+        if (e)
+            fail_msg("watermarks of %s/%d: %s", topic, i, rd_kafka_err2str(e));
+    }
+    return n;
+}
+
 int64_t itest_dlq_total(struct itest *t)
 {
-    int64_t total = 0;
-    for (int32_t i = 0; i < (int32_t)t->cfg->partitions_dlq; i++) {
-        int64_t lo, hi;
-        rd_kafka_resp_err_t e =
-            rd_kafka_query_watermark_offsets(t->producer, t->cfg->topic_dlq, i, &lo, &hi, 10000);
-        if (e)
-            fail_msg("watermarks of %s/%d: %s", t->cfg->topic_dlq, (int)i, rd_kafka_err2str(e));
-        total += hi;
-    }
+    int64_t ends[64], total = 0;
+    int n = itest_end_offsets(t, t->cfg->topic_dlq, ends, 64);
+    for (int i = 0; i < n; i++)
+        total += ends[i];
     return total;
+}
+
+pid_t itest_start_worker(const char *id, const char *port)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char bin[1024];
+        snprintf(bin, sizeof(bin), "%s/vigil-worker", itest_env("VIGIL_BIN_DIR"));
+        setenv("VIGIL_WORKER_HTTP_PORT", port, 1);
+        setenv("VIGIL_WORKER_ID", id, 1);
+        execl(bin, bin, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
 }

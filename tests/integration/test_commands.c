@@ -283,17 +283,6 @@ static void test_same_command_id_sent_twice_runs_once(void **state)
     itest_close(&t);
 }
 
-/* The DLQ's end offset (one partition per the config; all summed otherwise). */
-static int64_t dlq_end(struct itest *t, int32_t partition)
-{
-    int64_t lo = 0, hi = 0;
-    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(t->producer, t->cfg->topic_dlq,
-                                                             partition, &lo, &hi, 10000);
-    if (e)
-        fail_msg("watermarks of %s: %s", t->cfg->topic_dlq, rd_kafka_err2str(e));
-    return hi;
-}
-
 static const char *header(rd_kafka_message_t *m, const char *name, char *buf, size_t size)
 {
     rd_kafka_headers_t *h;
@@ -315,10 +304,8 @@ static void test_forged_or_unsigned_commands_go_to_the_dlq_and_change_nothing(vo
              " last_activity_at) VALUES ($1, 'victim', 'active', now() - interval '20 min',"
              " now() - interval '20 min', now() - interval '10 min')",
              1, p);
-    int32_t nparts = (int32_t)t.cfg->partitions_dlq;
     int64_t start[16];
-    for (int32_t i = 0; i < nparts && i < 16; i++)
-        start[i] = dlq_end(&t, i);
+    int32_t nparts = itest_end_offsets(&t, t.cfg->topic_dlq, start, 16);
 
     char params[160], other[160];
     snprintf(params, sizeof(params), "{\"idle_seconds\":300,\"tenant\":\"%s\"}", t.tenant);

@@ -93,13 +93,7 @@ static void test_one_session_through_every_transition_in_any_order(void **state)
 
     /* Capture where vigil.summaries ends now, to find this session's summary later. */
     int64_t from[64];
-    int nparts = (int)t.cfg->partitions_summaries;
-    for (int i = 0; i < nparts; i++) {
-        int64_t lo;
-        assert_int_equal(rd_kafka_query_watermark_offsets(t.producer, t.cfg->topic_summaries, i,
-                                                          &lo, &from[i], 10000),
-                         0);
-    }
+    int nparts = itest_end_offsets(&t, t.cfg->topic_summaries, from, 64);
 
     /* First the end, a late heartbeat and the event; then, after a worker
      * restart, everything again in another order, with duplicates. */

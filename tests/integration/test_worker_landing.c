@@ -116,31 +116,12 @@ static int third_worker_pid;
 
 static int third_worker_assigned(void)
 {
-    FILE *f = popen("curl -s --max-time 2 http://127.0.0.1:9219/metrics", "r");
-    if (!f)
-        return 0;
-    char line[512];
-    int assigned = 0;
-    while (fgets(line, sizeof(line), f))
-        if (!strncmp(line, "vigil_worker_assigned_partitions ", 33) && atoi(line + 33) > 0)
-            assigned = 1;
-    pclose(f);
-    return assigned;
+    return itest_metric("http://127.0.0.1:9219", "vigil_worker_assigned_partitions") > 0;
 }
 
 static void start_third_worker(struct itest *t)
 {
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        char bin[1024];
-        snprintf(bin, sizeof(bin), "%s/vigil-worker", itest_env("VIGIL_BIN_DIR"));
-        setenv("VIGIL_WORKER_HTTP_PORT", "9219", 1);
-        setenv("VIGIL_WORKER_ID", "worker-itest-3", 1);
-        execl(bin, bin, (char *)NULL);
-        _exit(127);
-    }
-    third_worker_pid = pid;
+    third_worker_pid = itest_start_worker("worker-itest-3", "9219");
     if (!ITEST_WAIT(third_worker_assigned(), 60000))
         fail_msg("the third worker was given no partition");
 }
@@ -207,14 +188,7 @@ static void test_poison_goes_to_the_dlq_and_the_partition_moves_on(void **state)
     char key[128], value[1024], id[37];
     snprintf(key, sizeof(key), "%s/s-poison", t.tenant);
     int64_t from[16];
-    int nparts = (int)t.cfg->partitions_dlq;
-    assert_true(nparts <= 16);
-    for (int i = 0; i < nparts; i++) {
-        int64_t lo;
-        assert_int_equal(
-            rd_kafka_query_watermark_offsets(t.producer, t.cfg->topic_dlq, i, &lo, &from[i], 10000),
-            0);
-    }
+    int nparts = itest_end_offsets(&t, t.cfg->topic_dlq, from, 16);
     /* 1: not JSON; 2: the wrong schema; 3: a value PostgreSQL refuses (NUL in jsonb) */
     itest_produce(&t, t.cfg->topic_events, key, "{this is not json");
     snprintf(value, sizeof(value), "{\"v\":1,\"tenant\":\"%s\",\"type\":\"x\"}", t.tenant);
@@ -258,14 +232,7 @@ static void test_a_batch_of_nothing_but_poison_is_dead_lettered(void **state)
     char key[128], value[1024], id[37];
     snprintf(key, sizeof(key), "%s/s-poison", t.tenant);
     int64_t from[16];
-    int nparts = (int)t.cfg->partitions_dlq;
-    assert_true(nparts <= 16);
-    for (int i = 0; i < nparts; i++) {
-        int64_t lo;
-        assert_int_equal(
-            rd_kafka_query_watermark_offsets(t.producer, t.cfg->topic_dlq, i, &lo, &from[i], 10000),
-            0);
-    }
+    int nparts = itest_end_offsets(&t, t.cfg->topic_dlq, from, 16);
     for (int i = 0; i < 3; i++) {
         itest_uuid(id);
         itest_event(&t, value, sizeof(value), id, "page.view", "s-poison", NULL, NULL,
