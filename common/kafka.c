@@ -44,6 +44,14 @@ fail:
     return NULL;
 }
 
+int vg_kafka_prop_given(const struct vg_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nkafka_props; i++)
+        if (!strcmp(cfg->kafka_props[i].name, name))
+            return 1;
+    return 0;
+}
+
 int vg_kafka_reachable(rd_kafka_t *rk, int timeout_ms)
 {
     const struct rd_kafka_metadata *md = NULL;

@@ -18,6 +18,9 @@
 rd_kafka_conf_t *vg_kafka_conf(const struct vg_config *cfg, const char *client_id, char *errstr,
                                size_t errstr_size);
 
+/* 1 if kafka.properties sets name (so a default of ours must not). */
+int vg_kafka_prop_given(const struct vg_config *cfg, const char *name);
+
 /* Sets one property; returns 0 or VG_EKAFKA with errstr filled. */
 int vg_kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errstr,
                  size_t errstr_size) VG_MUSTCHECK;

@@ -101,6 +101,14 @@ int vg_consumer_open(struct vg_consumer *c, const struct vg_config *cfg, struct 
         rd_kafka_conf_destroy(conf);
         return VG_EKAFKA;
     }
+    /* librdkafka pre-fetches up to 64 MiB by default, most of a worker's
+     * memory on a topic with a backlog; a few MiB keep a batch of thousands
+     * of messages fed (kafka.properties may say otherwise). */
+    if (!vg_kafka_prop_given(cfg, "queued.max.messages.kbytes") &&
+        vg_kafka_set(conf, "queued.max.messages.kbytes", "4096", errstr, errstr_size)) {
+        rd_kafka_conf_destroy(conf);
+        return VG_EKAFKA;
+    }
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_opaque(conf, c);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
