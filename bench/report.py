@@ -39,8 +39,8 @@ ROWS = [
     ("heartbeats_per_s", "heartbeats/s", "heartbeat-only pipeline load over 100,000 live sessions"),
     ("producer_heartbeats_per_s", "heartbeats/s", "POST .../heartbeat, one per request, 32 connections"),
     ("worker_max_rss_kib", "KiB", "peak VmHWM of the workers"),
-    ("db_events_before", "events", "already in raw.event_ids when the run began (estimate)"),
     ("producer_max_rss_kib", "KiB", "peak VmHWM of the producer"),
+    ("db_events_before", "events", "already in raw.event_ids when the run began (estimate)"),
 ]
 
 
