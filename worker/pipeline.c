@@ -11,6 +11,10 @@
 #include "util.h"
 
 static const double size_buckets[] = {1, 10, 50, 100, 500, 1000, 2500, 5000, 10000, 50000};
+/* Fine where the latency promise lies (tens to hundreds of ms), so that a
+ * p99 read from the buckets is not off by a whole decade. */
+static const double e2e_buckets[] = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3,
+                                     0.5,  0.75,  1,    2,     5,   10,   30};
 
 static struct {
     struct vg_metric *messages, *batch_size, *batch_seconds, *commit_seconds, *e2e_seconds;
@@ -31,7 +35,7 @@ static void metrics_declare(void)
                              "Time of the batch transaction, BEGIN to COMMIT.", NULL, NULL, 0);
     m.e2e_seconds = vg_metrics_histogram("vigil_worker_e2e_seconds",
                                          "From receipt by the producer to commit, per new event.",
-                                         NULL, NULL, 0);
+                                         NULL, e2e_buckets, VG_ARRAY_LEN(e2e_buckets));
     m.new_events = vg_metrics_counter("vigil_worker_events_new_total",
                                       "Events landed for the first time (not duplicates).", NULL);
     m.session_rows = vg_metrics_counter(
