@@ -29,6 +29,7 @@ static struct vg_part *part_for(struct vg_batch *b, const char *topic, int32_t p
     p->topic = topic;
     p->partition = partition;
     p->expected = -1;
+    p->first = -1;
     p->next = -1;
     p->high = -1;
     return p;
@@ -43,6 +44,8 @@ int vg_batch_add(struct vg_batch *b, rd_kafka_message_t *rkm, enum vg_msg_kind k
     m->rkm = rkm;
     m->kind = kind;
     struct vg_part *p = part_for(b, rd_kafka_topic_name(rkm->rkt), rkm->partition);
+    if (p->first < 0 || rkm->offset < p->first)
+        p->first = rkm->offset;
     if (rkm->offset + 1 > p->next)
         p->next = rkm->offset + 1;
     return b->n >= b->cap;

@@ -35,6 +35,7 @@ struct vg_part {
     const char *topic; /* interned by librdkafka for the consumer's life */
     int32_t partition;
     int64_t expected; /* ops.consumer_offsets.next_offset read at assignment; -1: no row */
+    int64_t first;    /* first offset in the batch */
     int64_t next;     /* last offset in the batch + 1 */
     int64_t high;     /* the partition's high watermark as last fetched; -1: unknown */
 };
@@ -44,7 +45,7 @@ struct vg_batch {
     size_t n, cap;
     struct vg_part *parts;
     size_t nparts, partcap;
-    int64_t opened_ms; /* monotonic time of the first message */
+    int64_t opened_ms;   /* monotonic time of the first message */
     uint64_t generation; /* the assignment it was read under */
 };
 

@@ -141,11 +141,34 @@ enum vg_msg_kind vg_consumer_kind(const struct vg_consumer *c, const char *topic
     return VG_MSG_EVENT;
 }
 
+/* A batch must start where the stored offset says: our topics have no
+ * compaction and no transactions, so their offsets have no holes, and a
+ * batch that starts later would commit past messages never processed (a
+ * seek that did not take). The one hole allowed is retention's: messages
+ * deleted before they were read are gone, and that is said once. */
+static int starts_at_stored(const struct vg_consumer *c, const struct vg_part *p, int64_t stored)
+{
+    if (stored < 0 || p->first <= stored)
+        return 1;
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_query_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi, 5000) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        lo > stored && p->first <= lo) {
+        vg_warn("%s/%d: offsets %lld to %lld were deleted by retention before they were read",
+                p->topic, (int)p->partition, (long long)stored, (long long)lo - 1);
+        return 1;
+    }
+    vg_warn("%s/%d: a batch starting at offset %lld, past the stored %lld: not committed, "
+            "read again from the stored offset",
+            p->topic, (int)p->partition, (long long)p->first, (long long)stored);
+    return 0;
+}
+
 int vg_consumer_expect(const struct vg_consumer *c, struct vg_batch *b)
 {
     for (size_t i = 0; i < b->nparts; i++) {
         const struct vg_assigned *a = assigned_find(c, b->parts[i].topic, b->parts[i].partition);
-        if (!a)
+        if (!a || !starts_at_stored(c, &b->parts[i], a->stored))
             return VG_ECONFLICT;
         b->parts[i].expected = a->stored;
         /* From the last fetch response: no request to the broker. */

@@ -45,7 +45,8 @@ enum vg_msg_kind vg_consumer_kind(const struct vg_consumer *c, const char *topic
 
 /* Sets each batch partition's expected offset from the assignment and its
  * high watermark from the last fetch. Returns 0, or VG_ECONFLICT if a
- * partition is no longer assigned. */
+ * partition is no longer assigned or the batch does not start at its stored
+ * offset (the caller drops the batch and rewinds). */
 int vg_consumer_expect(const struct vg_consumer *c, struct vg_batch *b) VG_MUSTCHECK;
 
 /* After a commit: remembers the new stored offsets, and commits them to

@@ -148,7 +148,9 @@ static int attempt(struct vg_pipeline *p, struct vg_batch *b, int isolate)
         s->nknown_days = 0;
     }
     if ((rc = vg_consumer_expect(p->consumer, b))) {
-        snprintf(s->errstr, sizeof(s->errstr), "a partition of the batch was revoked");
+        snprintf(s->errstr, sizeof(s->errstr),
+                 "a partition of the batch was revoked, or the batch does not start at its "
+                 "stored offset");
         return rc;
     }
     int64_t t0 = vg_mono_ms();
