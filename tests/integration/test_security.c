@@ -678,22 +678,46 @@ static void test_ambiguous_framing_is_refused_and_enqueues_nothing(void **state)
 
 /* -- slow and numerous clients ------------------------------------------------ */
 
-static void test_a_stalled_request_is_closed_within_the_connection_timeout(void **state)
+/* Two requests left unfinished on the child producer: fds[0] has sent
+ * headers_part of its header block; fds[1] whole headers and a tenth of a
+ * body (an event of type for visitor). */
+static void open_unfinished(int fds[2], const char *headers_part, const char *type,
+                            const char *visitor)
 {
-    char visitor[96], req[1024];
-    snprintf(visitor, sizeof(visitor), "%s-stalled", run);
-    /* half a header block; and whole headers with a tenth of the body */
-    int fds[2];
+    char req[1024];
     fds[0] = raw_connect(kid.port);
-    const char *half = "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bea";
-    assert_int_equal(raw_send(fds[0], half, strlen(half)), 0);
+    assert_int_equal(raw_send(fds[0], headers_part, strlen(headers_part)), 0);
     fds[1] = raw_connect(kid.port);
     int n = snprintf(req, sizeof(req),
                      "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                      "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n"
-                     "Content-Length: 400\r\n\r\n{\"type\":\"sec.stalled\",\"visitor_id\":\"%s\"}",
-                     visitor);
+                     "Content-Length: 400\r\n\r\n{\"type\":\"%s\",\"visitor_id\":\"%s\"}",
+                     type, visitor);
     assert_int_equal(raw_send(fds[1], req, (size_t)n), 0);
+}
+
+/* The barrier: the same visitor, whole, lands; and nothing else of it did. */
+static void only_the_barrier_lands(const char *visitor)
+{
+    char body[256];
+    snprintf(body, sizeof(body), "{\"type\":\"sec.barrier\",\"visitor_id\":\"%s\"}", visitor);
+    struct itest_answer b =
+        itest_call(kid.http, "POST", "/v1/events",
+                   "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n", body);
+    assert_int_equal(b.status, 202);
+    itest_answer_free(&b);
+    await_landed("demo", "visitor_id", visitor, "sec.barrier", 1);
+    assert_landed("demo", "visitor_id", visitor, NULL, 1);
+}
+
+static void test_a_stalled_request_is_closed_within_the_connection_timeout(void **state)
+{
+    char visitor[96];
+    snprintf(visitor, sizeof(visitor), "%s-stalled", run);
+    /* half a header block; and whole headers with a tenth of the body */
+    int fds[2];
+    open_unfinished(fds, "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bea",
+                    "sec.stalled", visitor);
     int64_t t0 = vg_mono_ms();
     const int bound_ms = (CHILD_TIMEOUT_S + 3) * 1000;
     for (int i = 0; i < 2; i++) {
@@ -710,16 +734,7 @@ static void test_a_stalled_request_is_closed_within_the_connection_timeout(void 
         if (a.status >= 200 && a.status < 300)
             fail_msg("stalled request %d answered %d", i, a.status);
     }
-    /* The barrier: the same visitor, whole. */
-    char body[256];
-    snprintf(body, sizeof(body), "{\"type\":\"sec.barrier\",\"visitor_id\":\"%s\"}", visitor);
-    struct itest_answer b =
-        itest_call(kid.http, "POST", "/v1/events",
-                   "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n", body);
-    assert_int_equal(b.status, 202);
-    itest_answer_free(&b);
-    await_landed("demo", "visitor_id", visitor, "sec.barrier", 1);
-    assert_landed("demo", "visitor_id", visitor, NULL, 1);
+    only_the_barrier_lands(visitor);
 }
 
 static void test_a_request_trickled_in_is_cut_at_the_connection_timeout(void **state)
@@ -727,19 +742,11 @@ static void test_a_request_trickled_in_is_cut_at_the_connection_timeout(void **s
     /* A slowloris: a header line, or a byte of the body, every 300 ms. Each
      * keeps the connection busy, so an idle timeout alone never fires; the
      * whole request must still be in within producer.connection_timeout_s. */
-    char visitor[96], req[1024];
+    char visitor[96];
     snprintf(visitor, sizeof(visitor), "%s-trickle", run);
     int fds[2];
-    fds[0] = raw_connect(kid.port);
-    const char *start = "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-    assert_int_equal(raw_send(fds[0], start, strlen(start)), 0);
-    fds[1] = raw_connect(kid.port);
-    int n = snprintf(req, sizeof(req),
-                     "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                     "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n"
-                     "Content-Length: 400\r\n\r\n{\"type\":\"sec.trickled\",\"visitor_id\":\"%s\"}",
-                     visitor);
-    assert_int_equal(raw_send(fds[1], req, (size_t)n), 0);
+    open_unfinished(fds, "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n", "sec.trickled",
+                    visitor);
     const char *drip[2] = {"X-Drip: 1\r\n", " "};
     int64_t t0 = vg_mono_ms(), closed_at[2] = {0, 0};
     const int64_t bound_ms = (CHILD_TIMEOUT_S + 3) * 1000;
@@ -766,16 +773,7 @@ static void test_a_request_trickled_in_is_cut_at_the_connection_timeout(void **s
             fail_msg("trickled request %d closed after %lld ms, before the timeout of %d s", i,
                      (long long)(closed_at[i] - t0), CHILD_TIMEOUT_S);
     }
-    /* The barrier: the same visitor, whole. */
-    char body[256];
-    snprintf(body, sizeof(body), "{\"type\":\"sec.barrier\",\"visitor_id\":\"%s\"}", visitor);
-    struct itest_answer b =
-        itest_call(kid.http, "POST", "/v1/events",
-                   "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n", body);
-    assert_int_equal(b.status, 202);
-    itest_answer_free(&b);
-    await_landed("demo", "visitor_id", visitor, "sec.barrier", 1);
-    assert_landed("demo", "visitor_id", visitor, NULL, 1);
+    only_the_barrier_lands(visitor);
 }
 
 /* Opens n connections to port, each served one keep-alive /healthz, so
