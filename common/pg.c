@@ -111,17 +111,31 @@ int vg_pg_classify(PGconn *conn, const PGresult *res)
     return VG_ESQL;
 }
 
-int vg_pg_exec(PGconn *conn, const char *sql, char *errstr, size_t errstr_size)
+int vg_pg_query(PGconn *conn, PGresult **res, const char *sql, int nparams,
+                const char *const *params, char *errstr, size_t errstr_size)
 {
-    PGresult *res = PQexec(conn, sql);
-    ExecStatusType st = PQresultStatus(res);
+    /* Only the simple protocol takes several statements in one string. */
+    PGresult *r = nparams > 0 ? PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)
+                              : PQexec(conn, sql);
+    ExecStatusType st = PQresultStatus(r);
     int rc = 0;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        vg_pg_error(conn, res, errstr, errstr_size);
-        rc = vg_pg_classify(conn, res);
+        vg_pg_error(conn, r, errstr, errstr_size);
+        rc = vg_pg_classify(conn, r);
     }
-    PQclear(res);
+    if (res && rc == 0) {
+        *res = r;
+        return 0;
+    }
+    if (res)
+        *res = NULL;
+    PQclear(r);
     return rc;
+}
+
+int vg_pg_exec(PGconn *conn, const char *sql, char *errstr, size_t errstr_size)
+{
+    return vg_pg_query(conn, NULL, sql, 0, NULL, errstr, errstr_size);
 }
 
 void vg_copy_strn(struct vg_buf *row, const char *s, size_t n, int last)

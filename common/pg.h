@@ -47,8 +47,19 @@ void vg_pg_close(struct vg_pg *pg);
  * the connection is looked at). */
 int vg_pg_classify(PGconn *conn, const PGresult *res);
 
-/* Runs a statement without parameters that returns no rows. Returns 0 or a
- * classified error with the server's message in errstr. */
+/*
+ * Runs sql and checks that it succeeded (PGRES_COMMAND_OK or
+ * PGRES_TUPLES_OK): the one place for execute, check, classify, clear. With
+ * nparams > 0, params holds the text of $1..$nparams (an element may be NULL:
+ * SQL NULL); with nparams 0 (params NULL), sql may hold several statements
+ * separated by semicolons. Returns 0 and, if res is not NULL, the result in
+ * *res (the caller PQclear()s it); otherwise a classified error
+ * (vg_pg_classify()) with the server's message in errstr, and *res NULL.
+ */
+int vg_pg_query(PGconn *conn, PGresult **res, const char *sql, int nparams,
+                const char *const *params, char *errstr, size_t errstr_size) VG_MUSTCHECK;
+
+/* vg_pg_query() without parameters or result: BEGIN, COMMIT, DDL, ... */
 int vg_pg_exec(PGconn *conn, const char *sql, char *errstr, size_t errstr_size) VG_MUSTCHECK;
 
 /* Rolls back the open transaction, if the connection is still there; a

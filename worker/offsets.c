@@ -15,16 +15,13 @@ int vg_offsets_load(PGconn *conn, const char *group, rd_kafka_topic_partition_li
     if (parts->cnt == 0)
         return 0;
     const char *p[1] = {group};
-    PGresult *r = PQexecParams(conn,
-                               "SELECT topic, partition, next_offset FROM ops.consumer_offsets "
-                               "WHERE consumer_group = $1",
-                               1, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        vg_pg_error(conn, r, errstr, errstr_size);
-        int rc = vg_pg_classify(conn, r);
-        PQclear(r);
+    PGresult *r;
+    int rc = vg_pg_query(conn, &r,
+                         "SELECT topic, partition, next_offset FROM ops.consumer_offsets "
+                         "WHERE consumer_group = $1",
+                         1, p, errstr, errstr_size);
+    if (rc)
         return rc;
-    }
     for (int row = 0; row < PQntuples(r); row++) {
         const char *topic = PQgetvalue(r, row, 0);
         int32_t partition = (int32_t)atoi(PQgetvalue(r, row, 1));
@@ -82,12 +79,9 @@ int vg_offsets_advance(PGconn *conn, const char *group, const struct vg_batch *b
     vg_buf_putc(&next, '}');
     vg_buf_putc(&high, '}');
     const char *params[6] = {group, topics.data, parts.data, expected.data, next.data, high.data};
-    PGresult *r = PQexecParams(conn, advance_sql, 6, NULL, params, NULL, NULL, 0);
-    int rc = 0;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        vg_pg_error(conn, r, errstr, errstr_size);
-        rc = vg_pg_classify(conn, r);
-    } else if (strtoull(PQgetvalue(r, 0, 0), NULL, 10) != b->nparts) {
+    PGresult *r;
+    int rc = vg_pg_query(conn, &r, advance_sql, 6, params, errstr, errstr_size);
+    if (rc == 0 && strtoull(PQgetvalue(r, 0, 0), NULL, 10) != b->nparts) {
         snprintf(errstr, errstr_size, "stored offsets moved under us: %s of %zu partitions matched",
                  PQgetvalue(r, 0, 0), b->nparts);
         rc = VG_ECONFLICT;

@@ -63,11 +63,8 @@ int vg_summaries_send(PGconn *conn, const struct vg_config *cfg, struct vg_dlq *
     if (rc)
         return rc;
     const char *p[3] = {last, lim, delay};
-    PGresult *r = PQexecParams(conn, pending_sql, 3, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        vg_pg_error(conn, r, err, sizeof(err));
-        rc = vg_pg_classify(conn, r);
-        PQclear(r);
+    PGresult *r;
+    if ((rc = vg_pg_query(conn, &r, pending_sql, 3, p, err, sizeof(err)))) {
         vg_pg_rollback(conn);
         vg_warn("cannot read the summary outbox: %s", err);
         return rc;
@@ -89,12 +86,7 @@ int vg_summaries_send(PGconn *conn, const struct vg_config *cfg, struct vg_dlq *
         vg_buf_putc(&tenants, '}');
         vg_buf_putc(&sessions, '}');
         const char *mp[2] = {tenants.data, sessions.data};
-        r = PQexecParams(conn, mark_sql, 2, NULL, mp, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            vg_pg_error(conn, r, err, sizeof(err));
-            rc = vg_pg_classify(conn, r);
-        }
-        PQclear(r);
+        rc = vg_pg_query(conn, NULL, mark_sql, 2, mp, err, sizeof(err));
     }
     vg_buf_free(&tenants);
     vg_buf_free(&sessions);
