@@ -1,8 +1,9 @@
 /*
  * Commands: accepted in the batch transaction, carried out between batches.
  *
- * Accepting checks a message's signature (common/command.h) and records the
- * run in ops.command_runs; a command_id already there is not run again.
+ * Accepting records the run of each command the decoder verified
+ * (vg_decode_command()) in ops.command_runs; a command_id already there is
+ * not run again.
  * Working takes the running runs and makes steps on each (cmd.h: one
  * transaction each, shared between workers) until the time budget is spent.
  */
@@ -37,7 +38,7 @@ static const double batch_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 static const double run_buckets[] = {0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14400};
 
 static struct {
-    struct vg_metric *runs, *refused, *rows, *batch_seconds, *run_seconds;
+    struct vg_metric *runs, *rows, *batch_seconds, *run_seconds;
 } mx;
 
 static void metrics_declare(void)
@@ -46,10 +47,6 @@ static void metrics_declare(void)
                                  "Command runs this worker finished, by command and status "
                                  "(done, failed).",
                                  "command,status");
-    mx.refused = vg_metrics_counter("vigil_worker_commands_refused_total",
-                                    "Command messages refused (sent to the DLQ), by reason "
-                                    "(unsigned_or_forged, malformed, unknown).",
-                                    "reason");
     mx.rows = vg_metrics_counter("vigil_worker_command_rows_total",
                                  "Rows changed by commands (not dry runs), by command.", "command");
     mx.batch_seconds = vg_metrics_histogram("vigil_worker_command_batch_seconds",
@@ -61,40 +58,6 @@ static void metrics_declare(void)
 }
 
 /* -- accepting --------------------------------------------------------- */
-
-/* Parses and verifies m; on failure refuses it. Returns 0 or -1 (refused). */
-static int check(struct vg_stage_ctx *s, struct vg_msg *m)
-{
-    const rd_kafka_message_t *k = m->rkm;
-    char err[256];
-    const char *reason = "malformed";
-    struct vg_command c = {0};
-    int rc;
-    if (k->err) {
-        snprintf(err, sizeof(err), "%s", rd_kafka_message_errstr(k));
-        rc = VG_EPARSE;
-    } else {
-        rc = vg_command_parse(k->payload, k->len, s->cfg->command_secret, &c, err, sizeof(err));
-    }
-    if (rc == 0) {
-        m->body = c.msg; /* the batch owns it from here */
-        c.msg = NULL;
-        return 0;
-    }
-    if (rc == VG_EAUTH)
-        reason = "unsigned_or_forged";
-    else if (rc == VG_ENOTFOUND)
-        reason = "unknown";
-    vg_msg_refuse(m, "command", "%s", err);
-    vg_counter_add(vg_metric_series(mx.refused, reason), 1);
-    struct vg_log_ctx ctx = VG_LOG_CTX_INIT;
-    ctx.topic = rd_kafka_topic_name(k->rkt);
-    ctx.partition = k->partition;
-    ctx.offset = k->offset;
-    ctx.error = err;
-    vg_logc(VG_LOG_WARN, &ctx, "command refused, to the DLQ");
-    return -1;
-}
 
 /* Records the run of m's command; a known command_id changes nothing. */
 static int record(struct vg_stage_ctx *s, const struct vg_msg *m)
@@ -124,30 +87,13 @@ static int record(struct vg_stage_ctx *s, const struct vg_msg *m)
 
 int vg_commands_accept(struct vg_stage_ctx *s)
 {
-    metrics_declare();
-    int refused = 0;
     for (size_t i = s->first; i < s->first + s->count; i++) {
-        struct vg_msg *msg = &s->batch->msgs[i];
+        const struct vg_msg *msg = &s->batch->msgs[i];
         if (msg->kind != VG_MSG_COMMAND || msg->refused)
             continue;
-        /* A body is set once the message passed its checks, which depend on
-         * nothing but the message: a retried batch does not check again. */
-        if (!msg->body && check(s, msg)) {
-            refused++;
-            continue;
-        }
         int rc = record(s, msg);
         if (rc)
             return rc;
-    }
-    if (refused) {
-        /* The pipeline sends dead letters before a batch's transaction, not
-         * within it: have it roll back, send them, and try again (the
-         * refusals stand, so the next attempt goes through). */
-        snprintf(s->errstr, sizeof(s->errstr),
-                 "%d command%s refused: dead letters go out before the batch commits", refused,
-                 refused == 1 ? "" : "s");
-        return VG_ETRANSIENT;
     }
     return 0;
 }

@@ -1,7 +1,9 @@
 #include "decode.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "command.h"
 #include "crypto.h"
 #include "err.h"
 #include "util.h"
@@ -130,5 +132,25 @@ int vg_decode_event(struct vg_msg *m, struct vg_event *ev)
         if (ev->kind && !charset_ok(ev->kind, 64, 0))
             return refuse(m, "field %s must match [a-z0-9_.:-]{1,64}", "kind");
     }
+    return 0;
+}
+
+int vg_decode_command(struct vg_msg *m, const char *secret)
+{
+    const rd_kafka_message_t *rkm = m->rkm;
+    struct vg_command c = {0};
+    char err[256];
+    int rc;
+    if (rkm->err) {
+        snprintf(err, sizeof(err), "%s", rd_kafka_message_errstr(rkm));
+        rc = VG_EPARSE;
+    } else {
+        rc = vg_command_parse(rkm->payload, rkm->len, secret, &c, err, sizeof(err));
+    }
+    if (rc) {
+        vg_msg_refuse(m, "command", "%s", err);
+        return rc;
+    }
+    m->body = c.msg; /* the batch owns it from here; the rest points into it */
     return 0;
 }

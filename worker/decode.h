@@ -1,10 +1,11 @@
 /*
- * decode.h - Kafka message values to typed events.
+ * decode.h - Kafka message values to typed events and verified commands.
  *
- * Every value is a versioned JSON envelope (schemas/json/). Decoding checks
- * it as thoroughly as the database would, so that a message the database
- * would reject is refused here, alone, with a reason, instead of failing its
- * whole batch. Strings point into the parsed JSON, which the batch owns.
+ * Every event or signal is a versioned JSON envelope (schemas/json/).
+ * Decoding checks it as thoroughly as the database would, so that a message
+ * the database would reject is refused here, alone, with a reason, instead
+ * of failing its whole batch. Strings point into the parsed JSON, which the
+ * batch owns.
  */
 #ifndef VG_DECODE_H
 #define VG_DECODE_H
@@ -38,5 +39,15 @@ struct vg_event {
  * refused with the reason and returns VG_EPARSE.
  */
 int vg_decode_event(struct vg_msg *m, struct vg_event *ev);
+
+/*
+ * Parses and verifies m's value as a signed command of vigil.commands
+ * (common/command.h) with secret. On success m->body holds the message;
+ * returns 0. Otherwise marks m refused (stage "command") with the reason and
+ * returns VG_EAUTH (unsigned or forged), VG_ENOTFOUND (a command this worker
+ * does not know) or VG_EPARSE (anything else). The verdict depends on the
+ * message alone, so it is reached before any transaction.
+ */
+int vg_decode_command(struct vg_msg *m, const char *secret);
 
 #endif

@@ -18,7 +18,7 @@ static const double e2e_buckets[] = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0
 
 static struct {
     struct vg_metric *messages, *batch_size, *batch_seconds, *commit_seconds, *e2e_seconds;
-    struct vg_metric *new_events, *session_rows, *retries, *conflicts;
+    struct vg_metric *new_events, *session_rows, *retries, *conflicts, *commands_refused;
 } m;
 
 static void metrics_declare(void)
@@ -46,6 +46,10 @@ static void metrics_declare(void)
     m.conflicts = vg_metrics_counter(
         "vigil_worker_offset_conflicts_total",
         "Batches dropped because another worker had moved a stored offset.", NULL);
+    m.commands_refused = vg_metrics_counter("vigil_worker_commands_refused_total",
+                                            "Command messages refused (sent to the DLQ), by "
+                                            "reason (unsigned_or_forged, malformed, unknown).",
+                                            "reason");
 }
 
 void vg_pipeline_init(struct vg_pipeline *p, const struct vg_config *cfg, struct vg_pg *pg,
@@ -69,6 +73,25 @@ void vg_pipeline_free(struct vg_pipeline *p)
     memset(p, 0, sizeof(*p));
 }
 
+/* A command refused by decoding: counted by reason and logged, as it may
+ * be a forgery or one half of a secret rotation. */
+static void command_refused(struct vg_msg *msg, int rc)
+{
+    const rd_kafka_message_t *k = msg->rkm;
+    const char *reason = rc == VG_EAUTH      ? "unsigned_or_forged"
+                         : rc == VG_ENOTFOUND ? "unknown"
+                                              : "malformed";
+    vg_counter_add(vg_metric_series(m.commands_refused, reason), 1);
+    struct vg_log_ctx ctx = VG_LOG_CTX_INIT;
+    ctx.topic = rd_kafka_topic_name(k->rkt);
+    ctx.partition = k->partition;
+    ctx.offset = k->offset;
+    ctx.error = msg->why.error;
+    vg_logc(VG_LOG_WARN, &ctx, "command refused, to the DLQ");
+}
+
+/* Every verdict that depends on a message alone, before any transaction:
+ * what is refused goes to the DLQ and takes no part in the stages. */
 static void decode_all(struct vg_pipeline *p, struct vg_batch *b)
 {
     if (p->events_cap < b->n) {
@@ -78,8 +101,12 @@ static void decode_all(struct vg_pipeline *p, struct vg_batch *b)
     }
     for (size_t i = 0; i < b->n; i++) {
         struct vg_msg *msg = &b->msgs[i];
-        if (msg->kind == VG_MSG_COMMAND)
-            continue; /* checked by vg_commands_accept() in the transaction */
+        if (msg->kind == VG_MSG_COMMAND) {
+            int rc = vg_decode_command(msg, p->cfg->command_secret);
+            if (rc)
+                command_refused(msg, rc);
+            continue;
+        }
         if (msg->rkm->err) {
             vg_msg_refuse(msg, "decode", "%s", rd_kafka_message_errstr(msg->rkm));
             continue;

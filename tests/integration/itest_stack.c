@@ -191,6 +191,16 @@ double itest_metric(const char *base, const char *series)
     return v;
 }
 
+double itest_workers_metric(const char *series)
+{
+    char *urls = vg_xstrdup(itest_env("VIGIL_WORKER_HTTP")), *save = NULL;
+    double total = 0;
+    for (char *u = strtok_r(urls, " ", &save); u; u = strtok_r(NULL, " ", &save))
+        total += itest_metric(u, series);
+    free(urls);
+    return total;
+}
+
 int itest_end_offsets(struct itest *t, const char *topic, int64_t *out, int max)
 {
     const struct vg_config *c = t->cfg;

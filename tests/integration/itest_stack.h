@@ -59,6 +59,10 @@ pid_t itest_start_worker(const char *id, const char *port);
  * nothing listens there. */
 double itest_metric(const char *base, const char *series);
 
+/* The sum of one series (as itest_metric()) over the stack's workers
+ * (VIGIL_WORKER_HTTP). */
+double itest_workers_metric(const char *series);
+
 /* A new random UUIDv4 string. */
 void itest_uuid(char out[37]);
 

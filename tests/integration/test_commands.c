@@ -306,6 +306,16 @@ static void test_forged_or_unsigned_commands_go_to_the_dlq_and_change_nothing(vo
              1, p);
     int64_t start[16];
     int32_t nparts = itest_end_offsets(&t, t.cfg->topic_dlq, start, 16);
+    /* The verdict depends on the message alone: reached when the batch is
+     * decoded, not by rolling the batch back and retrying it. */
+    static const char *const refused[3] = {
+        "vigil_worker_commands_refused_total{reason=\"unsigned_or_forged\"}",
+        "vigil_worker_commands_refused_total{reason=\"unknown\"}",
+        "vigil_worker_commands_refused_total{reason=\"malformed\"}",
+    };
+    double retries = itest_workers_metric("vigil_worker_batch_retries_total"), before[3];
+    for (int i = 0; i < 3; i++)
+        before[i] = itest_workers_metric(refused[i]);
 
     char params[160], other[160];
     snprintf(params, sizeof(params), "{\"idle_seconds\":300,\"tenant\":\"%s\"}", t.tenant);
@@ -333,8 +343,17 @@ static void test_forged_or_unsigned_commands_go_to_the_dlq_and_change_nothing(vo
     itest_flush(&t);
     barrier(&t, "forged");
 
-    /* Nothing recorded, nothing changed. */
+    /* Nothing recorded, nothing changed, no batch retried. */
     assert_text(session(&t, "victim"), "active|-|-|-");
+    double retried = itest_workers_metric("vigil_worker_batch_retries_total") - retries;
+    if (retried != 0)
+        fail_msg("%.0f batch retries while refusing commands, want 0", retried);
+    const double want[3] = {3, 1, 1}; /* unsigned, wrong secret, tampered; unknown; garbage */
+    for (int i = 0; i < 3; i++) {
+        double got = itest_workers_metric(refused[i]) - before[i];
+        if (got != want[i])
+            fail_msg("%s moved by %.0f, want %.0f", refused[i], got, want[i]);
+    }
     for (int i = 0; i < 4; i++) {
         const char *q[1] = {ids[i]};
         assert_int_equal(

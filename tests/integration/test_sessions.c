@@ -229,12 +229,7 @@ static void test_an_event_creates_an_active_session_and_a_heartbeat_activates_a_
 /* The sum over both workers of one metric series. */
 static long long worker_metric(const char *series)
 {
-    char *urls = vg_xstrdup(itest_env("VIGIL_WORKER_HTTP")), *save = NULL;
-    double total = 0;
-    for (char *u = strtok_r(urls, " ", &save); u; u = strtok_r(NULL, " ", &save))
-        total += itest_metric(u, series);
-    free(urls);
-    return (long long)total;
+    return (long long)itest_workers_metric(series);
 }
 
 static long long session_writes(struct itest *t)

@@ -4,10 +4,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "command.h"
 #include "decode.h"
 #include "pg.h"
 #include "util.h"
@@ -110,6 +112,65 @@ static void test_signal_fields_are_read(void **state)
     json_decref(m.body);
 }
 
+#define SECRET "unit-test-secret"
+
+/* A command message of name, signed with secret (NULL: unsigned), then
+ * changed by tamper if not NULL; as a new string. */
+static char *command_text(const char *name, const char *secret, const char *tamper)
+{
+    json_t *params = json_pack("{s:i}", "older_than_days", 30);
+    json_t *msg = vg_command_new("unit@2026-01-01T00:00:00Z", name, params, 1, 1767225600000000);
+    json_decref(params);
+    if (secret)
+        assert_int_equal(vg_command_sign(msg, secret), 0);
+    if (tamper)
+        json_object_set_new(msg, "dry_run", json_false());
+    char *text = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    return text;
+}
+
+static void test_commands_are_verified_at_decode(void **state)
+{
+    static const struct {
+        const char *what, *name, *secret, *tamper;
+        int rc;
+        const char *refusal; /* a word of the reason */
+    } cmds[] = {
+        {"signed", "purge_raw", SECRET, NULL, 0, NULL},
+        {"unsigned", "purge_raw", NULL, NULL, VG_EAUTH, "sig"},
+        {"wrong secret", "purge_raw", "not-the-secret", NULL, VG_EAUTH, "sig"},
+        {"tampered", "purge_raw", SECRET, "dry_run", VG_EAUTH, "sig"},
+        {"unknown", "drop_everything", SECRET, NULL, VG_ENOTFOUND, "drop_everything"},
+    };
+    for (size_t i = 0; i < VG_ARRAY_LEN(cmds) + 1; i++) {
+        char *text = i < VG_ARRAY_LEN(cmds)
+                         ? command_text(cmds[i].name, cmds[i].secret, cmds[i].tamper)
+                         : vg_xstrdup("{\"not a command\"");
+        int want = i < VG_ARRAY_LEN(cmds) ? cmds[i].rc : VG_EPARSE;
+        const char *what = i < VG_ARRAY_LEN(cmds) ? cmds[i].what : "garbage";
+        rd_kafka_message_t rkm;
+        memset(&rkm, 0, sizeof(rkm));
+        rkm.payload = text;
+        rkm.len = strlen(text);
+        struct vg_msg m = {.rkm = &rkm, .kind = VG_MSG_COMMAND};
+        int rc = vg_decode_command(&m, SECRET);
+        if (rc != want)
+            fail_msg("%s command: got %s, want %s", what, vg_strerror(rc), vg_strerror(want));
+        if (want == 0 && (m.refused || !json_is_object(m.body)))
+            fail_msg("%s command refused (%s) or without its body", what, m.why.error);
+        if (want != 0 && (!m.refused || strcmp(m.why.stage, "command") || m.body))
+            fail_msg("%s command: refused %d by stage \"%s\", body %p; want refused by "
+                     "\"command\", no body",
+                     what, m.refused, m.why.stage ? m.why.stage : "(none)", (void *)m.body);
+        if (i < VG_ARRAY_LEN(cmds) && cmds[i].refusal && !strstr(m.why.error, cmds[i].refusal))
+            fail_msg("%s command: reason \"%s\" lacks \"%s\"", what, m.why.error,
+                     cmds[i].refusal);
+        json_decref(m.body);
+        free(text);
+    }
+}
+
 static void test_copy_text_escaping(void **state)
 {
     struct vg_buf row = {0};
@@ -125,6 +186,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_envelopes_table),
         cmocka_unit_test(test_signal_fields_are_read),
+        cmocka_unit_test(test_commands_are_verified_at_decode),
         cmocka_unit_test(test_copy_text_escaping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
