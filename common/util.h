@@ -18,6 +18,10 @@
 #define VG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define VG_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define VG_MAX(a, b) ((a) > (b) ? (a) : (b))
+/* The value of macro x as a string literal, for text built at compile time
+ * (SQL): VG_STR(VG_COMMAND_SAMPLE_MAX) is "100". */
+#define VG_STR(x)  VG_STR_(x)
+#define VG_STR_(x) #x
 
 void *vg_xmalloc(size_t n);
 void *vg_xcalloc(size_t count, size_t size);

@@ -1,7 +1,8 @@
 /*
- * cmd.h - what commands.c shares with the commands themselves
- * (cmd_sessions.c, cmd_data.c): a run of ops.command_runs and the
- * transactions a step of it is made of.
+ * cmd.h - what the commands (cmd_sessions.c, cmd_data.c) are made of: a run
+ * of ops.command_runs and the transactions of a step (cmd.c). commands.c
+ * finds a run's step by its command's name and calls it; the commands call
+ * nothing of commands.c.
  *
  * A step is one transaction: BEGIN, work on at most a batch of rows, record
  * the progress in the run's row, COMMIT. Two shapes cover every command:
@@ -19,9 +20,9 @@
  *
  * Work and count statements return one row: the number of rows (changed,
  * or that would change) and a JSON array of up to VG_COMMAND_SAMPLE_MAX keys
- * (NULL for none). The run's reference time is its started_at (when it was
- * accepted): "older than idle_seconds" means older than that minus
- * idle_seconds, so a sweep has a fixed end.
+ * (NULL for none; VG_CMD_SAMPLE()). The run's reference time is its
+ * started_at (when it was accepted): "older than idle_seconds" means older
+ * than that minus idle_seconds, so a sweep has a fixed end.
  */
 #ifndef VG_CMD_H
 #define VG_CMD_H
@@ -33,6 +34,7 @@
 
 #include "command.h"
 #include "err.h"
+#include "util.h"
 
 enum vg_cmd_state {
     VG_CMD_MORE, /* a step committed; there may be more */
@@ -59,6 +61,7 @@ struct vg_cmd_run {
  * closed on return, committed or rolled back. */
 typedef int (*vg_cmd_step_fn)(struct vg_cmd_run *run);
 
+/* The steps of the commands, one per name of common/command.c. */
 int vg__cmd_timeout_sessions(struct vg_cmd_run *run) VG_MUSTCHECK;
 int vg__cmd_cleanup_drafts(struct vg_cmd_run *run) VG_MUSTCHECK;
 int vg__cmd_expire_sessions(struct vg_cmd_run *run) VG_MUSTCHECK;
@@ -66,26 +69,39 @@ int vg__cmd_purge_raw(struct vg_cmd_run *run) VG_MUSTCHECK;
 int vg__cmd_erase_subject(struct vg_cmd_run *run) VG_MUSTCHECK;
 int vg__cmd_reprocess(struct vg_cmd_run *run) VG_MUSTCHECK;
 
+/* SQL: the sample of the rows of from (a FROM clause, with a WHERE if need
+ * be): the JSON array text of the first VG_COMMAND_SAMPLE_MAX values of the
+ * expression key, in order, NULL for no row. */
+#define VG_CMD_SAMPLE(key, from)                                                                 \
+    "(SELECT jsonb_agg(k ORDER BY k) FROM (SELECT " key " AS k FROM " from                       \
+    " ORDER BY 1 LIMIT " VG_STR(VG_COMMAND_SAMPLE_MAX) ") z)::text"
+
 /* The text of parameter name for a statement: integers in decimal (into
  * buf), strings as they are; NULL when absent. */
 const char *vg__cmd_param(const struct vg_cmd_run *run, const char *name, char *buf, size_t size);
 
-/* Runs a statement with text parameters. Returns its result when it
- * succeeded (the caller PQclear()s it), else NULL with run->errstr filled
- * and *rc the classified error. */
-PGresult *vg__cmd_query(struct vg_cmd_run *run, const char *sql, int nparams,
-                        const char *const *params, int *rc);
+/* The text of the batch_size parameter, VG_COMMAND_BATCH_DEFAULT when
+ * absent (in buf). Never NULL. */
+const char *vg__cmd_batch_size(const struct vg_cmd_run *run, char *buf, size_t size);
+
+/* vg_pg_query() on the run's connection, errors in run->errstr: 0 with the
+ * result in *res (the caller PQclear()s it), or a classified error. */
+int vg__cmd_query(struct vg_cmd_run *run, PGresult **res, const char *sql, int nparams,
+                  const char *const *params) VG_MUSTCHECK;
 
 /* A statement without parameters or rows (BEGIN, COMMIT, ...): 0 or an error. */
 int vg__cmd_exec(struct vg_cmd_run *run, const char *sql) VG_MUSTCHECK;
 
-/* In the open transaction, locks the run's row if it is still running and
- * no other worker holds it. Returns 1 if locked, 0 if not, or an error. */
-int vg__cmd_claim(struct vg_cmd_run *run) VG_MUSTCHECK;
+/* Opens a transaction and locks the run's row in it if the run is still
+ * running and no other worker holds it. Returns 1 if locked (the
+ * transaction stays open); 0 if not, or an error, with the transaction
+ * rolled back and run->state BUSY. */
+int vg__cmd_begin(struct vg_cmd_run *run) VG_MUSTCHECK;
 
 /* In the open transaction: adds n to affected and the keys of sample (JSON
- * array text, may be NULL) to the run's sample, up to its first 100 keys.
- * Returns 0, VG_ECONFLICT if the run is no longer running, or an error. */
+ * array text, may be NULL) to the run's sample, up to its first
+ * VG_COMMAND_SAMPLE_MAX keys. Returns 0, VG_ECONFLICT if the run is no
+ * longer running, or an error. */
 int vg__cmd_progress(struct vg_cmd_run *run, int64_t n, const char *sample) VG_MUSTCHECK;
 
 /* In the open transaction: as vg__cmd_progress(), and the run becomes done.
@@ -98,10 +114,17 @@ int vg__cmd_finish(struct vg_cmd_run *run, int64_t n, const char *sample) VG_MUS
 int vg__cmd_once(struct vg_cmd_run *run, const char *count_sql, int nparams,
                  const char *const *params) VG_MUSTCHECK;
 
-/* The "sweep" shape: work_sql takes the nparams params (the last one is the
- * batch size) and returns count and sample; left_sql takes all but the last
- * and returns whether any row still qualifies. */
-int vg__cmd_sweep(struct vg_cmd_run *run, const char *work_sql, const char *left_sql, int nparams,
+/* The statements of a sweep. work takes the step's params (the last one is
+ * the batch size) and returns count and sample; left takes all but the last
+ * and returns whether any row still qualifies; count, for a dry run, takes
+ * the params of left and returns count and sample. */
+struct vg_cmd_sweep {
+    const char *work, *left, *count;
+};
+
+/* The "sweep" shape with sql's statements and nparams params; a dry run is
+ * the "once" shape with sql->count. */
+int vg__cmd_sweep(struct vg_cmd_run *run, const struct vg_cmd_sweep *sql, int nparams,
                   const char *const *params) VG_MUSTCHECK;
 
 #endif

@@ -29,18 +29,20 @@
  *   with the last key done kept in ops.command_runs.cursor; a step holds the
  *   run's row, so one worker at a time walks a given run (a crash loses one
  *   page, which the next step reads again). An event of the page that lacks
- *   its staging row or its vault.link_event row gets its staging row from
- *   the raw body with the expressions of the staging stage, then its hubs,
- *   links and event link with those of the vault stage, all ON CONFLICT DO
- *   NOTHING: rows present are left as they are, and a second reprocess of
- *   the same range changes nothing. affected counts the events for which a
- *   row was inserted (dry run: that lack one), sample their "tenant/event_id".
+ *   its staging row or its vault.link_event row is read from its raw body
+ *   into vg_fresh, and the staging and vault stages' own statements
+ *   (landing.h) land it: its staging row, then its hubs, links and event
+ *   link, all ON CONFLICT DO NOTHING: rows present are left as they are, and
+ *   a second reprocess of the same range changes nothing. affected counts
+ *   the events for which a row was inserted (dry run: that lack one), sample
+ *   their "tenant/event_id".
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
+#include "landing.h"
 #include "pg.h"
 #include "util.h"
 
@@ -68,23 +70,16 @@ int vg__cmd_purge_raw(struct vg_cmd_run *run)
     const char *p[1] = {vg__cmd_param(run, "older_than_days", days, sizeof(days))};
     if (run->dry_run)
         return vg__cmd_once(run, purge_count_sql, 1, p);
-    int rc = vg__cmd_exec(run, "BEGIN");
-    if (rc)
+    int rc = vg__cmd_begin(run);
+    if (rc <= 0)
         return rc;
-    if ((rc = vg__cmd_claim(run)) <= 0) {
-        vg_pg_rollback(run->conn);
-        run->state = VG_CMD_BUSY;
-        return rc;
-    }
     /* ACCESS EXCLUSIVE on raw.events: wait briefly, then give way (transient). */
-    if ((rc = vg__cmd_exec(run, "SET LOCAL lock_timeout = '2s'")))
+    PGresult *names, *r;
+    if ((rc = vg__cmd_exec(run, "SET LOCAL lock_timeout = '2s'")) ||
+        (rc = vg__cmd_query(run, &names, purge_count_sql, 1, p)))
         return rc;
-    PGresult *names = vg__cmd_query(run, purge_count_sql, 1, p, &rc);
-    if (!names)
-        return rc;
-    PGresult *r =
-        vg__cmd_query(run, "SELECT raw.drop_partitions_before(" PURGE_CUTOFF ")", 1, p, &rc);
-    if (r) {
+    rc = vg__cmd_query(run, &r, "SELECT raw.drop_partitions_before(" PURGE_CUTOFF ")", 1, p);
+    if (rc == 0) {
         run->rows = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         rc = vg__cmd_finish(run, run->rows,
                             PQgetisnull(names, 0, 1) ? NULL : PQgetvalue(names, 0, 1));
@@ -146,8 +141,7 @@ static void erase_sql(struct vg_buf *b, const char *col, int visitor, int dry)
     vg_buf_puts(b, " allk AS (");
     for (size_t i = 0; i < parts; i++)
         vg_buf_printf(b, "%sSELECT k FROM p%zu", i ? " UNION ALL " : "", i);
-    vg_buf_puts(b, ") SELECT count(*), (SELECT jsonb_agg(k ORDER BY k) FROM"
-                   " (SELECT k FROM allk ORDER BY k LIMIT 100) z)::text FROM allk");
+    vg_buf_puts(b, ") SELECT count(*), " VG_CMD_SAMPLE("k", "allk") " FROM allk");
 }
 
 int vg__cmd_erase_subject(struct vg_cmd_run *run)
@@ -164,12 +158,6 @@ int vg__cmd_erase_subject(struct vg_cmd_run *run)
 
 /* -- reprocess: $1 from, $2 to, $3 tenant, $4 batch size, and the cursor:
  *    $5 received_at, $6 tenant_id, $7 event_id of the last row done ------- */
-
-/* The batch's page of raw.events; lives with the connection, empty at every commit. */
-static const char page_table_sql[] =
-    "CREATE TEMP TABLE IF NOT EXISTS vg_cmd_page (tenant_id text NOT NULL,"
-    " event_id uuid NOT NULL, received_at timestamptz NOT NULL, candidate boolean NOT NULL,"
-    " rebuilt boolean NOT NULL DEFAULT false) ON COMMIT DELETE ROWS";
 
 /* Where the run stands, under a lock on its row: one worker steps a
  * reprocess at a time, each step reading only the next page. */
@@ -193,99 +181,79 @@ static const char page_sql[] =
     "   AND (r.received_at, r.tenant_id, r.event_id) > ($5::timestamptz, $6::text, $7::uuid)"
     " ORDER BY r.received_at, r.tenant_id, r.event_id LIMIT $4";
 
-/* staging.events from the raw bodies, as worker/stage_staging.c computes it
- * from the decoded envelope. */
-static const char staging_sql[] =
-    "WITH src AS ("
-    " SELECT r.tenant_id, r.event_id, r.body->>'type' AS type, r.body->>'session_id' AS"
-    "   session_id, r.body->>'visitor_id' AS visitor_id, r.body->>'user_id' AS user_id,"
-    "   (r.body->>'occurred_at')::timestamptz AS occurred_at, r.body->>'url' AS url,"
-    "   nullif(r.body->'properties', 'null'::jsonb) AS properties, r.received_at, r.topic"
+/* The page's candidates into vg_fresh, read from their raw bodies as
+ * worker/decode.c reads the envelope, for the staging stage's statement. */
+static const char fresh_sql[] =
+    "INSERT INTO vg_fresh (tenant_id, event_id, type, session_id, visitor_id, user_id,"
+    "   occurred_at, received_at, url, properties, topic)"
+    " SELECT r.tenant_id, r.event_id, r.body->>'type', r.body->>'session_id',"
+    "   r.body->>'visitor_id', r.body->>'user_id', (r.body->>'occurred_at')::timestamptz,"
+    "   r.received_at, r.body->>'url', nullif(r.body->'properties', 'null'::jsonb), r.topic"
     " FROM vg_cmd_page e JOIN raw.events r ON r.tenant_id = e.tenant_id"
     "   AND r.event_id = e.event_id AND r.received_at = e.received_at"
-    " WHERE e.candidate),"
-    " st AS ("
-    " INSERT INTO staging.events (tenant_id, event_id, type, session_id, visitor_id, user_id,"
-    "   occurred_at, url, properties, received_at, hk_tenant, hk_session, hk_visitor, hk_event,"
-    "   hash_diff, load_date, record_source)"
-    " SELECT tenant_id, event_id, type, session_id, visitor_id, user_id, occurred_at, url,"
-    "   properties, received_at,"
-    "   vault.hash_key(tenant_id),"
-    "   CASE WHEN session_id IS NOT NULL THEN vault.hash_key(tenant_id, session_id) END,"
-    "   CASE WHEN visitor_id IS NOT NULL THEN vault.hash_key(tenant_id, visitor_id) END,"
-    "   vault.hash_key(tenant_id, event_id::text),"
-    "   staging.event_hash_diff(type, session_id, visitor_id, user_id, occurred_at, url,"
-    "     properties),"
-    "   now(), topic"
-    " FROM src ORDER BY tenant_id, event_id"
-    " ON CONFLICT DO NOTHING RETURNING tenant_id, event_id)"
-    " UPDATE vg_cmd_page e SET rebuilt = true FROM st"
-    " WHERE e.tenant_id = st.tenant_id AND e.event_id = st.event_id";
+    " WHERE e.candidate";
 
-/* The vault rows of the page's candidates from their staging rows, as
- * worker/stage_vault.c loads them. */
-static const char vault_sql[] =
-    "WITH src AS ("
-    " SELECT s.* FROM staging.events s JOIN vg_cmd_page e"
-    "   ON s.tenant_id = e.tenant_id AND s.event_id = e.event_id WHERE e.candidate),"
-    " ht AS ("
-    " INSERT INTO vault.hub_tenant (hk_tenant, tenant_id, load_date, record_source)"
-    " SELECT DISTINCT ON (hk_tenant) hk_tenant, tenant_id, now(), record_source"
-    " FROM src ORDER BY hk_tenant ON CONFLICT DO NOTHING),"
-    " hs AS ("
-    " INSERT INTO vault.hub_session (hk_session, tenant_id, session_id, load_date, record_source)"
-    " SELECT DISTINCT ON (hk_session) hk_session, tenant_id, session_id, now(), record_source"
-    " FROM src WHERE hk_session IS NOT NULL ORDER BY hk_session ON CONFLICT DO NOTHING),"
-    " hv AS ("
-    " INSERT INTO vault.hub_visitor (hk_visitor, tenant_id, visitor_id, load_date, record_source)"
-    " SELECT DISTINCT ON (hk_visitor) hk_visitor, tenant_id, visitor_id, now(), record_source"
-    " FROM src WHERE hk_visitor IS NOT NULL ORDER BY hk_visitor ON CONFLICT DO NOTHING),"
-    " lsv AS ("
-    " INSERT INTO vault.link_session_visitor (hk_session_visitor, hk_session, hk_visitor,"
-    "   load_date, record_source)"
-    " SELECT DISTINCT ON (1) vault.hash_key(tenant_id, session_id, visitor_id), hk_session,"
-    "   hk_visitor, now(), record_source"
-    " FROM src WHERE hk_session IS NOT NULL AND hk_visitor IS NOT NULL"
-    " ORDER BY 1 ON CONFLICT DO NOTHING),"
-    " le AS ("
-    " INSERT INTO vault.link_event (hk_event, hk_tenant, hk_session, hk_visitor, event_id, type,"
-    "   occurred_at, url, properties, load_date, record_source)"
-    " SELECT hk_event, hk_tenant, hk_session, hk_visitor, event_id, type, occurred_at, url,"
-    "   properties, now(), record_source"
-    " FROM src ORDER BY hk_event ON CONFLICT DO NOTHING RETURNING event_id, hk_tenant)"
-    " UPDATE vg_cmd_page e SET rebuilt = true FROM le"
-    " WHERE e.event_id = le.event_id AND vault.hash_key(e.tenant_id) = le.hk_tenant";
+/* After staging: the events it staged are rebuilt; the other candidates
+ * have their staging row already, and join vg_staged (as of now, as the
+ * staging stage would have staged them) for the vault stage's statement,
+ * which loads whatever of their vault rows is missing. */
+static const char restage_sql[] =
+    "UPDATE vg_cmd_page e SET rebuilt = true FROM vg_staged v"
+    " WHERE e.tenant_id = v.tenant_id AND e.event_id = v.event_id;"
+    "INSERT INTO vg_staged (tenant_id, event_id, session_id, visitor_id, hk_tenant, hk_session,"
+    "   hk_visitor, hk_event, type, occurred_at, url, properties, load_date, record_source)"
+    " SELECT s.tenant_id, s.event_id, s.session_id, s.visitor_id, s.hk_tenant, s.hk_session,"
+    "   s.hk_visitor, s.hk_event, s.type, s.occurred_at, s.url, s.properties, now(),"
+    "   s.record_source"
+    " FROM vg_cmd_page e JOIN staging.events s"
+    "   ON s.tenant_id = e.tenant_id AND s.event_id = e.event_id"
+    " WHERE e.candidate AND NOT e.rebuilt";
+
+/* After the vault: an event whose link this transaction inserted is rebuilt
+ * (its load_date is this transaction's now(); an older row's is earlier). */
+static const char relinked_sql[] =
+    "UPDATE vg_cmd_page e SET rebuilt = true FROM vg_staged v JOIN vault.link_event l"
+    "   ON l.hk_event = v.hk_event"
+    " WHERE e.tenant_id = v.tenant_id AND e.event_id = v.event_id AND NOT e.rebuilt"
+    "   AND l.load_date = now()";
 
 /* The page's size, what it changed (dry run: would change) and the key of
  * its last row, the next cursor. $1: true for a dry run. */
 static const char page_result_sql[] =
     "SELECT count(*),"
     " count(*) FILTER (WHERE CASE WHEN $1::boolean THEN candidate ELSE rebuilt END),"
-    " (SELECT jsonb_agg(k ORDER BY k) FROM (SELECT tenant_id || '/' || event_id AS k"
-    "   FROM vg_cmd_page WHERE CASE WHEN $1::boolean THEN candidate ELSE rebuilt END"
-    "   ORDER BY 1 LIMIT 100) z)::text,"
+    " " VG_CMD_SAMPLE("tenant_id || '/' || event_id",
+                      "vg_cmd_page WHERE CASE WHEN $1::boolean THEN candidate ELSE rebuilt END") ","
     " (SELECT jsonb_build_object('received_at', received_at, 'tenant_id', tenant_id,"
     "   'event_id', event_id) FROM vg_cmd_page"
     "   ORDER BY received_at DESC, tenant_id DESC, event_id DESC LIMIT 1)::text"
     " FROM vg_cmd_page";
 
+/* The page's landing: its candidates through the staging and vault stages'
+ * statements. */
+static int land_page(struct vg_cmd_run *run)
+{
+    int rc;
+    if ((rc = vg__cmd_exec(run, fresh_sql)) ||
+        (rc = vg__cmd_exec(run, vg_landing_staging_sql)) || (rc = vg__cmd_exec(run, restage_sql)) ||
+        (rc = vg__cmd_exec(run, vg_landing_vault_sql)))
+        return rc;
+    return vg__cmd_exec(run, relinked_sql);
+}
+
 int vg__cmd_reprocess(struct vg_cmd_run *run)
 {
     char batch[24];
-    int64_t limit = VG_COMMAND_BATCH_DEFAULT;
     int rc;
     const char *p[7] = {vg__cmd_param(run, "from", NULL, 0), vg__cmd_param(run, "to", NULL, 0),
                         vg__cmd_param(run, "tenant", NULL, 0),
-                        vg__cmd_param(run, "batch_size", batch, sizeof(batch))};
-    if (p[3])
-        limit = json_integer_value(json_object_get(run->params, "batch_size"));
-    else
-        p[3] = "1000";
-    if ((rc = vg__cmd_exec(run, page_table_sql)) || (rc = vg__cmd_exec(run, "BEGIN")))
+                        vg__cmd_batch_size(run, batch, sizeof(batch))};
+    int64_t limit = strtoll(p[3], NULL, 10);
+    if ((rc = vg__cmd_exec(run, vg_landing_tables_sql)) || (rc = vg__cmd_exec(run, "BEGIN")))
         return rc;
     const char *id[1] = {run->command_id};
-    PGresult *cur = vg__cmd_query(run, cursor_sql, 1, id, &rc);
-    if (!cur)
+    PGresult *cur, *r;
+    if ((rc = vg__cmd_query(run, &cur, cursor_sql, 1, id)))
         return rc;
     if (PQntuples(cur) == 0) {
         PQclear(cur);
@@ -298,25 +266,21 @@ int vg__cmd_reprocess(struct vg_cmd_run *run)
     p[4] = fresh ? p[0] : PQgetvalue(cur, 0, 0);
     p[5] = fresh ? "" : PQgetvalue(cur, 0, 1);
     p[6] = fresh ? "00000000-0000-0000-0000-000000000000" : PQgetvalue(cur, 0, 2);
-    PGresult *r = vg__cmd_query(run, page_sql, 7, p, &rc);
+    rc = vg__cmd_query(run, NULL, page_sql, 7, p);
     PQclear(cur);
-    if (!r)
-        return rc;
-    PQclear(r);
-    if (!run->dry_run &&
-        ((rc = vg__cmd_exec(run, staging_sql)) || (rc = vg__cmd_exec(run, vault_sql))))
+    if (rc || (!run->dry_run && (rc = land_page(run))))
         return rc;
     const char *dry[1] = {run->dry_run ? "true" : "false"};
-    if (!(r = vg__cmd_query(run, page_result_sql, 1, dry, &rc)))
+    if ((rc = vg__cmd_query(run, &r, page_result_sql, 1, dry)))
         return rc;
     int64_t page = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     run->rows = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
     const char *sample = PQgetisnull(r, 0, 2) ? NULL : PQgetvalue(r, 0, 2);
     if (page > 0) {
         const char *c[2] = {run->command_id, PQgetvalue(r, 0, 3)};
-        PGresult *u = vg__cmd_query(
-            run, "UPDATE ops.command_runs SET cursor = $2::jsonb WHERE command_id = $1", 2, c, &rc);
-        PQclear(u);
+        rc = vg__cmd_query(run, NULL,
+                           "UPDATE ops.command_runs SET cursor = $2::jsonb WHERE command_id = $1",
+                           2, c);
     }
     if (rc == 0) {
         /* A short page is the end of the range. */

@@ -27,43 +27,42 @@
  *   history); mart.draft_conversion no longer counts them.
  *
  * Timed-out and expired sessions get a row in ops.summary_outbox (their
- * summaries go to vigil.summaries) and a vault.sat_session row, as in the
- * sessions stage. Sample keys are "tenant/session_id".
+ * summaries go to vigil.summaries) and a vault.sat_session row, with the
+ * sessions stage's statements (landing.h). Sample keys are
+ * "tenant/session_id".
  */
 #include "cmd.h"
+#include "landing.h"
 
 /* clang-format off */
 #define TENANT_SCOPE(n) " AND ($" #n "::text IS NULL OR tenant_id = $" #n "::text)"
 
-/* The sample of rows returned by a CTE named x: its first 100 keys in order. */
-#define SAMPLE_OF(x)                                                                             \
-    "(SELECT jsonb_agg(k ORDER BY k) FROM (SELECT tenant_id || '/' || session_id AS k FROM " x  \
-    " ORDER BY 1 LIMIT 100) z)::text"
+#define SESSION_KEY "tenant_id || '/' || session_id"
 
-/* The summary outbox and the satellite for the sessions an UPDATE returned
- * as upd (every column of mart.sessions). The UPDATE moved each to a terminal
- * status it never had before (status only moves forward, and the sweeps
- * take only draft or active sessions), and status is part of the hash diff:
- * each gets a new satellite row without looking up its latest one, which cost
- * more than all the rest of a batch. */
-#define ENDED_ROWS(status)                                                                       \
-    ", outbox AS ("                                                                              \
-    " INSERT INTO ops.summary_outbox (tenant_id, session_id, status)"                            \
-    " SELECT tenant_id, session_id, '" status "' FROM upd ORDER BY tenant_id, session_id"        \
-    " ON CONFLICT DO NOTHING),"                                                                  \
-    " sat AS ("                                                                                  \
-    " INSERT INTO vault.sat_session (hk_session, load_date, hash_diff, record_source, status,"   \
-    "   kind, started_at, first_activity_at, last_activity_at, ended_at, duration_ms,"           \
-    "   end_reason, expires_at, attributes)"                                                     \
-    " SELECT x.hk, now(), x.hd, 'mart.sessions', x.status, x.kind, x.started_at,"                \
-    "   x.first_activity_at, x.last_activity_at, x.ended_at, x.duration_ms, x.end_reason,"       \
-    "   x.expires_at, x.attributes"                                                              \
-    " FROM (SELECT vault.hash_key(u.tenant_id, u.session_id) AS hk,"                             \
-    "         vault.sat_session_hash_diff(u.status, u.kind, u.started_at, u.first_activity_at,"  \
-    "           u.ended_at, u.end_reason, u.expires_at, u.attributes) AS hd, u.*"                \
-    "       FROM upd u) x"                                                                       \
-    " ORDER BY x.hk ON CONFLICT DO NOTHING)"                                                     \
-    " SELECT count(*), " SAMPLE_OF("upd") " FROM upd"
+/* The statements of a sweep over the sessions that pred selects, work
+ * being a WITH query whose CTEs end the step's sessions. */
+#define SESSION_SWEEP(work, pred)                                                                \
+    {                                                                                            \
+        "WITH " work,                                                                            \
+        "SELECT EXISTS (SELECT 1 FROM mart.sessions WHERE" pred ")",                             \
+        "SELECT count(*), " VG_CMD_SAMPLE(SESSION_KEY, "mart.sessions WHERE" pred)               \
+        " FROM mart.sessions WHERE" pred,                                                        \
+    }
+
+/* Ends the sessions of from (a FROM item named c, with tenant_id and
+ * session_id): status and the assignments set, as upd; then their summary
+ * outbox and satellite rows, and the step's count and sample. The UPDATE
+ * moves each to a terminal status it never had before (status only moves
+ * forward, and the sweeps take only draft or active sessions), and status
+ * is part of the hash diff: each gets a new satellite row without looking
+ * up its latest one, which cost more than all the rest of a batch. */
+#define END_SESSIONS(status, from, set)                                                          \
+    " upd AS (UPDATE mart.sessions s SET status = '" status "', " set                            \
+    " FROM " from " WHERE s.tenant_id = c.tenant_id AND s.session_id = c.session_id"             \
+    " RETURNING s.*),"                                                                           \
+    " outbox AS (" VG_LANDING_SUMMARY_OUTBOX(status, "upd") "),"                                 \
+    " sat AS (" VG_LANDING_SAT_SESSION("upd s", "") ")"                                          \
+    " SELECT count(*), " VG_CMD_SAMPLE(SESSION_KEY, "upd") " FROM upd"
 
 #define DURATION_TO(end)                                                                         \
     "greatest(0, (extract(epoch FROM (" end ") - coalesce(s.started_at, s.first_activity_at,"    \
@@ -80,8 +79,8 @@
     " OR (last_activity_at IS NULL AND coalesce(started_at, created_at) < " IDLE_BEFORE ")"     \
     " OR started_at < " CAP_BEFORE ")"
 
-static const char timeout_work_sql[] =
-    "WITH cand AS ("
+static const struct vg_cmd_sweep timeout_sweep = SESSION_SWEEP(
+    "cand AS ("
     " SELECT tenant_id, session_id,"
     "   coalesce(last_activity_at, started_at, created_at) AS idle_end,"
     "   started_at + make_interval(secs => $3::bigint) AS cap_end"
@@ -94,19 +93,9 @@ static const char timeout_work_sql[] =
     "         AND (idle_end >= " IDLE_BEFORE " OR cap_end < idle_end)"
     "        THEN 'max_duration' ELSE 'idle' END AS reason"
     " FROM cand),"
-    " upd AS ("
-    " UPDATE mart.sessions s SET status = 'timeout', ended_at = e.ended_at,"
-    "   end_reason = e.reason, duration_ms = " DURATION_TO("e.ended_at")
-    " FROM ends e WHERE s.tenant_id = e.tenant_id AND s.session_id = e.session_id"
-    " RETURNING s.*)" ENDED_ROWS("timeout");
-
-static const char timeout_left_sql[] =
-    "SELECT EXISTS (SELECT 1 FROM mart.sessions WHERE" TIMEOUT_PRED ")";
-
-static const char timeout_count_sql[] =
-    "SELECT count(*), (SELECT jsonb_agg(k ORDER BY k) FROM (SELECT tenant_id || '/' ||"
-    " session_id AS k FROM mart.sessions WHERE" TIMEOUT_PRED " ORDER BY 1 LIMIT 100) z)::text"
-    " FROM mart.sessions WHERE" TIMEOUT_PRED;
+    END_SESSIONS("timeout", "ends c", "ended_at = c.ended_at, end_reason = c.reason,"
+                 " duration_ms = " DURATION_TO("c.ended_at")),
+    TIMEOUT_PRED);
 
 /* clang-format on */
 int vg__cmd_timeout_sessions(struct vg_cmd_run *run)
@@ -115,12 +104,8 @@ int vg__cmd_timeout_sessions(struct vg_cmd_run *run)
     const char *p[5] = {run->started_at, vg__cmd_param(run, "idle_seconds", idle, sizeof(idle)),
                         vg__cmd_param(run, "max_seconds", max, sizeof(max)),
                         vg__cmd_param(run, "tenant", NULL, 0),
-                        vg__cmd_param(run, "batch_size", batch, sizeof(batch))};
-    if (!p[4])
-        p[4] = "1000";
-    if (run->dry_run)
-        return vg__cmd_once(run, timeout_count_sql, 4, p);
-    return vg__cmd_sweep(run, timeout_work_sql, timeout_left_sql, 5, p);
+                        vg__cmd_batch_size(run, batch, sizeof(batch))};
+    return vg__cmd_sweep(run, &timeout_sweep, 5, p);
 }
 
 /* -- expire_sessions: $1 reference time, $2 tenant, $3 batch size ------- */
@@ -129,36 +114,22 @@ int vg__cmd_timeout_sessions(struct vg_cmd_run *run)
 #define EXPIRE_PRED                                                                              \
     " expires_at < $1::timestamptz AND status IN ('draft', 'active')" TENANT_SCOPE(2)
 
-static const char expire_work_sql[] =
-    "WITH cand AS ("
+static const struct vg_cmd_sweep expire_sweep = SESSION_SWEEP(
+    "cand AS ("
     " SELECT tenant_id, session_id FROM mart.sessions WHERE" EXPIRE_PRED
     " LIMIT $3 FOR UPDATE SKIP LOCKED),"
-    " upd AS ("
-    " UPDATE mart.sessions s SET status = 'expired',"
-    "   ended_at = least(s.expires_at, s.last_activity_at), end_reason = 'expired',"
-    "   duration_ms = " DURATION_TO("least(s.expires_at, s.last_activity_at)")
-    " FROM cand c WHERE s.tenant_id = c.tenant_id AND s.session_id = c.session_id"
-    " RETURNING s.*)" ENDED_ROWS("expired");
-
-static const char expire_left_sql[] =
-    "SELECT EXISTS (SELECT 1 FROM mart.sessions WHERE" EXPIRE_PRED ")";
-
-static const char expire_count_sql[] =
-    "SELECT count(*), (SELECT jsonb_agg(k ORDER BY k) FROM (SELECT tenant_id || '/' ||"
-    " session_id AS k FROM mart.sessions WHERE" EXPIRE_PRED " ORDER BY 1 LIMIT 100) z)::text"
-    " FROM mart.sessions WHERE" EXPIRE_PRED;
+    END_SESSIONS("expired", "cand c",
+                 "ended_at = least(s.expires_at, s.last_activity_at), end_reason = 'expired',"
+                 " duration_ms = " DURATION_TO("least(s.expires_at, s.last_activity_at)")),
+    EXPIRE_PRED);
 
 /* clang-format on */
 int vg__cmd_expire_sessions(struct vg_cmd_run *run)
 {
     char batch[24];
     const char *p[3] = {run->started_at, vg__cmd_param(run, "tenant", NULL, 0),
-                        vg__cmd_param(run, "batch_size", batch, sizeof(batch))};
-    if (!p[2])
-        p[2] = "1000";
-    if (run->dry_run)
-        return vg__cmd_once(run, expire_count_sql, 2, p);
-    return vg__cmd_sweep(run, expire_work_sql, expire_left_sql, 3, p);
+                        vg__cmd_batch_size(run, batch, sizeof(batch))};
+    return vg__cmd_sweep(run, &expire_sweep, 3, p);
 }
 
 /* -- cleanup_drafts: $1 reference time, $2 older_than_hours, $3 tenant,
@@ -169,23 +140,16 @@ int vg__cmd_expire_sessions(struct vg_cmd_run *run)
     " status = 'draft' AND created_at < $1::timestamptz - make_interval(hours => $2::int)"      \
     TENANT_SCOPE(3)
 
-static const char drafts_work_sql[] =
-    "WITH cand AS ("
+static const struct vg_cmd_sweep drafts_sweep = SESSION_SWEEP(
+    "cand AS ("
     " SELECT tenant_id, session_id FROM mart.sessions WHERE" DRAFTS_PRED
     " LIMIT $4 FOR UPDATE SKIP LOCKED),"
     " del AS ("
     " DELETE FROM mart.sessions s USING cand c"
     " WHERE s.tenant_id = c.tenant_id AND s.session_id = c.session_id"
     " RETURNING s.tenant_id, s.session_id)"
-    " SELECT count(*), " SAMPLE_OF("del") " FROM del";
-
-static const char drafts_left_sql[] =
-    "SELECT EXISTS (SELECT 1 FROM mart.sessions WHERE" DRAFTS_PRED ")";
-
-static const char drafts_count_sql[] =
-    "SELECT count(*), (SELECT jsonb_agg(k ORDER BY k) FROM (SELECT tenant_id || '/' ||"
-    " session_id AS k FROM mart.sessions WHERE" DRAFTS_PRED " ORDER BY 1 LIMIT 100) z)::text"
-    " FROM mart.sessions WHERE" DRAFTS_PRED;
+    " SELECT count(*), " VG_CMD_SAMPLE(SESSION_KEY, "del") " FROM del",
+    DRAFTS_PRED);
 
 /* clang-format on */
 int vg__cmd_cleanup_drafts(struct vg_cmd_run *run)
@@ -194,10 +158,6 @@ int vg__cmd_cleanup_drafts(struct vg_cmd_run *run)
     const char *p[4] = {run->started_at,
                         vg__cmd_param(run, "older_than_hours", hours, sizeof(hours)),
                         vg__cmd_param(run, "tenant", NULL, 0),
-                        vg__cmd_param(run, "batch_size", batch, sizeof(batch))};
-    if (!p[3])
-        p[3] = "1000";
-    if (run->dry_run)
-        return vg__cmd_once(run, drafts_count_sql, 3, p);
-    return vg__cmd_sweep(run, drafts_work_sql, drafts_left_sql, 4, p);
+                        vg__cmd_batch_size(run, batch, sizeof(batch))};
+    return vg__cmd_sweep(run, &drafts_sweep, 4, p);
 }

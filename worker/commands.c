@@ -3,9 +3,9 @@
  *
  * Accepting records the run of each command the decoder verified
  * (vg_decode_command()) in ops.command_runs; a command_id already there is
- * not run again.
- * Working takes the running runs and makes steps on each (cmd.h: one
- * transaction each, shared between workers) until the time budget is spent.
+ * not run again. Working takes the running runs, finds each one's step in
+ * the registry below, and makes steps on each (cmd.h: one transaction each,
+ * shared between workers) until the time budget is spent.
  */
 #include "commands.h"
 
@@ -68,18 +68,14 @@ static int record(struct vg_stage_ctx *s, const struct vg_msg *m)
                         json_string_value(json_object_get(b, "name")), params,
                         json_is_true(json_object_get(b, "dry_run")) ? "true" : "false",
                         s->cfg->worker_id};
-    PGresult *r = PQexecParams(s->conn,
-                               "INSERT INTO ops.command_runs (command_id, name, params, dry_run,"
-                               " status, worker) VALUES ($1, $2, $3::jsonb, $4::boolean,"
-                               " 'running', $5) ON CONFLICT (command_id) DO NOTHING",
-                               5, NULL, p, NULL, NULL, 0);
-    int rc = 0;
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        vg_pg_error(s->conn, r, s->errstr, sizeof(s->errstr));
-        rc = vg_pg_classify(s->conn, r);
-    } else if (!strcmp(PQcmdTuples(r), "0")) {
+    PGresult *r;
+    int rc = vg_pg_query(s->conn, &r,
+                         "INSERT INTO ops.command_runs (command_id, name, params, dry_run,"
+                         " status, worker) VALUES ($1, $2, $3::jsonb, $4::boolean,"
+                         " 'running', $5) ON CONFLICT (command_id) DO NOTHING",
+                         5, p, s->errstr, sizeof(s->errstr));
+    if (rc == 0 && !strcmp(PQcmdTuples(r), "0"))
         vg_debug("command %s is known already: not run again", p[0]);
-    }
     PQclear(r);
     free(params);
     return rc;
@@ -100,193 +96,23 @@ int vg_commands_accept(struct vg_stage_ctx *s)
 
 /* -- working ----------------------------------------------------------- */
 
-const char *vg__cmd_param(const struct vg_cmd_run *run, const char *name, char *buf, size_t size)
-{
-    json_t *v = json_object_get(run->params, name);
-    if (json_is_integer(v)) {
-        snprintf(buf, size, "%lld", (long long)json_integer_value(v));
-        return buf;
-    }
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-PGresult *vg__cmd_query(struct vg_cmd_run *run, const char *sql, int nparams,
-                        const char *const *params, int *rc)
-{
-    PGresult *r = PQexecParams(run->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(r);
-    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-        *rc = 0;
-        return r;
-    }
-    vg_pg_error(run->conn, r, run->errstr, sizeof(run->errstr));
-    *rc = vg_pg_classify(run->conn, r);
-    PQclear(r);
-    return NULL;
-}
-
-int vg__cmd_exec(struct vg_cmd_run *run, const char *sql)
-{
-    return vg_pg_exec(run->conn, sql, run->errstr, sizeof(run->errstr));
-}
-
-int vg__cmd_claim(struct vg_cmd_run *run)
-{
-    const char *p[1] = {run->command_id};
-    int rc;
-    PGresult *r = vg__cmd_query(run,
-                                "SELECT 1 FROM ops.command_runs WHERE command_id = $1"
-                                " AND status = 'running' FOR UPDATE SKIP LOCKED",
-                                1, p, &rc);
-    if (!r)
-        return rc;
-    int got = PQntuples(r) == 1;
-    PQclear(r);
-    return got;
-}
-
-/* The run's sample with keys added, capped at its first 100. */
-#define SAMPLE_MERGE                                                                               \
-    "sample = CASE WHEN $3::jsonb IS NULL"                                                         \
-    "   OR jsonb_array_length(coalesce(sample, '[]'::jsonb)) >= 100"                               \
-    " THEN coalesce(sample, '[]'::jsonb)"                                                          \
-    " ELSE jsonb_path_query_array(coalesce(sample, '[]'::jsonb) || $3::jsonb, '$[0 to 99]')"       \
-    " END"
-
-int vg__cmd_progress(struct vg_cmd_run *run, int64_t n, const char *sample)
-{
-    char nb[24];
-    snprintf(nb, sizeof(nb), "%lld", (long long)n);
-    const char *p[3] = {run->command_id, nb, sample};
-    int rc;
-    PGresult *r = vg__cmd_query(run,
-                                "UPDATE ops.command_runs SET affected = affected + $2::bigint,"
-                                " updated_at = clock_timestamp(), " SAMPLE_MERGE
-                                " WHERE command_id = $1 AND status = 'running'",
-                                3, p, &rc);
-    if (!r)
-        return rc;
-    rc = strcmp(PQcmdTuples(r), "1") ? VG_ECONFLICT : 0;
-    PQclear(r);
-    return rc;
-}
-
-int vg__cmd_finish(struct vg_cmd_run *run, int64_t n, const char *sample)
-{
-    char nb[24];
-    snprintf(nb, sizeof(nb), "%lld", (long long)n);
-    const char *p[3] = {run->command_id, nb, sample};
-    int rc;
-    PGresult *r = vg__cmd_query(run,
-                                "UPDATE ops.command_runs SET status = 'done',"
-                                " finished_at = clock_timestamp(), updated_at = clock_timestamp(),"
-                                " affected = affected + $2::bigint, " SAMPLE_MERGE
-                                " WHERE command_id = $1 AND status = 'running'"
-                                " RETURNING extract(epoch FROM clock_timestamp() - started_at)",
-                                3, p, &rc);
-    if (!r)
-        return rc;
-    if (PQntuples(r) == 1) {
-        run->finished = 1;
-        run->run_seconds = strtod(PQgetvalue(r, 0, 0), NULL);
-    }
-    PQclear(r);
-    return 0;
-}
-
-/* The count and sample of a work or count statement's one row. */
-static int64_t count_of(PGresult *r, const char **sample)
-{
-    *sample = PQgetisnull(r, 0, 1) ? NULL : PQgetvalue(r, 0, 1);
-    return strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-}
-
-int vg__cmd_once(struct vg_cmd_run *run, const char *count_sql, int nparams,
-                 const char *const *params)
-{
-    int rc = vg__cmd_exec(run, "BEGIN");
-    if (rc)
-        return rc;
-    if ((rc = vg__cmd_claim(run)) <= 0) {
-        vg_pg_rollback(run->conn);
-        run->state = VG_CMD_BUSY;
-        return rc;
-    }
-    PGresult *r = vg__cmd_query(run, count_sql, nparams, params, &rc);
-    if (!r)
-        return rc;
-    const char *sample;
-    run->rows = count_of(r, &sample);
-    rc = vg__cmd_finish(run, run->rows, sample);
-    PQclear(r);
-    if (rc == 0)
-        rc = vg__cmd_exec(run, "COMMIT");
-    run->state = VG_CMD_DONE;
-    return rc;
-}
-
-int vg__cmd_sweep(struct vg_cmd_run *run, const char *work_sql, const char *left_sql, int nparams,
-                  const char *const *params)
-{
-    int rc = vg__cmd_exec(run, "BEGIN");
-    if (rc)
-        return rc;
-    PGresult *r = vg__cmd_query(run, work_sql, nparams, params, &rc);
-    if (!r)
-        return rc;
-    const char *sample;
-    int64_t n = count_of(r, &sample);
-    if (n > 0) {
-        rc = vg__cmd_progress(run, n, sample);
-        PQclear(r);
-        if (rc == VG_ECONFLICT) {
-            /* Finished meanwhile (by a worker that saw nothing left): what
-             * this batch did is not counted, so it is not done either. */
-            vg_pg_rollback(run->conn);
-            run->state = VG_CMD_DONE;
-            return 0;
-        }
-        if (rc == 0)
-            rc = vg__cmd_exec(run, "COMMIT");
-        run->rows = n;
-        run->state = VG_CMD_MORE;
-        return rc;
-    }
-    PQclear(r);
-    /* Nothing picked: either nothing qualifies any more, or what does is
-     * locked by a batch in flight, which a plain read still sees. */
-    r = vg__cmd_query(run, left_sql, nparams - 1, params, &rc);
-    if (!r)
-        return rc;
-    int left = !strcmp(PQgetvalue(r, 0, 0), "t");
-    PQclear(r);
-    if (left) {
-        vg_pg_rollback(run->conn);
-        run->state = VG_CMD_BUSY;
-        return 0;
-    }
-    if ((rc = vg__cmd_finish(run, 0, NULL)) == 0)
-        rc = vg__cmd_exec(run, "COMMIT");
-    run->state = VG_CMD_DONE;
-    return rc;
-}
-
 static void run_failed(struct vg_cmd_run *run)
 {
     const char *p[2] = {run->command_id, run->errstr};
-    PGresult *r = PQexecParams(run->conn,
-                               "UPDATE ops.command_runs SET status = 'failed', error = $2,"
-                               " finished_at = clock_timestamp(), updated_at = clock_timestamp()"
-                               " WHERE command_id = $1 AND status = 'running'",
-                               2, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) == PGRES_COMMAND_OK && !strcmp(PQcmdTuples(r), "1")) {
-        vg_counter_add(vg_metric_series(mx.runs, run->def->name, "failed"), 1);
-        vg_error("command %s (%s) failed: %s", run->command_id, run->def->name, run->errstr);
-    } else if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        char err[512];
-        vg_pg_error(run->conn, r, err, sizeof(err));
+    char err[512];
+    PGresult *r;
+    if (vg_pg_query(run->conn, &r,
+                    "UPDATE ops.command_runs SET status = 'failed', error = $2,"
+                    " finished_at = clock_timestamp(), updated_at = clock_timestamp()"
+                    " WHERE command_id = $1 AND status = 'running'",
+                    2, p, err, sizeof(err))) {
         vg_warn("command %s failed (%s) and could not be marked failed: %s", run->command_id,
                 run->errstr, err);
+        return;
+    }
+    if (!strcmp(PQcmdTuples(r), "1")) {
+        vg_counter_add(vg_metric_series(mx.runs, run->def->name, "failed"), 1);
+        vg_error("command %s (%s) failed: %s", run->command_id, run->def->name, run->errstr);
     }
     PQclear(r);
 }
@@ -331,6 +157,7 @@ static vg_cmd_step_fn step_of(const char *name)
     return NULL;
 }
 
+/* Runs a worker takes on at a time, the oldest first. */
 #define MAX_RUNS 32
 
 int vg_commands_work(PGconn *conn, const struct vg_config *cfg, int budget_ms)
@@ -338,13 +165,13 @@ int vg_commands_work(PGconn *conn, const struct vg_config *cfg, int budget_ms)
     (void)cfg;
     metrics_declare();
     int64_t deadline = vg_mono_ms() + budget_ms;
-    PGresult *r = PQexec(conn, "SELECT command_id, name, params::text, dry_run, started_at"
-                               " FROM ops.command_runs WHERE status = 'running'"
-                               " ORDER BY started_at, command_id LIMIT 32");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        char err[512];
-        vg_pg_error(conn, r, err, sizeof(err));
-        PQclear(r);
+    char err[512];
+    PGresult *r;
+    if (vg_pg_query(conn, &r,
+                    "SELECT command_id, name, params::text, dry_run, started_at"
+                    " FROM ops.command_runs WHERE status = 'running'"
+                    " ORDER BY started_at, command_id LIMIT " VG_STR(MAX_RUNS),
+                    0, NULL, err, sizeof(err))) {
         vg_warn("cannot read running commands: %s", err);
         return VG_ETRANSIENT;
     }

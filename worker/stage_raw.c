@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "landing.h"
 #include "pg.h"
 #include "stages.h"
 
@@ -15,25 +15,6 @@ int vg__stage_exec(struct vg_stage_ctx *s, const char *sql)
 {
     return vg_pg_exec(s->conn, sql, s->errstr, sizeof(s->errstr));
 }
-
-/* Work tables live as long as the connection and empty at every commit. */
-static const char prepare_sql[] =
-    "SET TimeZone = 'UTC';"
-    "CREATE TEMP TABLE IF NOT EXISTS vg_in ("
-    "  ord int NOT NULL, signal boolean NOT NULL, tenant_id text NOT NULL, event_id uuid NOT NULL,"
-    "  type text NOT NULL, session_id text, visitor_id text, user_id text,"
-    "  occurred_at timestamptz NOT NULL, received_at timestamptz NOT NULL, url text,"
-    "  properties jsonb, body jsonb NOT NULL, topic text NOT NULL, partition int NOT NULL,"
-    "  \"offset\" bigint NOT NULL, kind text, status text, reason text, started_at timestamptz,"
-    "  expires_at timestamptz, attributes jsonb) ON COMMIT DELETE ROWS;"
-    "CREATE TEMP TABLE IF NOT EXISTS vg_fresh (LIKE vg_in) ON COMMIT DELETE ROWS;"
-    "CREATE TEMP TABLE IF NOT EXISTS vg_staged ("
-    "  tenant_id text, event_id uuid, session_id text, visitor_id text, hk_tenant text,"
-    "  hk_session text, hk_visitor text, hk_event text, type text, occurred_at timestamptz,"
-    "  url text, properties jsonb, load_date timestamptz, record_source text)"
-    "  ON COMMIT DELETE ROWS;"
-    "CREATE TEMP TABLE IF NOT EXISTS vg_touched (tenant_id text, session_id text)"
-    "  ON COMMIT DELETE ROWS;";
 
 int vg_stages_prepare(struct vg_stage_ctx *s)
 {
@@ -46,16 +27,12 @@ int vg_stages_prepare(struct vg_stage_ctx *s)
     char ms[24];
     snprintf(ms, sizeof(ms), "%lld", (long long)s->cfg->worker_idle_tx_timeout_ms);
     const char *p[1] = {ms};
-    PGresult *r =
-        PQexecParams(s->conn, "SELECT set_config('idle_in_transaction_session_timeout', $1, false)",
-                     1, NULL, p, NULL, NULL, 0);
-    int rc = 0;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        vg_pg_error(s->conn, r, s->errstr, sizeof(s->errstr));
-        rc = vg_pg_classify(s->conn, r);
-    }
-    PQclear(r);
-    return rc ? rc : vg__stage_exec(s, prepare_sql);
+    int rc = vg_pg_query(s->conn, NULL,
+                         "SELECT set_config('idle_in_transaction_session_timeout', $1, false)", 1,
+                         p, s->errstr, sizeof(s->errstr));
+    if (rc == 0)
+        rc = vg__stage_exec(s, "SET TimeZone = 'UTC'");
+    return rc ? rc : vg__stage_exec(s, vg_landing_tables_sql);
 }
 
 static void copy_time(struct vg_buf *row, int64_t us, int last)
@@ -101,14 +78,8 @@ static int ensure_partitions(struct vg_stage_ctx *s)
         char ts[VG_TS_LEN];
         vg_time_format(s->events[i].received_us, ts);
         const char *p[1] = {ts};
-        PGresult *r = PQexecParams(s->conn, "SELECT raw.ensure_partition($1::timestamptz)", 1, NULL,
-                                   p, NULL, NULL, 0);
-        int rc = 0;
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            vg_pg_error(s->conn, r, s->errstr, sizeof(s->errstr));
-            rc = vg_pg_classify(s->conn, r);
-        }
-        PQclear(r);
+        int rc = vg_pg_query(s->conn, NULL, "SELECT raw.ensure_partition($1::timestamptz)", 1, p,
+                             s->errstr, sizeof(s->errstr));
         if (rc)
             return rc;
         if (s->nknown_days == VG_ARRAY_LEN(s->known_days)) {
@@ -121,17 +92,16 @@ static int ensure_partitions(struct vg_stage_ctx *s)
     return 0;
 }
 
+/* One row of vg_in: the columns of EVENT_COLUMNS after ord, in order. */
 static void copy_row(struct vg_buf *row, const struct vg_msg *m, const struct vg_event *e, int ord)
 {
     const rd_kafka_message_t *k = m->rkm;
+    const char *ids[] = {e->tenant, e->event_id, e->type, e->session_id, e->visitor_id, e->user_id};
+    const char *session[] = {e->kind, e->status, e->reason};
     vg_copy_int(row, ord, 0);
     vg_copy_str(row, m->kind == VG_MSG_SIGNAL ? "t" : "f", 0);
-    vg_copy_str(row, e->tenant, 0);
-    vg_copy_str(row, e->event_id, 0);
-    vg_copy_str(row, e->type, 0);
-    vg_copy_str(row, e->session_id, 0);
-    vg_copy_str(row, e->visitor_id, 0);
-    vg_copy_str(row, e->user_id, 0);
+    for (size_t i = 0; i < VG_ARRAY_LEN(ids); i++)
+        vg_copy_str(row, ids[i], 0);
     copy_time(row, e->occurred_us, 0);
     copy_time(row, e->received_us, 0);
     vg_copy_str(row, e->url, 0);
@@ -140,24 +110,30 @@ static void copy_row(struct vg_buf *row, const struct vg_msg *m, const struct vg
     vg_copy_str(row, rd_kafka_topic_name(k->rkt), 0);
     vg_copy_int(row, k->partition, 0);
     vg_copy_int(row, k->offset, 0);
-    vg_copy_str(row, e->kind, 0);
-    vg_copy_str(row, e->status, 0);
-    vg_copy_str(row, e->reason, 0);
+    for (size_t i = 0; i < VG_ARRAY_LEN(session); i++)
+        vg_copy_str(row, session[i], 0);
     copy_time(row, e->started_us, 0);
     copy_time(row, e->expires_us, 0);
     copy_json(row, e->attributes, 1);
 }
 
+/* The columns of vg_in, in the order of copy_row(), but ord. */
+#define EVENT_COLUMNS                                                                              \
+    "signal, tenant_id, event_id, type, session_id, visitor_id, user_id, occurred_at,"             \
+    " received_at, url, properties, body, topic, partition, \"offset\", kind, status, reason,"     \
+    " started_at, expires_at, attributes"
+
+/* Within the batch, the first copy of an event (by ord) is the one kept. */
 static const char keep_new_sql[] =
     "WITH ids AS ("
     "  INSERT INTO raw.event_ids (tenant_id, event_id, received_at)"
     "  SELECT DISTINCT ON (tenant_id, event_id) tenant_id, event_id, received_at FROM vg_in"
     "  ORDER BY tenant_id, event_id, ord"
     "  ON CONFLICT DO NOTHING RETURNING tenant_id, event_id)"
-    "INSERT INTO vg_fresh"
-    "  SELECT DISTINCT ON (i.tenant_id, i.event_id) i.* FROM vg_in i JOIN ids USING (tenant_id, "
-    "event_id)"
-    "  ORDER BY i.tenant_id, i.event_id, i.ord;"
+    "INSERT INTO vg_fresh (" EVENT_COLUMNS ")"
+    "  SELECT DISTINCT ON (tenant_id, event_id) " EVENT_COLUMNS
+    "  FROM vg_in JOIN ids USING (tenant_id, event_id)"
+    "  ORDER BY tenant_id, event_id, ord;"
     "INSERT INTO raw.events (tenant_id, event_id, topic, partition, \"offset\", received_at, body)"
     "  SELECT tenant_id, event_id, topic, partition, \"offset\", received_at, body FROM vg_fresh;";
 
@@ -166,7 +142,7 @@ int vg_stage_raw(struct vg_stage_ctx *s)
     int rc;
     /* A slice after the first (message-by-message retry) starts from empty tables. */
     if (s->first > 0 || s->count < s->batch->n)
-        if ((rc = vg__stage_exec(s, "TRUNCATE vg_in, vg_fresh, vg_staged, vg_touched")))
+        if ((rc = vg__stage_exec(s, vg_landing_clear_sql)))
             return rc;
     if ((rc = ensure_partitions(s)))
         return rc;
@@ -182,21 +158,16 @@ int vg_stage_raw(struct vg_stage_ctx *s)
     s->slice_new = 0;
     if (rows == 0)
         return 0;
-    if ((rc = vg_pg_copy(s->conn,
-                         "COPY vg_in (ord, signal, tenant_id, event_id, type, session_id, "
-                         "visitor_id, user_id, occurred_at, received_at, url, properties, body, "
-                         "topic, partition, \"offset\", kind, status, reason, started_at, "
-                         "expires_at, attributes) FROM STDIN",
-                         &s->copy, s->errstr, sizeof(s->errstr))))
+    if ((rc = vg_pg_copy(s->conn, "COPY vg_in (ord, " EVENT_COLUMNS ") FROM STDIN", &s->copy,
+                         s->errstr, sizeof(s->errstr))) ||
+        (rc = vg__stage_exec(s, keep_new_sql)))
         return rc;
-    if ((rc = vg__stage_exec(s, keep_new_sql)))
+    PGresult *r;
+    if ((rc = vg_pg_query(s->conn, &r, "SELECT count(*) FROM vg_fresh", 0, NULL, s->errstr,
+                          sizeof(s->errstr))))
         return rc;
-    PGresult *r = PQexec(s->conn, "SELECT count(*) FROM vg_fresh");
-    if (PQresultStatus(r) == PGRES_TUPLES_OK)
-        s->slice_new = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    else
-        rc = vg_pg_classify(s->conn, r);
+    s->slice_new = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     s->new_events += s->slice_new;
-    return rc;
+    return 0;
 }

@@ -8,11 +8,13 @@
  * are counted but move neither status, ended_at nor duration.
  *
  * A session that is now ended gets its row in ops.summary_outbox (once: the
- * key is the session). Then vault.sat_session gets a row for each session whose state hash_diff
- * differs from its latest satellite row.
+ * key is the session). Then vault.sat_session gets a row for each session
+ * whose state hash_diff differs from its latest satellite row. Both
+ * statements are landing.h's, which the session commands use too.
  */
 #include <stdlib.h>
 
+#include "landing.h"
 #include "pg.h"
 #include "stages.h"
 
@@ -82,39 +84,22 @@ static const char sessions_sql[] =
     "   attributes = CASE WHEN s.attributes = '{}' THEN excluded.attributes"
     "                     ELSE s.attributes END"
     " RETURNING tenant_id, session_id)"
-    "INSERT INTO vg_touched SELECT tenant_id, session_id FROM up;"
-    "INSERT INTO ops.summary_outbox (tenant_id, session_id, status)"
-    " SELECT tenant_id, session_id, 'ended' FROM vg_touched JOIN mart.sessions s"
-    "   USING (tenant_id, session_id) WHERE s.status = 'ended'"
-    " ORDER BY tenant_id, session_id ON CONFLICT DO NOTHING;"
-    "INSERT INTO vault.sat_session (hk_session, load_date, hash_diff, record_source, status,"
-    "   kind, started_at, first_activity_at, last_activity_at, ended_at, duration_ms,"
-    "   end_reason, expires_at, attributes)"
-    " SELECT x.hk, now(), x.hd, 'mart.sessions', x.status, x.kind, x.started_at,"
-    "   x.first_activity_at, x.last_activity_at, x.ended_at, x.duration_ms, x.end_reason,"
-    "   x.expires_at, x.attributes"
-    " FROM (SELECT vault.hash_key(s.tenant_id, s.session_id) AS hk,"
-    "         vault.sat_session_hash_diff(s.status, s.kind, s.started_at, s.first_activity_at,"
-    "           s.ended_at, s.end_reason, s.expires_at, s.attributes) AS hd, s.*"
-    "       FROM vg_touched t JOIN mart.sessions s USING (tenant_id, session_id)) x"
-    " WHERE x.hd IS DISTINCT FROM (SELECT l.hash_diff FROM vault.sat_session l"
-    "   WHERE l.hk_session = x.hk ORDER BY l.load_date DESC LIMIT 1)"
-    " ORDER BY x.hk ON CONFLICT DO NOTHING;";
+    "INSERT INTO vg_touched (tenant_id, session_id) SELECT tenant_id, session_id FROM up;"
+    VG_LANDING_SUMMARY_OUTBOX("ended", "vg_touched JOIN mart.sessions s"
+                              " USING (tenant_id, session_id) WHERE s.status = 'ended'") ";"
+    VG_LANDING_SAT_SESSION("vg_touched t JOIN mart.sessions s USING (tenant_id, session_id)",
+                           VG_LANDING_SAT_CHANGED) ";";
 
 int vg_stage_sessions(struct vg_stage_ctx *s)
 {
     if (s->slice_new == 0)
         return 0;
+    PGresult *r;
     int rc = vg__stage_exec(s, sessions_sql);
-    if (rc)
+    if (rc || (rc = vg_pg_query(s->conn, &r, "SELECT count(*) FROM vg_touched", 0, NULL, s->errstr,
+                                sizeof(s->errstr))))
         return rc;
-    PGresult *r = PQexec(s->conn, "SELECT count(*) FROM vg_touched");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        vg_pg_error(s->conn, r, s->errstr, sizeof(s->errstr));
-        rc = vg_pg_classify(s->conn, r);
-    } else {
-        s->session_rows += strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    }
+    s->session_rows += strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
-    return rc;
+    return 0;
 }
