@@ -8,6 +8,9 @@
  *   vault     hubs, links and the event link (vault.*), insert-only
  *   sessions  merge session signals and activity into mart.sessions
  *
+ * The work tables and the statements the commands share with the stages
+ * are landing.h's.
+ *
  * Each returns 0, VG_ETRANSIENT (retry the batch), VG_EDB (something in the
  * data: the pipeline retries message by message to find it), or VG_ESQL (a
  * statement refused for no message's sake: retry the batch, with backoff).
