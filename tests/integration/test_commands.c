@@ -142,7 +142,8 @@ static void test_idle_sessions_time_out_at_their_last_activity_with_summaries(vo
     const char *p[1] = {t.tenant};
     /* idle: last activity 10 minutes after its start and 10 minutes ago;
      * capped: started 30 minutes ago and active until 30 s ago, cut at 20
-     * minutes; idle-first: went idle 5 minutes in, before the cap; fresh:
+     * minutes; idle-first: went idle 5 minutes in, before the cap (and less
+     * than the stack's timeout-idle schedule, 30 minutes, ago); fresh:
      * active now; a draft: cleanup_drafts' business. */
     exec_sql(&t,
              "INSERT INTO mart.sessions (tenant_id, session_id, kind, status, created_at,"
@@ -151,8 +152,8 @@ static void test_idle_sessions_time_out_at_their_last_activity_with_summaries(vo
              "  now() - interval '20 min', now() - interval '20 min', now() - interval '10 min'),"
              " ($1, 'capped', 'lesson', 'active', now() - interval '30 min',"
              "  now() - interval '30 min', now() - interval '30 min', now() - interval '30 s'),"
-             " ($1, 'idle-first', 'lesson', 'active', now() - interval '40 min',"
-             "  now() - interval '40 min', now() - interval '40 min', now() - interval '35 min'),"
+             " ($1, 'idle-first', 'lesson', 'active', now() - interval '29 min',"
+             "  now() - interval '29 min', now() - interval '29 min', now() - interval '24 min'),"
              " ($1, 'fresh', 'lesson', 'active', now() - interval '5 min',"
              "  now() - interval '5 min', now() - interval '5 min', now()),"
              " ($1, 'draft', 'lesson', 'draft', now() - interval '3 hours', NULL, NULL, NULL)",
@@ -503,9 +504,9 @@ static void test_expire_sessions_by_hand_with_vigilctl_dry_run_first(void **stat
     exec_sql(&t,
              "INSERT INTO mart.sessions (tenant_id, session_id, kind, status, created_at,"
              " started_at, first_activity_at, last_activity_at, expires_at) VALUES"
-             " ($1, 'gone', 'lesson', 'active', now() - interval '2 hours',"
-             "  now() - interval '2 hours', now() - interval '2 hours',"
-             "  now() - interval '90 min', now() - interval '1 hour'),"
+             " ($1, 'gone', 'lesson', 'active', now() - interval '1 hour',"
+             "  now() - interval '1 hour', now() - interval '1 hour',"
+             "  now() - interval '25 min', now() - interval '10 min'),"
              " ($1, 'later', 'lesson', 'active', now() - interval '2 hours',"
              "  now() - interval '2 hours', now() - interval '2 hours', now(),"
              "  now() + interval '1 hour'),"
@@ -533,7 +534,7 @@ static void test_expire_sessions_by_hand_with_vigilctl_dry_run_first(void **stat
                         "SELECT least(expires_at, last_activity_at)::text FROM mart.sessions"
                         " WHERE tenant_id = $1 AND session_id = $2",
                         2, q);
-    snprintf(want, sizeof(want), "expired|%s|1800000|expired", at);
+    snprintf(want, sizeof(want), "expired|%s|2100000|expired", at);
     free(at);
     assert_text(session(&t, "gone"), want);
     assert_text(session(&t, "later"), "active|-|-|-");
