@@ -59,6 +59,7 @@ void vg_pipeline_init(struct vg_pipeline *p, const struct vg_config *cfg, struct
     p->dlq = dlq;
     p->stop = stop;
     p->stage.cfg = cfg;
+    p->backoff = (struct vg_backoff){.base_ms = 100, .cap_ms = 5000};
     metrics_declare();
 }
 
@@ -205,8 +206,8 @@ static void observe_commit(struct vg_pipeline *p, struct vg_batch *b)
 
 int vg_pipeline_process(struct vg_pipeline *p, struct vg_batch *b)
 {
-    struct vg_backoff backoff = {.base_ms = 100, .cap_ms = 5000};
     int isolate = 0;
+    int64_t held_until = vg_mono_ms() + VG_BATCH_HOLD_MS;
     decode_all(p, b);
     for (;;) {
         int rc = vg_dlq_send_refused(p->dlq, b, 10000);
@@ -216,6 +217,7 @@ int vg_pipeline_process(struct vg_pipeline *p, struct vg_batch *b)
         else
             rc = attempt(p, b, isolate);
         if (rc == 0) {
+            vg_backoff_reset(&p->backoff);
             vg_consumer_committed(p->consumer, b);
             observe_commit(p, b);
             return 0;
@@ -237,7 +239,7 @@ int vg_pipeline_process(struct vg_pipeline *p, struct vg_batch *b)
         /* Transient, or a statement of ours the database refuses: retry, and
          * say loudly when the fault is ours (a migration not applied, a bug). */
         vg_counter_add(vg_metric_plain(m.retries), 1);
-        int64_t delay = vg_backoff_next(&backoff);
+        int64_t delay = vg_backoff_next(&p->backoff);
         if (rc == VG_ESQL)
             vg_error("batch of %zu not committed, a statement was refused (not the data's "
                      "fault); retrying in %lld ms: %s",
@@ -245,6 +247,13 @@ int vg_pipeline_process(struct vg_pipeline *p, struct vg_batch *b)
         else
             vg_warn("batch of %zu not committed, retrying in %lld ms: %s", b->n, (long long)delay,
                     p->stage.errstr);
+        if (vg_mono_ms() + delay > held_until) {
+            /* Give the consumer back to the loop: a rebalance waits for
+             * every member to poll, so a batch retried here for long would
+             * stall the whole group. Its messages are read again. */
+            vg_consumer_seek_back(p->consumer, b);
+            return VG_ETRANSIENT;
+        }
         vg_sleep_ms(delay, p->stop);
         if (*p->stop)
             return VG_ETIMEOUT;
