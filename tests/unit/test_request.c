@@ -155,6 +155,46 @@ static void test_the_headers_say_length_preference_and_credentials(void **state)
     }
 }
 
+#define CACHE "Cache-Control: no-store\n"
+#define ALLOW_APP "Access-Control-Allow-Origin: https://app.example.org\n"
+#define EXPOSE "Access-Control-Expose-Headers: Retry-After, Preference-Applied\n"
+#define PREFLIGHT                                                                                  \
+    "Access-Control-Allow-Methods: POST, GET, OPTIONS\n"                                           \
+    "Access-Control-Allow-Headers: Authorization, Content-Type, Prefer, X-Sent-At, "              \
+    "X-Customer-ID\n"                                                                             \
+    "Access-Control-Max-Age: 600\n"
+#define JSON "Content-Type: application/json\n"
+
+/*
+ * CORS, case by case: a preflight (OPTIONS), a request that routes.c took
+ * with the credentials of tenant, or one the server refused before routing
+ * (shutting down). Then the status and every header of the answer.
+ */
+static const struct {
+    const char *what;
+    const char *method, *url, *origin, *request_method;
+    const struct vg_tenant *tenant;
+    unsigned status;
+    const char *headers;
+} cors_cases[] = {
+    {"a preflight from an origin of some tenant", "OPTIONS", "/v1/events",
+     "https://app.example.org", "POST", NULL, 204,
+     CACHE "Allow: POST, GET, OPTIONS\n" ALLOW_APP EXPOSE PREFLIGHT "Vary: Origin\n"},
+    {"a preflight from an origin of no tenant", "OPTIONS", "/v1/events", "https://evil.example",
+     "POST", NULL, 403, JSON CACHE "Vary: Origin\n"},
+    {"an OPTIONS that is no preflight", "OPTIONS", "/v1/events", "https://app.example.org", NULL,
+     NULL, 204, CACHE "Allow: POST, GET, OPTIONS\n" ALLOW_APP EXPOSE "Vary: Origin\n"},
+    {"the tenant's origin", "POST", "/v1/events", "https://app.example.org", NULL, &tenants[0],
+     202, CACHE ALLOW_APP EXPOSE "Vary: Origin\n"},
+    {"another tenant's origin", "POST", "/v1/events", "https://app.example.org", NULL,
+     &tenants[1], 401, JSON CACHE "WWW-Authenticate: Bearer realm=\"vigil\"\nVary: Origin\n"},
+    {"no origin", "POST", "/v1/events", NULL, NULL, &tenants[1], 202, CACHE},
+    {"a tracking link, a navigation", "GET", "/t/x", "https://app.example.org", NULL,
+     &tenants[1], 202, CACHE},
+    {"the server's refusal before routing", "POST", "/v1/events", "https://app.example.org", NULL,
+     NULL, 503, JSON CACHE "Retry-After: 1\nConnection: close\n"},
+};
+
 /* The headers of an answer, "Name: value\n" each, in order. */
 static void collect(void *ctx, const char *name, const char *value)
 {
@@ -163,109 +203,35 @@ static void collect(void *ctx, const char *name, const char *value)
     snprintf(out + n, 1024 - n, "%s: %s\n", name, value);
 }
 
-static void answer(struct vg_req *r, char out[1024])
+static void test_cors_is_answered_in_one_place(void **state)
 {
-    out[0] = '\0';
-    vg_req_reply_headers(r, collect, out);
-}
-
-static void test_a_preflight_is_answered_for_any_tenants_origin(void **state)
-{
-    const char *const allowed[][2] = {{"Origin", "https://app.example.org"},
-                                      {"Access-Control-Request-Method", "POST"},
-                                      {NULL}};
-    const char *const unknown[][2] = {{"Origin", "https://evil.example"},
-                                      {"Access-Control-Request-Method", "POST"},
-                                      {NULL}};
-    const char *const no_cors[][2] = {{"Origin", "https://app.example.org"}, {NULL}};
-    char out[1024];
-    struct fake f = {.headers = allowed};
-    struct vg_req r;
-
-    start(&r, &f, "OPTIONS", "/v1/events");
-    r.routed = 1;
-    assert_int_equal(vg_req_preflight(&r), 1);
-    assert_int_equal(r.reply.status, 204);
-    answer(&r, out);
-    assert_string_equal(out, "Cache-Control: no-store\n"
-                             "Allow: POST, GET, OPTIONS\n"
-                             "Access-Control-Allow-Origin: https://app.example.org\n"
-                             "Access-Control-Expose-Headers: Retry-After, Preference-Applied\n"
-                             "Access-Control-Allow-Methods: POST, GET, OPTIONS\n"
-                             "Access-Control-Allow-Headers: Authorization, Content-Type, "
-                             "Prefer, X-Sent-At, X-Customer-ID\n"
-                             "Access-Control-Max-Age: 600\n"
-                             "Vary: Origin\n");
-    vg_req_free(&r);
-
-    f = (struct fake){.headers = unknown};
-    start(&r, &f, "OPTIONS", "/v1/events");
-    r.routed = 1;
-    assert_int_equal(vg_req_preflight(&r), 1);
-    assert_int_equal(r.reply.status, 403);
-    answer(&r, out);
-    assert_non_null(strstr(out, "Vary: Origin\n"));
-    assert_null(strstr(out, "Access-Control-Allow-Origin"));
-    vg_req_free(&r);
-
-    f = (struct fake){.headers = no_cors};
-    start(&r, &f, "OPTIONS", "/v1/events");
-    r.routed = 1;
-    assert_int_equal(vg_req_preflight(&r), 1);
-    assert_int_equal(r.reply.status, 204);
-    answer(&r, out);
-    assert_null(strstr(out, "Access-Control-Allow-Methods"));
-    vg_req_free(&r);
-}
-
-static void test_an_origin_is_checked_against_the_tenant(void **state)
-{
-    const char *const headers[][2] = {{"Origin", "https://app.example.org"}, {NULL}};
-    char out[1024];
-    struct fake f = {.headers = headers};
-    struct vg_req r;
-
-    start(&r, &f, "POST", "/v1/events");
-    r.routed = 1;
-    r.tenant = &tenants[0];
-    assert_int_equal(vg_req_check_origin(&r), 0);
-    r.reply.status = 202;
-    answer(&r, out);
-    assert_non_null(strstr(out, "Access-Control-Allow-Origin: https://app.example.org\n"));
-    assert_null(strstr(out, "Access-Control-Allow-Methods"));
-    vg_req_free(&r);
-
-    /* another tenant's origin: 401, and the browser may not read it */
-    start(&r, &f, "POST", "/v1/events");
-    r.routed = 1;
-    r.tenant = &tenants[1];
-    assert_int_equal(vg_req_check_origin(&r), 1);
-    assert_int_equal(r.reply.status, 401);
-    answer(&r, out);
-    assert_non_null(strstr(out, "WWW-Authenticate: Bearer realm=\"vigil\"\n"));
-    assert_null(strstr(out, "Access-Control-Allow-Origin"));
-    assert_non_null(strstr(out, "Vary: Origin\n"));
-    vg_req_free(&r);
-
-    /* a tracking link is a navigation: no CORS either way */
-    start(&r, &f, "GET", "/t/x");
-    r.routed = 1;
-    r.tenant = &tenants[1];
-    assert_int_equal(vg_req_check_origin(&r), 0);
-    answer(&r, out);
-    assert_null(strstr(out, "Vary"));
-    vg_req_free(&r);
-
-    /* the server's own refusal before routing, while stopping: no CORS, close */
-    start(&r, &f, "POST", "/v1/events");
-    assert_int_equal(vg_req_refuse(&r, 503, "shutting_down", NULL, 1, "%s", "stopping"), 1);
-    r.reply.close = 1;
-    answer(&r, out);
-    assert_string_equal(out, "Content-Type: application/json\n"
-                             "Cache-Control: no-store\n"
-                             "Retry-After: 1\n"
-                             "Connection: close\n");
-    vg_req_free(&r);
+    for (size_t i = 0; i < VG_ARRAY_LEN(cors_cases); i++) {
+        const char *const headers[][2] = {{"Origin", cors_cases[i].origin},
+                                          {"Access-Control-Request-Method",
+                                           cors_cases[i].request_method},
+                                          {NULL}};
+        struct fake f = {.headers = headers};
+        struct vg_req r;
+        char out[1024] = "";
+        start(&r, &f, cors_cases[i].method, cors_cases[i].url);
+        if (!strcmp(r.method, "OPTIONS")) {
+            r.routed = 1;
+            assert_int_equal(vg_req_preflight(&r), 1);
+        } else if (cors_cases[i].tenant) {
+            r.routed = 1;
+            r.tenant = cors_cases[i].tenant;
+            if (!vg_req_check_origin(&r))
+                r.reply.status = 202;
+        } else {
+            vg_req_refuse(&r, 503, "shutting_down", NULL, 1, "the producer is shutting down");
+            r.reply.close = 1;
+        }
+        vg_req_reply_headers(&r, collect, out);
+        if (r.reply.status != cors_cases[i].status || strcmp(out, cors_cases[i].headers))
+            fail_msg("%s: %u\n%s\nwant %u\n%s", cors_cases[i].what, r.reply.status, out,
+                     cors_cases[i].status, cors_cases[i].headers);
+        vg_req_free(&r);
+    }
 }
 
 int main(void)
@@ -274,8 +240,7 @@ int main(void)
         cmocka_unit_test(test_the_path_names_the_route_and_its_argument),
         cmocka_unit_test(test_the_content_type_is_read_once_into_a_media_type),
         cmocka_unit_test(test_the_headers_say_length_preference_and_credentials),
-        cmocka_unit_test(test_a_preflight_is_answered_for_any_tenants_origin),
-        cmocka_unit_test(test_an_origin_is_checked_against_the_tenant),
+        cmocka_unit_test(test_cors_is_answered_in_one_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
