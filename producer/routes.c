@@ -35,7 +35,9 @@ typedef int handler_fn(struct vg_req *r, const struct vg_ingest *in, const char 
 
 static handler_fn post_events, post_sessions, post_signal, get_track;
 
-/* The API of DESIGN.md section 4. A GET route answers HEAD too. */
+/* The API of DESIGN.md section 4. A GET route answers HEAD too. A route
+ * without a handler is no route here: 404 (the server answers /healthz,
+ * /readyz and /metrics itself). */
 static const struct route {
     const char *method;
     const char *allow; /* on a 405 */
