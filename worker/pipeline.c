@@ -207,7 +207,7 @@ static void observe_commit(struct vg_pipeline *p, struct vg_batch *b)
 int vg_pipeline_process(struct vg_pipeline *p, struct vg_batch *b)
 {
     int isolate = 0;
-    int64_t held_until = vg_mono_ms() + VG_BATCH_HOLD_MS;
+    int64_t held_until = 0; /* set at the first failure: retries in place end there */
     decode_all(p, b);
     for (;;) {
         int rc = vg_dlq_send_refused(p->dlq, b, 10000);
@@ -247,6 +247,8 @@ int vg_pipeline_process(struct vg_pipeline *p, struct vg_batch *b)
         else
             vg_warn("batch of %zu not committed, retrying in %lld ms: %s", b->n, (long long)delay,
                     p->stage.errstr);
+        if (!held_until)
+            held_until = vg_mono_ms() + VG_BATCH_HOLD_MS;
         if (vg_mono_ms() + delay > held_until) {
             /* Give the consumer back to the loop: a rebalance waits for
              * every member to poll, so a batch retried here for long would

@@ -32,9 +32,12 @@ struct vg_pipeline {
     struct vg_backoff backoff; /* between attempts; kept across a batch read again */
 };
 
-/* How long vg_pipeline_process() retries a batch in place before it hands
- * the consumer back to the loop (which serves rebalances) and reads the
- * batch again; far below the consumer's max.poll.interval.ms. */
+/* How long after a batch's first failure vg_pipeline_process() retries it
+ * in place before it hands the consumer back to the loop (which serves
+ * rebalances) and reads the batch again; far below the consumer's
+ * max.poll.interval.ms. Counted from the failure, so an attempt that was
+ * itself long (a process paused inside it) still gets its retry, and a
+ * stale one its refusal by the compare-and-set. */
 #define VG_BATCH_HOLD_MS 10000
 
 void vg_pipeline_init(struct vg_pipeline *p, const struct vg_config *cfg, struct vg_pg *pg,
