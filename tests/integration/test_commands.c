@@ -143,7 +143,9 @@ static void test_idle_sessions_time_out_at_their_last_activity_with_summaries(vo
     /* idle: last activity 10 minutes after its start and 10 minutes ago;
      * capped: started 30 minutes ago and active until 30 s ago, cut at 20
      * minutes; idle-first: went idle 5 minutes in, before the cap; fresh:
-     * active now; a draft: cleanup_drafts' business. */
+     * active now; a draft: cleanup_drafts' business. None idle for 30
+     * minutes: the stack's own schedule (timeout-idle, every minute,
+     * idle_seconds 1800) must not take one before this test's command does. */
     exec_sql(&t,
              "INSERT INTO mart.sessions (tenant_id, session_id, kind, status, created_at,"
              " started_at, first_activity_at, last_activity_at) VALUES"
@@ -151,8 +153,8 @@ static void test_idle_sessions_time_out_at_their_last_activity_with_summaries(vo
              "  now() - interval '20 min', now() - interval '20 min', now() - interval '10 min'),"
              " ($1, 'capped', 'lesson', 'active', now() - interval '30 min',"
              "  now() - interval '30 min', now() - interval '30 min', now() - interval '30 s'),"
-             " ($1, 'idle-first', 'lesson', 'active', now() - interval '40 min',"
-             "  now() - interval '40 min', now() - interval '40 min', now() - interval '35 min'),"
+             " ($1, 'idle-first', 'lesson', 'active', now() - interval '28 min',"
+             "  now() - interval '28 min', now() - interval '28 min', now() - interval '23 min'),"
              " ($1, 'fresh', 'lesson', 'active', now() - interval '5 min',"
              "  now() - interval '5 min', now() - interval '5 min', now()),"
              " ($1, 'draft', 'lesson', 'draft', now() - interval '3 hours', NULL, NULL, NULL)",
