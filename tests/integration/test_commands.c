@@ -475,6 +475,17 @@ static int vigilctl_command(const char *args, char *out, size_t size)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+/* Waits, if need be, until the stack's own expire schedule ("expire", every
+ * five minutes on the clock) cannot fire within the next 60 s nor still be
+ * running from its last firing: its sweep would take this test's sessions
+ * first. At most about a minute. */
+static void clear_of_the_expire_schedule(void)
+{
+    const int64_t period = 300;
+    while (vg_now_us() / 1000000 % period < 15 || vg_now_us() / 1000000 % period > period - 60)
+        vg_sleep_ms(500, NULL);
+}
+
 /* Sessions past their expires_at end as expired, at the earlier of their
  * expiry and their last activity; a dry run first lists them and changes
  * nothing. Sent by hand with vigilctl, which waits and prints the run. */
@@ -483,12 +494,15 @@ static void test_expire_sessions_by_hand_with_vigilctl_dry_run_first(void **stat
     struct itest t;
     itest_open(&t, "cmd-expire");
     const char *p[1] = {t.tenant};
+    /* 'gone' expired 20 minutes ago, idle for 10 (not the 30 of the stack's
+     * timeout-idle schedule, which would take it first). */
+    clear_of_the_expire_schedule();
     exec_sql(&t,
              "INSERT INTO mart.sessions (tenant_id, session_id, kind, status, created_at,"
              " started_at, first_activity_at, last_activity_at, expires_at) VALUES"
-             " ($1, 'gone', 'lesson', 'active', now() - interval '2 hours',"
-             "  now() - interval '2 hours', now() - interval '2 hours',"
-             "  now() - interval '90 min', now() - interval '1 hour'),"
+             " ($1, 'gone', 'lesson', 'active', now() - interval '50 min',"
+             "  now() - interval '50 min', now() - interval '50 min',"
+             "  now() - interval '10 min', now() - interval '20 min'),"
              " ($1, 'later', 'lesson', 'active', now() - interval '2 hours',"
              "  now() - interval '2 hours', now() - interval '2 hours', now(),"
              "  now() + interval '1 hour'),"
