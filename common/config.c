@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "envelope.h"
 #include "log.h"
 #include "util.h"
 
@@ -300,17 +301,6 @@ static int string_array(struct ctx *c, config_setting_t *arr, const char *what, 
     return 0;
 }
 
-static int valid_id(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 64)
-        return 0;
-    for (; *s; s++)
-        if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_' || *s == '-'))
-            return 0;
-    return 1;
-}
-
 static int parse_tenant(struct ctx *c, config_setting_t *g, struct vg_tenant *t)
 {
     int line = config_setting_source_line(g);
@@ -325,8 +315,9 @@ static int parse_tenant(struct ctx *c, config_setting_t *g, struct vg_tenant *t)
         int type = config_setting_type(m);
         if (!strcmp(name, "id")) {
             const char *v = config_setting_get_string(m);
-            if (!v || !valid_id(v))
-                return fail(c, ml, "producer.tenants.id: must match [a-z0-9_-]{1,64}");
+            if (!v || !vg_check_tenant(v, strlen(v)))
+                return fail(c, ml, "producer.tenants.id: must match [a-z0-9_-]{1,%d}",
+                            VG_TENANT_MAX);
             t->id = vg_xstrdup(v);
         } else if (!strcmp(name, "keys_sha256")) {
             char **keys = NULL; /* left NULL when it is no array */

@@ -370,7 +370,6 @@ static int seal(struct vg_kout *k, struct vg_delivery *d, size_t unsent, int rc)
 
 int vg_kout_send(struct vg_kout *k, struct vg_delivery *d, const struct vg_outbox *o)
 {
-    static const char *const schema[VG_TOPIC_COUNT] = {VG_SCHEMA_EVENT, VG_SCHEMA_SIGNAL};
     size_t n = o->n, i = 0;
     int rc = 0;
     if (atomic_load(&k->fatal))
@@ -384,8 +383,8 @@ int vg_kout_send(struct vg_kout *k, struct vg_delivery *d, const struct vg_outbo
     for (; i < n; i++) {
         const struct vg_outmsg *m = &o->msgs[i];
         rd_kafka_headers_t *h = rd_kafka_headers_new(2);
-        rd_kafka_header_add(h, "vigil-tenant", -1, d->tenant, -1);
-        rd_kafka_header_add(h, "vigil-schema", -1, schema[m->topic], -1);
+        rd_kafka_header_add(h, VG_HEADER_TENANT, -1, d->tenant, -1);
+        rd_kafka_header_add(h, VG_HEADER_SCHEMA, -1, vg_envelope_schema(m->topic), -1);
         rd_kafka_resp_err_t err;
         for (;;) {
             err = rd_kafka_producev(

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envelope.h"
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
@@ -91,13 +92,13 @@ int vg_dlq_send_refused(struct vg_dlq *d, struct vg_batch *b, int timeout_ms)
             e = rd_kafka_producev(
                 d->rk, RD_KAFKA_V_TOPIC(d->cfg->topic_dlq), RD_KAFKA_V_KEY(o->key, o->key_len),
                 RD_KAFKA_V_VALUE(o->payload, o->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_HEADER("vigil-error", m->why.error, -1),
-                RD_KAFKA_V_HEADER("vigil-stage", m->why.stage, -1),
-                RD_KAFKA_V_HEADER("vigil-topic", topic, -1),
-                RD_KAFKA_V_HEADER("vigil-partition", part, -1),
-                RD_KAFKA_V_HEADER("vigil-offset", off, -1),
-                RD_KAFKA_V_HEADER("vigil-worker", d->cfg->worker_id, -1),
-                RD_KAFKA_V_HEADER("vigil-refused-at", at, -1), RD_KAFKA_V_END);
+                RD_KAFKA_V_HEADER(VG_HEADER_ERROR, m->why.error, -1),
+                RD_KAFKA_V_HEADER(VG_HEADER_STAGE, m->why.stage, -1),
+                RD_KAFKA_V_HEADER(VG_HEADER_TOPIC, topic, -1),
+                RD_KAFKA_V_HEADER(VG_HEADER_PARTITION, part, -1),
+                RD_KAFKA_V_HEADER(VG_HEADER_OFFSET, off, -1),
+                RD_KAFKA_V_HEADER(VG_HEADER_WORKER, d->cfg->worker_id, -1),
+                RD_KAFKA_V_HEADER(VG_HEADER_REFUSED_AT, at, -1), RD_KAFKA_V_END);
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 break;
             rd_kafka_poll(d->rk, 50);

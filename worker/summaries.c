@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envelope.h"
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
@@ -74,14 +75,16 @@ int vg_summaries_send(PGconn *conn, const struct vg_config *cfg, struct vg_dlq *
     }
     int n = PQntuples(r);
     struct vg_buf tenants = {0}, sessions = {0};
+    struct vg_buf key = {0};
     for (int i = 0; i < n && rc == 0; i++) {
-        char key[256];
-        snprintf(key, sizeof(key), "%s/%s", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
-        rc = vg_dlq_queue(out, cfg->topic_summaries, key, PQgetvalue(r, i, 2),
+        vg_buf_reset(&key);
+        vg_envelope_key(&key, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+        rc = vg_dlq_queue(out, cfg->topic_summaries, key.data, PQgetvalue(r, i, 2),
                           (size_t)PQgetlength(r, i, 2));
         array_elem(&tenants, PQgetvalue(r, i, 0));
         array_elem(&sessions, PQgetvalue(r, i, 1));
     }
+    vg_buf_free(&key);
     PQclear(r);
     if (n > 0 && rc == 0)
         rc = vg_dlq_wait(out, 10000);
