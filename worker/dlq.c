@@ -31,26 +31,20 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 
 struct vg_dlq *vg_dlq_new(const struct vg_config *cfg, char *errstr, size_t errstr_size)
 {
+    static const char *const defaults[] = {"linger.ms", "5", NULL};
     char id[160];
     snprintf(id, sizeof(id), "%s-out", cfg->worker_id);
-    rd_kafka_conf_t *conf = vg_kafka_conf(cfg, id, errstr, errstr_size);
-    if (!conf)
-        return NULL;
     struct vg_dlq *d = vg_xcalloc(1, sizeof(*d));
     d->cfg = cfg;
-    if (vg_kafka_set(conf, "enable.idempotence", "true", errstr, errstr_size) ||
-        vg_kafka_set(conf, "acks", "all", errstr, errstr_size) ||
-        vg_kafka_set(conf, "linger.ms", "5", errstr, errstr_size) ||
-        vg_kafka_set(conf, "message.timeout.ms", "10000", errstr, errstr_size)) {
-        rd_kafka_conf_destroy(conf);
-        free(d);
-        return NULL;
-    }
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_conf_set_opaque(conf, d);
-    d->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
+    const struct vg_kafka_producer_opts opts = {
+        .client_id = id,
+        .message_timeout_ms = 10000,
+        .defaults = defaults,
+        .on_delivery = on_delivery,
+        .opaque = d,
+    };
+    d->rk = vg_kafka_producer_new(cfg, &opts, errstr, errstr_size);
     if (!d->rk) {
-        rd_kafka_conf_destroy(conf);
         free(d);
         return NULL;
     }
