@@ -7,7 +7,7 @@
 #include "envelope.h"
 #include "kafka.h"
 #include "log.h"
-#include "metrics.h"
+#include "stats.h"
 #include "util.h"
 
 struct vg_dlq {
@@ -15,7 +15,6 @@ struct vg_dlq {
     const struct vg_config *cfg;
     int pending; /* messages sent and not yet reported */
     int failed;  /* of those, how many failed */
-    struct vg_metric *dead;
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -48,8 +47,6 @@ struct vg_dlq *vg_dlq_new(const struct vg_config *cfg, char *errstr, size_t errs
         free(d);
         return NULL;
     }
-    d->dead = vg_metrics_counter("vigil_dlq_messages_total",
-                                 "Messages sent to the dead-letter topic, by stage.", "stage");
     return d;
 }
 
@@ -104,7 +101,7 @@ int vg_dlq_send_refused(struct vg_dlq *d, struct vg_batch *b, int timeout_ms)
         }
         d->pending++;
         any = 1;
-        vg_counter_add(vg_metric_series(d->dead, m->why.stage), 1);
+        vg_counter_add(vg_metric_series(vg_worker_stats.dead_letters, m->why.stage), 1);
     }
     if (!any)
         return 0;

@@ -6,8 +6,8 @@
 
 #include "envelope.h"
 #include "log.h"
-#include "metrics.h"
 #include "pg.h"
+#include "stats.h"
 #include "util.h"
 
 /* The whole summary is built by the database: one JSON text per session. */
@@ -107,9 +107,6 @@ int vg_summaries_send(PGconn *conn, const struct vg_config *cfg, struct vg_dlq *
         vg_pg_rollback(conn);
         return rc < 0 ? rc : VG_ETRANSIENT;
     }
-    if (n > 0)
-        vg_counter_add(vg_metric_plain(vg_metrics_counter(
-                           "vigil_worker_summaries_total", "Session summaries sent.", NULL)),
-                       (uint64_t)n);
+    vg_counter_add(vg_worker_stats.summaries, (uint64_t)n);
     return n;
 }

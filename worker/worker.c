@@ -1,5 +1,6 @@
 #include "worker.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "batch.h"
@@ -12,6 +13,7 @@
 #include "pg.h"
 #include "pipeline.h"
 #include "signals.h"
+#include "stats.h"
 #include "summaries.h"
 #include "util.h"
 
@@ -22,14 +24,14 @@ struct worker {
     struct vg_dlq *dlq;
     struct vg_pipeline pipeline;
     struct vg_batch batch;
-    volatile int db_ok; /* for /readyz, written by the loop */
+    atomic_int db_ok; /* written by the loop, read by the HTTP thread (/readyz) */
     int64_t next_chores_ms;
 };
 
 static int ready(void *opaque, char *reason, size_t reason_size)
 {
     struct worker *w = opaque;
-    if (!w->db_ok) {
+    if (!atomic_load(&w->db_ok)) {
         snprintf(reason, reason_size, "database unreachable");
         return 0;
     }
@@ -53,7 +55,7 @@ static void flush_batch(struct worker *w)
     if (w->batch.generation == w->consumer.generation)
         (void)vg_pipeline_process(&w->pipeline, &w->batch);
     vg_batch_clear(&w->batch);
-    w->db_ok = w->pg.conn && PQstatus(w->pg.conn) == CONNECTION_OK;
+    atomic_store(&w->db_ok, w->pg.conn && PQstatus(w->pg.conn) == CONNECTION_OK);
 }
 
 /* Work that is not a batch of messages: summaries to send, running
@@ -115,6 +117,8 @@ int vg_worker_run(const struct vg_config *cfg)
     int status = 0;
     memset(&w, 0, sizeof(w));
     w.cfg = cfg;
+    atomic_init(&w.db_ok, 0);
+    vg_worker_stats_init();
 
     struct vg_http *http = vg_http_start(cfg->worker_listen, (int)cfg->worker_http_port, ready,
                                          &w, err, sizeof(err));
@@ -124,7 +128,7 @@ int vg_worker_run(const struct vg_config *cfg)
     }
     if (vg_pg_open(&w.pg, cfg->database_url, cfg->worker_id, err, sizeof(err)))
         vg_warn("database unreachable at start, will retry: %s", err);
-    w.db_ok = w.pg.conn != NULL;
+    atomic_store(&w.db_ok, w.pg.conn != NULL);
     w.dlq = vg_dlq_new(cfg, err, sizeof(err));
     if (!w.dlq || vg_consumer_open(&w.consumer, cfg, &w.pg, &vg_stop_requested, err,
                                    sizeof(err))) {
