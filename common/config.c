@@ -120,6 +120,11 @@ static const struct setting settings[] = {
      3600000, NULL, 0,
      "the database ends a worker's transaction left idle this long (a stopped or hung worker), "
      "releasing its locks"},
+    {"worker.kafka_ack_timeout_ms", CT_INT, OFF(worker_kafka_ack_timeout_ms), "10000", 100,
+     20000, NULL, 0,
+     "how long a worker waits for Kafka to acknowledge its dead letters and summaries; the wait "
+     "is inside a transaction, so at most half of worker.idle_tx_timeout_ms (and at most 20 s: "
+     "the worker must poll its consumer within max.poll.interval.ms, 60 s)"},
 
     {"scheduler.listen", CT_STRING, OFF(scheduler_listen), "127.0.0.1", 0, 0, NULL, 0,
      "address of the health and metrics server"},
@@ -619,6 +624,23 @@ static int read_file(struct ctx *c, struct vg_config *cfg, const char *path)
     return rc;
 }
 
+/* Settings that bound one another, checked once every source is read. */
+static int check_relations(struct ctx *c, const struct vg_config *cfg)
+{
+    /* The worker waits for Kafka inside its batch transaction (dead letters
+     * under savepoints, summaries while their rows are locked); the database
+     * ends a transaction idle for worker.idle_tx_timeout_ms, so the wait must
+     * end well before. */
+    if (cfg->worker_kafka_ack_timeout_ms * 2 > cfg->worker_idle_tx_timeout_ms)
+        return fail(c, 0,
+                    "worker.kafka_ack_timeout_ms (%lld) must be at most half of "
+                    "worker.idle_tx_timeout_ms (%lld): the worker waits for Kafka inside its "
+                    "batch transaction, which the database ends after worker.idle_tx_timeout_ms",
+                    (long long)cfg->worker_kafka_ack_timeout_ms,
+                    (long long)cfg->worker_idle_tx_timeout_ms);
+    return 0;
+}
+
 int vg_config_load(const char *path, struct vg_config **out, char *errstr, size_t errstr_size)
 {
     struct vg_config *cfg = vg_xcalloc(1, sizeof(*cfg));
@@ -649,6 +671,10 @@ int vg_config_load(const char *path, struct vg_config **out, char *errstr, size_
         }
     }
 
+    if (rc == 0) {
+        c.file = path ? path : "configuration";
+        rc = check_relations(&c, cfg);
+    }
     if (rc == 0 && cfg->worker_id[0] == '\0') {
         char host[128] = "worker";
         gethostname(host, sizeof(host) - 1);

@@ -12,14 +12,14 @@
 #include "util.h"
 
 void vg_pipeline_init(struct vg_pipeline *p, const struct vg_config *cfg, struct vg_pg *pg,
-                      struct vg_consumer *consumer, struct vg_dlq *dlq,
+                      struct vg_consumer *consumer, struct vg_out *out,
                       const volatile sig_atomic_t *stop)
 {
     memset(p, 0, sizeof(*p));
     p->cfg = cfg;
     p->pg = pg;
     p->consumer = consumer;
-    p->dlq = dlq;
+    p->out = out;
     p->stop = stop;
     p->stage.cfg = cfg;
     p->backoff = (struct vg_backoff){.base_ms = 100, .cap_ms = 5000};
@@ -87,7 +87,7 @@ static int run_isolated(struct vg_pipeline *p, struct vg_batch *b)
      * and keeps the whole batch, so good data is never dead-lettered for a
      * fault of ours. */
     /* Dead letters are acknowledged before the offsets move past them. */
-    if (vg_dlq_send_refused(p->dlq, b, 10000)) {
+    if (vg_out_send_refused(p->out, b)) {
         snprintf(s->errstr, sizeof(s->errstr), "dead letters not acknowledged");
         return VG_ETRANSIENT;
     }
@@ -171,7 +171,7 @@ int vg_pipeline_process(struct vg_pipeline *p, struct vg_batch *b)
     int64_t held_until = vg_mono_ms() + VG_BATCH_HOLD_MS;
     decode_all(p, b);
     for (;;) {
-        int rc = vg_dlq_send_refused(p->dlq, b, 10000);
+        int rc = vg_out_send_refused(p->out, b);
         if (rc)
             snprintf(p->stage.errstr, sizeof(p->stage.errstr),
                      "dead letters not acknowledged by Kafka");

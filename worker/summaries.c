@@ -54,7 +54,7 @@ static void array_elem(struct vg_buf *b, const char *s)
     vg_buf_putc(b, '"');
 }
 
-int vg_summaries_send(PGconn *conn, const struct vg_config *cfg, struct vg_dlq *out, int max)
+int vg_summaries_send(PGconn *conn, const struct vg_config *cfg, struct vg_out *out, int max)
 {
     char err[512], last[16], lim[16], delay[24];
     snprintf(last, sizeof(last), "%lld", (long long)cfg->worker_summary_last_events);
@@ -79,7 +79,7 @@ int vg_summaries_send(PGconn *conn, const struct vg_config *cfg, struct vg_dlq *
     for (int i = 0; i < n && rc == 0; i++) {
         vg_buf_reset(&key);
         vg_envelope_key(&key, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
-        rc = vg_dlq_queue(out, cfg->topic_summaries, key.data, PQgetvalue(r, i, 2),
+        rc = vg_out_queue(out, cfg->topic_summaries, key.data, PQgetvalue(r, i, 2),
                           (size_t)PQgetlength(r, i, 2));
         array_elem(&tenants, PQgetvalue(r, i, 0));
         array_elem(&sessions, PQgetvalue(r, i, 1));
@@ -87,7 +87,7 @@ int vg_summaries_send(PGconn *conn, const struct vg_config *cfg, struct vg_dlq *
     vg_buf_free(&key);
     PQclear(r);
     if (n > 0 && rc == 0)
-        rc = vg_dlq_wait(out, 10000);
+        rc = vg_out_wait(out);
     if (n > 0 && rc == 0) {
         vg_buf_putc(&tenants, '}');
         vg_buf_putc(&sessions, '}');
