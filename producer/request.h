@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "envelope.h"
+#include "ingest.h"
 #include "kafka_out.h"
 #include "ratelimit.h"
 #include "session.h"

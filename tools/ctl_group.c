@@ -38,20 +38,11 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 static rd_kafka_t *client(struct ctl *c)
 {
     char err[512];
-    rd_kafka_conf_t *conf = vg_kafka_conf(c->cfg, "vigilctl", err, sizeof(err));
-    if (!conf || vg_kafka_set(conf, "enable.idempotence", "true", err, sizeof(err)) ||
-        vg_kafka_set(conf, "statistics.interval.ms", "100", err, sizeof(err))) {
-        if (conf)
-            rd_kafka_conf_destroy(conf);
+    const struct vg_kafka_producer_opts opts = {
+        .client_id = "vigilctl", .on_stats = on_stats, .stats_interval_ms = 100};
+    rd_kafka_t *rk = vg_kafka_producer_new(c->cfg, &opts, err, sizeof(err));
+    if (!rk)
         fprintf(stderr, "vigilctl group: %s\n", err);
-        return NULL;
-    }
-    rd_kafka_conf_set_stats_cb(conf, on_stats);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
-        fprintf(stderr, "vigilctl group: %s\n", err);
-    }
     return rk;
 }
 

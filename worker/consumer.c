@@ -7,6 +7,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "offsets.h"
+#include "stats.h"
 #include "util.h"
 
 static void assigned_clear(struct vg_consumer *c)
@@ -75,9 +76,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         vg_info("partitions revoked (generation %llu): %s", (unsigned long long)c->generation,
                 rd_kafka_err2str(err));
     }
-    vg_gauge_set(vg_metric_plain(vg_metrics_gauge("vigil_worker_assigned_partitions",
-                                                  "Partitions this worker holds.", NULL)),
-                 (double)c->nassigned);
+    vg_gauge_set(vg_worker_stats.assigned_partitions, (double)c->nassigned);
 }
 
 int vg_consumer_open(struct vg_consumer *c, const struct vg_config *cfg, struct vg_pg *pg,

@@ -15,7 +15,7 @@
 #include "batch.h"
 #include "config.h"
 #include "consumer.h"
-#include "dlq.h"
+#include "out.h"
 #include "pg.h"
 #include "stages.h"
 
@@ -23,7 +23,7 @@ struct vg_pipeline {
     const struct vg_config *cfg;
     struct vg_pg *pg;
     struct vg_consumer *consumer;
-    struct vg_dlq *dlq;
+    struct vg_out *out;
     const volatile sig_atomic_t *stop;
     struct vg_stage_ctx stage;
     uint64_t prepared_gen; /* the connection generation the work tables exist on; 0: none */
@@ -41,7 +41,7 @@ struct vg_pipeline {
 #define VG_BATCH_HOLD_MS 10000
 
 void vg_pipeline_init(struct vg_pipeline *p, const struct vg_config *cfg, struct vg_pg *pg,
-                      struct vg_consumer *consumer, struct vg_dlq *dlq,
+                      struct vg_consumer *consumer, struct vg_out *out,
                       const volatile sig_atomic_t *stop);
 
 /*
