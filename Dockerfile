@@ -15,7 +15,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       gcc libc6-dev cmake ninja-build pkg-config \
       librdkafka-dev libpq-dev libjansson-dev libconfig-dev libmicrohttpd-dev libssl-dev \
-      libcmocka-dev \
+      libcurl4-openssl-dev libcmocka-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -29,11 +29,13 @@ FROM debian:12-slim
 LABEL org.opencontainers.image.title="vigil" \
       org.opencontainers.image.description="Vigil event-tracking and session pipeline: vigil-producer, vigil-worker, vigil-scheduler, vigilctl"
 # Shared libraries only (librdkafka, libpq, jansson, libconfig, libmicrohttpd,
-# OpenSSL's libcrypto) and CA certificates for TLS to Kafka and PostgreSQL.
+# OpenSSL's libcrypto, libcurl for vigilctl send) and CA certificates for TLS
+# to Kafka, PostgreSQL and an https:// producer.
 # The numeric user lets Kubernetes verify runAsNonRoot.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      librdkafka1 libpq5 libjansson4 libconfig9 libmicrohttpd12 libssl3 ca-certificates \
+      librdkafka1 libpq5 libjansson4 libconfig9 libmicrohttpd12 libssl3 libcurl4 \
+      ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 vigil \
  && useradd --system --uid 10001 --gid vigil --home-dir /nonexistent --no-create-home \

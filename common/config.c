@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "envelope.h"
 #include "log.h"
 #include "util.h"
 
@@ -119,6 +120,11 @@ static const struct setting settings[] = {
      3600000, NULL, 0,
      "the database ends a worker's transaction left idle this long (a stopped or hung worker), "
      "releasing its locks"},
+    {"worker.kafka_ack_timeout_ms", CT_INT, OFF(worker_kafka_ack_timeout_ms), "10000", 100,
+     20000, NULL, 0,
+     "how long a worker waits for Kafka to acknowledge its dead letters and summaries; the wait "
+     "is inside a transaction, so at most half of worker.idle_tx_timeout_ms (and at most 20 s: "
+     "the worker must poll its consumer within max.poll.interval.ms, 60 s)"},
 
     {"scheduler.listen", CT_STRING, OFF(scheduler_listen), "127.0.0.1", 0, 0, NULL, 0,
      "address of the health and metrics server"},
@@ -300,17 +306,6 @@ static int string_array(struct ctx *c, config_setting_t *arr, const char *what, 
     return 0;
 }
 
-static int valid_id(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 64)
-        return 0;
-    for (; *s; s++)
-        if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_' || *s == '-'))
-            return 0;
-    return 1;
-}
-
 static int parse_tenant(struct ctx *c, config_setting_t *g, struct vg_tenant *t)
 {
     int line = config_setting_source_line(g);
@@ -325,8 +320,9 @@ static int parse_tenant(struct ctx *c, config_setting_t *g, struct vg_tenant *t)
         int type = config_setting_type(m);
         if (!strcmp(name, "id")) {
             const char *v = config_setting_get_string(m);
-            if (!v || !valid_id(v))
-                return fail(c, ml, "producer.tenants.id: must match [a-z0-9_-]{1,64}");
+            if (!v || !vg_check_tenant(v, strlen(v)))
+                return fail(c, ml, "producer.tenants.id: must match [a-z0-9_-]{1,%d}",
+                            VG_TENANT_MAX);
             t->id = vg_xstrdup(v);
         } else if (!strcmp(name, "keys_sha256")) {
             char **keys = NULL; /* left NULL when it is no array */
@@ -628,6 +624,23 @@ static int read_file(struct ctx *c, struct vg_config *cfg, const char *path)
     return rc;
 }
 
+/* Settings that bound one another, checked once every source is read. */
+static int check_relations(struct ctx *c, const struct vg_config *cfg)
+{
+    /* The worker waits for Kafka inside its batch transaction (dead letters
+     * under savepoints, summaries while their rows are locked); the database
+     * ends a transaction idle for worker.idle_tx_timeout_ms, so the wait must
+     * end well before. */
+    if (cfg->worker_kafka_ack_timeout_ms * 2 > cfg->worker_idle_tx_timeout_ms)
+        return fail(c, 0,
+                    "worker.kafka_ack_timeout_ms (%lld) must be at most half of "
+                    "worker.idle_tx_timeout_ms (%lld): the worker waits for Kafka inside its "
+                    "batch transaction, which the database ends after worker.idle_tx_timeout_ms",
+                    (long long)cfg->worker_kafka_ack_timeout_ms,
+                    (long long)cfg->worker_idle_tx_timeout_ms);
+    return 0;
+}
+
 int vg_config_load(const char *path, struct vg_config **out, char *errstr, size_t errstr_size)
 {
     struct vg_config *cfg = vg_xcalloc(1, sizeof(*cfg));
@@ -658,6 +671,10 @@ int vg_config_load(const char *path, struct vg_config **out, char *errstr, size_
         }
     }
 
+    if (rc == 0) {
+        c.file = path ? path : "configuration";
+        rc = check_relations(&c, cfg);
+    }
     if (rc == 0 && cfg->worker_id[0] == '\0') {
         char host[128] = "worker";
         gethostname(host, sizeof(host) - 1);

@@ -89,6 +89,7 @@ struct vg_config {
     int64_t worker_summary_last_events;
     int64_t worker_summary_delay_ms;
     int64_t worker_idle_tx_timeout_ms;
+    int64_t worker_kafka_ack_timeout_ms;
 
     char *scheduler_listen;
     int64_t scheduler_http_port;

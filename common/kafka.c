@@ -1,5 +1,6 @@
 #include "kafka.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -50,6 +51,42 @@ int vg_kafka_prop_given(const struct vg_config *cfg, const char *name)
         if (!strcmp(cfg->kafka_props[i].name, name))
             return 1;
     return 0;
+}
+
+rd_kafka_t *vg_kafka_producer_new(const struct vg_config *cfg,
+                                  const struct vg_kafka_producer_opts *o, char *errstr,
+                                  size_t errstr_size)
+{
+    rd_kafka_conf_t *conf = vg_kafka_conf(cfg, o->client_id, errstr, errstr_size);
+    if (!conf)
+        return NULL;
+    char timeout[24], interval[24];
+    snprintf(timeout, sizeof(timeout), "%d", o->message_timeout_ms);
+    snprintf(interval, sizeof(interval), "%d", o->stats_interval_ms);
+    int rc = vg_kafka_set(conf, "enable.idempotence", "true", errstr, errstr_size) ||
+             vg_kafka_set(conf, "acks", "all", errstr, errstr_size) ||
+             (o->message_timeout_ms > 0 &&
+              vg_kafka_set(conf, "message.timeout.ms", timeout, errstr, errstr_size)) ||
+             (o->on_stats &&
+              vg_kafka_set(conf, "statistics.interval.ms", interval, errstr, errstr_size));
+    for (const char *const *d = o->defaults; rc == 0 && d && d[0]; d += 2)
+        if (!vg_kafka_prop_given(cfg, d[0]))
+            rc = vg_kafka_set(conf, d[0], d[1], errstr, errstr_size);
+    if (rc) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    if (o->on_delivery)
+        rd_kafka_conf_set_dr_msg_cb(conf, o->on_delivery);
+    if (o->on_error)
+        rd_kafka_conf_set_error_cb(conf, o->on_error);
+    if (o->on_stats)
+        rd_kafka_conf_set_stats_cb(conf, o->on_stats);
+    rd_kafka_conf_set_opaque(conf, o->opaque);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
+    if (!rk)
+        rd_kafka_conf_destroy(conf); /* rd_kafka_new() takes it only on success */
+    return rk;
 }
 
 int vg_kafka_reachable(rd_kafka_t *rk, int timeout_ms)

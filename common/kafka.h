@@ -1,5 +1,5 @@
 /*
- * kafka.h - librdkafka configuration, topics and readiness.
+ * kafka.h - librdkafka configuration, producers, topics and readiness.
  */
 #ifndef VG_KAFKA_H
 #define VG_KAFKA_H
@@ -24,6 +24,35 @@ int vg_kafka_prop_given(const struct vg_config *cfg, const char *name);
 /* Sets one property; returns 0 or VG_EKAFKA with errstr filled. */
 int vg_kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errstr,
                  size_t errstr_size) VG_MUSTCHECK;
+
+typedef void (*vg_kafka_delivery_fn)(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+typedef void (*vg_kafka_error_fn)(rd_kafka_t *rk, int err, const char *reason, void *opaque);
+typedef int (*vg_kafka_stats_fn)(rd_kafka_t *rk, char *json, size_t len, void *opaque);
+
+/* What sets one of Vigil's producers apart from the others. Zero-initialise. */
+struct vg_kafka_producer_opts {
+    const char *client_id;
+    /* > 0: message.timeout.ms, whatever kafka.properties says, for an owner
+     * that waits no longer than this for a report; 0: librdkafka's default. */
+    int message_timeout_ms;
+    /* "name", "value", ..., NULL: set unless kafka.properties names them; may be NULL. */
+    const char *const *defaults;
+    vg_kafka_delivery_fn on_delivery; /* delivery reports, or NULL */
+    vg_kafka_error_fn on_error;       /* errors, or NULL (librdkafka logs them) */
+    vg_kafka_stats_fn on_stats;       /* statistics every stats_interval_ms, or NULL */
+    int stats_interval_ms;
+    void *opaque; /* passed to the callbacks */
+};
+
+/*
+ * A new producer, idempotent with acks=all whatever kafka.properties says
+ * (every message Vigil produces must land once and durably), configured by
+ * vg_kafka_conf() and then o. Returns the handle, which the caller destroys,
+ * or NULL with errstr filled.
+ */
+rd_kafka_t *vg_kafka_producer_new(const struct vg_config *cfg,
+                                  const struct vg_kafka_producer_opts *o, char *errstr,
+                                  size_t errstr_size);
 
 /*
  * Creates the topics of DESIGN.md section 5 with the configured partition

@@ -66,22 +66,22 @@ static int one_event(const struct vg_ingest *in, json_t *ev, long i, struct vg_o
         return vg_reject_set(rej, 400, "missing_field", i, "type", "type is required");
     if (!vg_check_name(type, type_n, VG_TYPE_MAX, 0))
         return vg_reject_set(rej, 400, "invalid_field", i, "type",
-                             "type must match [a-z0-9_.:-]{1,64}");
+                             "type must match [a-z0-9_.:-]{1,%d}", VG_TYPE_MAX);
     char id[VG_UUID_STR_LEN];
     if (event_id) {
-        if (event_id_n != 36 || !vg_uuid_valid(event_id))
+        if (event_id_n != VG_EVENT_ID_LEN || !vg_uuid_valid(event_id))
             return vg_reject_set(rej, 400, "invalid_field", i, "event_id",
                                  "event_id must be a UUID (8-4-4-4-12 hex digits)");
         /* One spelling per id, so that a retry is a duplicate downstream. */
-        for (size_t j = 0; j < 36; j++)
+        for (size_t j = 0; j < VG_EVENT_ID_LEN; j++)
             id[j] = (char)tolower((unsigned char)event_id[j]);
-        id[36] = '\0';
+        id[VG_EVENT_ID_LEN] = '\0';
     } else {
         vg_uuid_v7(in->received_us / 1000, id);
     }
     if (session_id && !vg_check_name(session_id, session_n, VG_ID_MAX, 1))
         return vg_reject_set(rej, 400, "invalid_field", i, "session_id",
-                             "session_id must match [A-Za-z0-9_.:-]{1,128}");
+                             "session_id must match [A-Za-z0-9_.:-]{1,%d}", VG_ID_MAX);
     if (in->scope_session) {
         if (!session_id)
             session_id = in->scope_session;
@@ -91,10 +91,12 @@ static int one_event(const struct vg_ingest *in, json_t *ev, long i, struct vg_o
     }
     if (visitor_id && !vg_check_text(visitor_id, visitor_n, VG_ID_MAX))
         return vg_reject_set(rej, 400, "invalid_field", i, "visitor_id",
-                             "visitor_id must be 1 to 128 bytes without control characters");
+                             "visitor_id must be 1 to %d bytes without control characters",
+                             VG_ID_MAX);
     if (user_id && !vg_check_text(user_id, user_n, VG_ID_MAX))
         return vg_reject_set(rej, 400, "invalid_field", i, "user_id",
-                             "user_id must be 1 to 128 bytes without control characters");
+                             "user_id must be 1 to %d bytes without control characters",
+                             VG_ID_MAX);
     struct vg_ctime t;
     if (occurred_at) {
         int rc = vg_ctime_parse(in, occurred_at, 1, &t);
@@ -107,7 +109,7 @@ static int one_event(const struct vg_ingest *in, json_t *ev, long i, struct vg_o
     }
     if (url && !vg_check_text(url, url_n, VG_URL_MAX))
         return vg_reject_set(rej, 400, "invalid_field", i, "url",
-                             "url must be 1 to 2048 bytes without control characters");
+                             "url must be 1 to %d bytes without control characters", VG_URL_MAX);
     json_t *props = json_object_get(ev, "properties");
     if (props && json_is_null(props))
         props = NULL;
@@ -118,21 +120,15 @@ static int one_event(const struct vg_ingest *in, json_t *ev, long i, struct vg_o
         return vg_reject_set(rej, 400, "too_deep", i, "properties",
                              "an event nests deeper than %d levels", VG_JSON_MAX_DEPTH);
 
-    json_t *env = vg_envelope_new(in, id, type);
-    if (session_id)
-        json_object_set_new(env, "session_id", json_string(session_id));
-    if (visitor_id)
-        json_object_set_new(env, "visitor_id", json_stringn(visitor_id, visitor_n));
-    if (user_id)
-        json_object_set_new(env, "user_id", json_stringn(user_id, user_n));
-    vg_envelope_times(env, in, occurred_at ? &t : NULL, occurred_at);
-    if (url)
-        json_object_set_new(env, "url", json_stringn(url, url_n));
-    if (props)
-        json_object_set(env, "properties", props);
-    vg_outbox_add(out, VG_TOPIC_EVENTS, in->tenant,
-                  session_id ? session_id : visitor_id ? visitor_id : id, env, id);
-    json_decref(env);
+    struct vg_event env;
+    vg_ingest_event(&env, in, id, type);
+    env.session_id = session_id;
+    env.visitor_id = visitor_id;
+    env.user_id = user_id;
+    vg_ingest_times(&env, in, occurred_at ? &t : NULL, occurred_at);
+    env.url = url;
+    env.properties = props;
+    vg_outbox_add(out, VG_TOPIC_EVENTS, &env);
     return 0;
 }
 

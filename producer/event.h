@@ -15,7 +15,7 @@
 #ifndef VG_EVENT_H
 #define VG_EVENT_H
 
-#include "envelope.h"
+#include "ingest.h"
 
 enum vg_body_format {
     VG_BODY_JSON,  /* application/json, text/plain (navigator.sendBeacon) */

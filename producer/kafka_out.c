@@ -178,21 +178,8 @@ static void *poll_main(void *arg)
 
 /* -- life cycle ---------------------------------------------------------- */
 
-/* Sets name=value unless the operator set it in kafka.properties. */
-static int set_default(const struct vg_config *cfg, rd_kafka_conf_t *conf, const char *name,
-                       const char *value, char *errstr, size_t errstr_size)
-{
-    for (size_t i = 0; i < cfg->nkafka_props; i++)
-        if (!strcmp(cfg->kafka_props[i].name, name))
-            return 0;
-    return vg_kafka_set(conf, name, value, errstr, errstr_size);
-}
-
 struct vg_kout *vg_kout_new(const struct vg_config *cfg, char *errstr, size_t errstr_size)
 {
-    rd_kafka_conf_t *conf = vg_kafka_conf(cfg, "vigil-producer", errstr, errstr_size);
-    if (!conf)
-        return NULL;
     struct vg_kout *k = vg_xcalloc(1, sizeof(*k));
     pthread_mutex_init(&k->lock, NULL);
     k->queue_max = cfg->producer_queue_max_messages;
@@ -205,21 +192,16 @@ struct vg_kout *vg_kout_new(const struct vg_config *cfg, char *errstr, size_t er
      * sits above it so that it never refuses a message we let through. */
     snprintf(qmax, sizeof(qmax), "%lld",
              (long long)(cfg->producer_queue_max_messages + cfg->producer_max_batch_events + 1000));
-    /* Durability is not negotiable: these two ignore kafka.properties. */
-    if (vg_kafka_set(conf, "enable.idempotence", "true", errstr, errstr_size) ||
-        vg_kafka_set(conf, "acks", "all", errstr, errstr_size) ||
-        set_default(cfg, conf, "compression.type", "lz4", errstr, errstr_size) ||
-        set_default(cfg, conf, "linger.ms", linger, errstr, errstr_size) ||
-        set_default(cfg, conf, "queue.buffering.max.messages", qmax, errstr, errstr_size))
-        goto fail;
-    rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
-    rd_kafka_conf_set_error_cb(conf, error_cb);
-    rd_kafka_conf_set_opaque(conf, k);
-
-    k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
+    const char *const defaults[] = {"compression.type", "lz4", "linger.ms", linger,
+                                    "queue.buffering.max.messages", qmax, NULL};
+    const struct vg_kafka_producer_opts opts = {.client_id = "vigil-producer",
+                                                .defaults = defaults,
+                                                .on_delivery = dr_msg_cb,
+                                                .on_error = error_cb,
+                                                .opaque = k};
+    k->rk = vg_kafka_producer_new(cfg, &opts, errstr, errstr_size);
     if (!k->rk)
         goto fail;
-    conf = NULL; /* owned by rk now */
     const char *names[VG_TOPIC_COUNT] = {cfg->topic_events, cfg->topic_heartbeats};
     for (int t = 0; t < VG_TOPIC_COUNT; t++)
         k->rkt[t] = rd_kafka_topic_new(k->rk, names[t], NULL);
@@ -230,8 +212,6 @@ struct vg_kout *vg_kout_new(const struct vg_config *cfg, char *errstr, size_t er
     k->poller_running = 1;
     return k;
 fail:
-    if (conf)
-        rd_kafka_conf_destroy(conf);
     vg_kout_free(k);
     return NULL;
 }
@@ -370,7 +350,6 @@ static int seal(struct vg_kout *k, struct vg_delivery *d, size_t unsent, int rc)
 
 int vg_kout_send(struct vg_kout *k, struct vg_delivery *d, const struct vg_outbox *o)
 {
-    static const char *const schema[VG_TOPIC_COUNT] = {VG_SCHEMA_EVENT, VG_SCHEMA_SIGNAL};
     size_t n = o->n, i = 0;
     int rc = 0;
     if (atomic_load(&k->fatal))
@@ -384,8 +363,8 @@ int vg_kout_send(struct vg_kout *k, struct vg_delivery *d, const struct vg_outbo
     for (; i < n; i++) {
         const struct vg_outmsg *m = &o->msgs[i];
         rd_kafka_headers_t *h = rd_kafka_headers_new(2);
-        rd_kafka_header_add(h, "vigil-tenant", -1, d->tenant, -1);
-        rd_kafka_header_add(h, "vigil-schema", -1, schema[m->topic], -1);
+        rd_kafka_header_add(h, VG_HEADER_TENANT, -1, d->tenant, -1);
+        rd_kafka_header_add(h, VG_HEADER_SCHEMA, -1, vg_envelope_schema(m->topic), -1);
         rd_kafka_resp_err_t err;
         for (;;) {
             err = rd_kafka_producev(

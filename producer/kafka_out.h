@@ -24,8 +24,8 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "envelope.h"
 #include "err.h"
+#include "ingest.h"
 
 struct vg_kout;
 struct vg_delivery;

@@ -1,10 +1,16 @@
 /*
- * request.h - one HTTP request as server.c and routes.c share it.
+ * request.h - one HTTP request of the producer's API, and its answer.
  *
- * server.c owns the life cycle (libmicrohttpd, the body, suspending a
- * connection while Kafka acknowledges, the answer's headers); routes.c owns
- * the meaning (authentication, validation, rate limits, what to produce and
- * what to answer). Internal to the producer.
+ * The request has one owner. server.c (libmicrohttpd) creates it when the
+ * header block is in, with vg_req_init(), which reads everything the API
+ * needs from the headers and the query string once: the route, the
+ * credentials, the Origin, the media type, the announced body length. It
+ * then fills r->body and hands the request to routes.c, which decides the
+ * answer (r->reply) from these fields alone. vg_req_reply_headers() lists
+ * the answer's headers, CORS included, for server.c to send.
+ *
+ * Neither server.c nor routes.c calls the other back: server.c calls
+ * routes.c and request.c, routes.c calls request.c. Internal to the producer.
  */
 #ifndef VG_REQUEST_H
 #define VG_REQUEST_H
@@ -12,14 +18,12 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "envelope.h"
+#include "ingest.h"
 #include "kafka_out.h"
 #include "ratelimit.h"
 #include "session.h"
 #include "token.h"
 #include "util.h"
-
-struct MHD_Connection;
 
 enum vg_route {
     VG_ROUTE_OTHER,
@@ -32,6 +36,14 @@ enum vg_route {
     VG_ROUTE_READYZ,
     VG_ROUTE_METRICS,
     VG_ROUTE_COUNT
+};
+
+/* The media type of the Content-Type header, parameters aside. */
+enum vg_media {
+    VG_MEDIA_NONE,   /* no Content-Type header */
+    VG_MEDIA_JSON,   /* application/json, or text/plain (what a form or a beacon may send) */
+    VG_MEDIA_NDJSON, /* application/x-ndjson, application/ndjson */
+    VG_MEDIA_OTHER
 };
 
 /* What routes.c needs from the server, shared by every request. The limits
@@ -58,32 +70,45 @@ struct vg_reply {
     int www_authenticate;   /* WWW-Authenticate on a 401 */
     const char *allow;      /* Allow on a 405 and a preflight */
     int preflight;          /* the CORS preflight headers */
-    int close;              /* Connection: close (the framing cannot be trusted) */
+    int close;              /* Connection: close (the framing cannot be trusted, or stopping) */
 };
 
-enum vg_req_phase { VG_REQ_BODY, VG_REQ_REFUSED, VG_REQ_WAITING, VG_REQ_DONE };
+/*
+ * What the header block and the query string say, read once by
+ * vg_req_init(). Strings point into the server's copy, valid for the
+ * request's life; NULL when absent. A repeated header counts by its first.
+ */
+struct vg_req_head {
+    const char *authorization;
+    const char *origin;
+    const char *customer_id;   /* X-Customer-ID */
+    const char *sent_at;       /* X-Sent-At */
+    int cors_preflight;        /* Access-Control-Request-Method present */
+    enum vg_media media;       /* Content-Type */
+    int64_t body_length;       /* Content-Length; -1 for a chunked or unreadable one; else 0 */
+    int async;                 /* Prefer: respond-async */
+    const char *token;         /* ?token= */
+    const char *to;            /* ?to= */
+};
 
 struct vg_req {
     const struct vg_routes_env *env;
     const struct vg_config *cfg; /* a snapshot held for the request's life (tenants) */
-    struct MHD_Connection *conn;
     enum vg_route route;
-    const char *method; /* libmicrohttpd's copy, valid for the request */
+    const char *method;     /* the server's copy, valid for the request */
     char arg[VG_TOKEN_MAX]; /* the {id} or {token} of the path */
     int64_t received_us;
     int64_t start_ms; /* monotonic */
-    enum vg_req_phase phase;
-
-    struct vg_buf body; /* kept up to producer.max_body_bytes */
-    size_t body_seen;   /* bytes received, kept or not */
+    struct vg_req_head head;
+    struct vg_buf body; /* filled by the server, up to producer.max_body_bytes */
+    int routed;         /* routes.c took it: the answer speaks CORS (the server's early
+                         * refusals, before routes.c, do not) */
 
     /* Who asks: the tenant, and the session a token limits it to. */
     const struct vg_tenant *tenant;
     int scoped;
     char scope_session[VG_SESSION_ID_SIZE];
-    const char *origin; /* Origin header or NULL */
-    int async;          /* Prefer: respond-async */
-    long nevents;       /* events in the request, once parsed */
+    long nevents; /* events in the request, once parsed */
 
     struct vg_outbox out;
     struct vg_delivery *dl;
@@ -94,15 +119,62 @@ struct vg_req {
     struct vg_reply reply;
 };
 
-/* The value of header name, or NULL. */
-const char *vg_req_header(struct vg_req *r, const char *name);
-/* The value of query argument name, or NULL. */
-const char *vg_req_query(struct vg_req *r, const char *name);
+/*
+ * How vg_req_init() reads the request: the first value of name in the
+ * header block (query 0) or the query string (query 1), names compared
+ * without case; NULL if absent. A query argument without a value is NULL.
+ */
+typedef const char *(*vg_req_lookup_fn)(void *ctx, int query, const char *name);
 
-/* The announced body length: Content-Length, -1 for a chunked body, else 0. */
-int64_t vg_req_body_length(struct vg_req *r);
+/*
+ * Starts r (zeroed by the caller) for method and url (both kept, not
+ * copied) on env and cfg: matches the route and reads r->head through
+ * lookup(ctx, ...). Nothing is refused here; routes.c decides.
+ */
+void vg_req_init(struct vg_req *r, const struct vg_routes_env *env, const struct vg_config *cfg,
+                 const char *method, const char *url, vg_req_lookup_fn lookup, void *ctx);
 
-/* Fills r->reply with the JSON error of rej and counts the refused events. */
+/* Frees what r holds (body, outbox, answers, an unreleased delivery), not r itself. */
+void vg_req_free(struct vg_req *r);
+
+/* Maps a path to its route; copies the {id} or {token} into arg (empty if too long). */
+enum vg_route vg_req_route(const char *url, char *arg, size_t arg_size);
+
+/* The route's label in metrics ("/v1/sessions/{id}/heartbeat", ...). */
+const char *vg_req_label(enum vg_route route);
+
+/*
+ * Fills r->reply with the JSON error of rej, counts the refused events and
+ * logs the refusal at debug level.
+ */
 void vg_req_reject(struct vg_req *r, const struct vg_reject *rej);
+
+/* vg_req_reject() with a fresh refusal (field may be NULL); returns 1, the
+ * answer being ready, so that a step can `return vg_req_refuse(...)`. */
+int vg_req_refuse(struct vg_req *r, int status, const char *code, const char *field,
+                  int retry_after_s, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/*
+ * CORS, the one place. A preflight (OPTIONS) carries no credentials: it is
+ * answered 204 when any tenant allows its Origin (403 otherwise; 204 with
+ * Allow alone when it is no CORS preflight). Returns 1, r->reply filled.
+ */
+int vg_req_preflight(struct vg_req *r);
+
+/* CORS for a request with credentials: 0 if it has no Origin or r->tenant
+ * allows it, else 1 with r->reply a 401. A tracking link is a navigation:
+ * no CORS. */
+int vg_req_check_origin(struct vg_req *r);
+
+/* Receives one header of an answer. */
+typedef void (*vg_req_header_fn)(void *ctx, const char *name, const char *value);
+
+/*
+ * Lists the headers of r->reply, in order, through add(ctx, name, value):
+ * Content-Type (with a body), Cache-Control, Retry-After, Location,
+ * Preference-Applied, WWW-Authenticate, Allow, the CORS headers and
+ * Connection: close. A value may live only for the call of add: copy it.
+ */
+void vg_req_reply_headers(const struct vg_req *r, vg_req_header_fn add, void *ctx);
 
 #endif

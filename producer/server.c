@@ -14,7 +14,6 @@
 #include "deadline.h"
 #include "http.h"
 #include "log.h"
-#include "policy.h"
 #include "ratelimit.h"
 #include "request.h"
 #include "routes.h"
@@ -100,21 +99,23 @@ void vg_server_set_config(struct vg_server *s, const struct vg_config *cfg,
 
 /* -- requests ------------------------------------------------------------ */
 
-/* What a request keeps besides struct vg_req: its snapshot. */
+enum phase { PHASE_BODY, PHASE_REFUSED, PHASE_WAITING, PHASE_DONE };
+
+/* What the server keeps of a request besides struct vg_req. */
 struct req_box {
     struct vg_req r;
     struct vg_server *srv;
-    struct snap *snap;
+    struct snap *snap; /* r.cfg */
+    struct MHD_Connection *conn;
+    enum phase phase;
+    size_t body_seen; /* bytes received, kept in r.body or not */
 };
 
-const char *vg_req_header(struct vg_req *r, const char *name)
+/* vg_req_init() reads the request through this (see vg_req_lookup_fn). */
+static const char *lookup(void *conn, int query, const char *name)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
-}
-
-const char *vg_req_query(struct vg_req *r, const char *name)
-{
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    return MHD_lookup_connection_value(conn, query ? MHD_GET_ARGUMENT_KIND : MHD_HEADER_KIND,
+                                       name);
 }
 
 static struct req_box *req_new(struct vg_server *s, struct MHD_Connection *conn, const char *url,
@@ -123,15 +124,9 @@ static struct req_box *req_new(struct vg_server *s, struct MHD_Connection *conn,
     struct req_box *b = vg_xcalloc(1, sizeof(*b));
     b->srv = s;
     b->snap = snap_get(s);
-    struct vg_req *r = &b->r;
-    r->env = &s->env;
-    r->cfg = b->snap->cfg;
-    r->conn = conn;
-    r->method = method;
-    r->route = vg_routes_match(url, r->arg, sizeof(r->arg));
-    r->received_us = vg_now_us();
-    r->start_ms = vg_mono_ms();
-    r->phase = VG_REQ_BODY;
+    b->conn = conn;
+    b->phase = PHASE_BODY;
+    vg_req_init(&b->r, &s->env, b->snap->cfg, method, url, lookup, conn);
     atomic_fetch_add(&s->inflight, 1);
     vg_gauge_add(vg_stats.inflight, 1);
     return b;
@@ -139,15 +134,8 @@ static struct req_box *req_new(struct vg_server *s, struct MHD_Connection *conn,
 
 static void req_free(struct req_box *b)
 {
-    struct vg_req *r = &b->r;
     /* Only reached when no wake is armed: a suspended connection never completes. */
-    vg_delivery_release(r->dl);
-    vg_outbox_free(&r->out);
-    vg_buf_free(&r->body);
-    vg_buf_free(&r->ok_body);
-    free(r->ok_location);
-    vg_buf_free(&r->reply.body);
-    free(r->reply.location);
+    vg_req_free(&b->r);
     snap_put(b->srv, b->snap);
     atomic_fetch_sub(&b->srv->inflight, 1);
     vg_gauge_add(vg_stats.inflight, -1);
@@ -195,62 +183,30 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     deadline_set(s, conn, vg_mono_ms() + s->request_ms);
 }
 
+static void add_header(void *resp, const char *name, const char *value)
+{
+    MHD_add_response_header(resp, name, value);
+}
+
 /* Queues r->reply with its headers and counts it. */
 static enum MHD_Result send_reply(struct req_box *b)
 {
     struct vg_req *r = &b->r;
     struct vg_reply *y = &r->reply;
-    char num[32];
-    r->phase = VG_REQ_DONE;
+    b->phase = PHASE_DONE;
+    if (atomic_load(&b->srv->stopping))
+        y->close = 1;
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         y->body.len, y->body.data ? y->body.data : "", MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return MHD_NO;
-    if (y->body.len)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                y->content_type ? y->content_type : "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (y->retry_after_s > 0) {
-        snprintf(num, sizeof(num), "%d", y->retry_after_s);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
-    }
-    if (y->location) {
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, y->location);
-        /* The link carries a token: do not hand it to the target site. */
-        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-    }
-    if (y->preference_applied)
-        MHD_add_response_header(resp, "Preference-Applied", "respond-async");
-    if (y->www_authenticate)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"vigil\"");
-    if (y->allow)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, y->allow);
-    if (r->origin && r->route != VG_ROUTE_TRACK) {
-        /* Browsers may read the answer if the origin is the tenant's, or,
-         * before a tenant is known, any tenant's. */
-        int ok = r->tenant ? vg_policy_origin_allowed(r->tenant, r->origin)
-                           : vg_policy_origin_any(r->cfg, r->origin);
-        if (ok) {
-            MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, r->origin);
-            MHD_add_response_header(resp, "Access-Control-Expose-Headers",
-                                    "Retry-After, Preference-Applied");
-            if (y->preflight) {
-                MHD_add_response_header(resp, "Access-Control-Allow-Methods", "POST, GET, OPTIONS");
-                MHD_add_response_header(resp, "Access-Control-Allow-Headers",
-                                        "Authorization, Content-Type, Prefer, X-Sent-At, "
-                                        "X-Customer-ID");
-                MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
-            }
-        }
-        MHD_add_response_header(resp, "Vary", "Origin");
-    }
-    if (y->close || atomic_load(&b->srv->stopping))
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result rc = MHD_queue_response(r->conn, y->status, resp);
+    vg_req_reply_headers(r, add_header, resp);
+    enum MHD_Result rc = MHD_queue_response(b->conn, y->status, resp);
     MHD_destroy_response(resp);
 
+    char num[16];
     snprintf(num, sizeof(num), "%u", y->status);
-    const char *label = vg_routes_label(r->route);
+    const char *label = vg_req_label(r->route);
     vg_counter_add(vg_metric_series(vg_stats.http_requests, label, num), 1);
     vg_histogram_observe(vg_metric_series(vg_stats.http_seconds, label),
                          (double)(vg_mono_ms() - r->start_ms) / 1000.0);
@@ -274,13 +230,13 @@ static enum MHD_Result serve_health(struct req_box *b, const char *url)
 {
     struct vg_req *r = &b->r;
     r->reply.status = 200;
-    int rc = vg_http_serve_common(r->conn, r->method, url, ready_cb, b);
-    r->phase = VG_REQ_DONE;
+    int rc = vg_http_serve_common(b->conn, r->method, url, ready_cb, b);
+    b->phase = PHASE_DONE;
     char num[16];
     if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD"))
         r->reply.status = 405;
     snprintf(num, sizeof(num), "%u", r->reply.status);
-    vg_counter_add(vg_metric_series(vg_stats.http_requests, vg_routes_label(r->route), num), 1);
+    vg_counter_add(vg_metric_series(vg_stats.http_requests, vg_req_label(r->route), num), 1);
     return rc > 0 ? MHD_YES : MHD_NO;
 }
 
@@ -288,31 +244,13 @@ static enum MHD_Result serve_health(struct req_box *b, const char *url)
 static void arm_suspend(void *opaque)
 {
     struct req_box *b = opaque;
-    MHD_suspend_connection(b->r.conn);
+    MHD_suspend_connection(b->conn);
 }
 
 static void wake_resume(void *opaque)
 {
     struct req_box *b = opaque;
-    MHD_resume_connection(b->r.conn);
-}
-
-static void reject_now(struct req_box *b, int status, const char *code, int retry_after_s,
-                       const char *msg)
-{
-    struct vg_reject rej;
-    vg_reject_set(&rej, status, code, -1, NULL, "%s", msg);
-    rej.retry_after_s = retry_after_s;
-    vg_req_reject(&b->r, &rej);
-}
-
-int64_t vg_req_body_length(struct vg_req *r)
-{
-    const char *cl = vg_req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    int64_t len;
-    if (cl)
-        return vg_parse_int64(cl, 0, INT64_MAX, &len) ? -1 : len;
-    return vg_req_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING) ? -1 : 0;
+    MHD_resume_connection(b->conn);
 }
 
 /* What the header block says about where the body ends. */
@@ -359,6 +297,17 @@ static const char *framing_fault(struct MHD_Connection *conn)
     return NULL;
 }
 
+/* /healthz, /readyz and /metrics: common/http.h answers them, not routes.c. */
+static int is_health(enum vg_route route)
+{
+    return route == VG_ROUTE_HEALTHZ || route == VG_ROUTE_READYZ || route == VG_ROUTE_METRICS;
+}
+
+static void refuse_too_large(struct vg_req *r)
+{
+    vg_req_refuse(r, 413, "body_too_large", NULL, 0, "the body exceeds producer.max_body_bytes");
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -372,64 +321,62 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         struct vg_req *r = &b->r;
         const char *ambiguous = framing_fault(conn);
         if (ambiguous) {
-            reject_now(b, 400, "ambiguous_framing", 0, ambiguous);
+            vg_req_refuse(r, 400, "ambiguous_framing", NULL, 0, "%s", ambiguous);
             r->reply.close = 1;
-            r->phase = VG_REQ_REFUSED;
+            b->phase = PHASE_REFUSED;
             return send_reply(b); /* now: the body, whatever it is, is not read */
         }
-        if (r->route == VG_ROUTE_HEALTHZ || r->route == VG_ROUTE_READYZ ||
-            r->route == VG_ROUTE_METRICS)
+        if (is_health(r->route))
             return MHD_YES; /* answered on the last call, which keeps the connection */
         if (atomic_load(&s->stopping))
-            reject_now(b, 503, "shutting_down", 1, "the producer is shutting down");
-        else if (!vg_routes_begin(r) && vg_req_body_length(r) > (int64_t)s->max_body)
-            reject_now(b, 413, "body_too_large", 0, "the body exceeds producer.max_body_bytes");
+            vg_req_refuse(r, 503, "shutting_down", NULL, 1, "the producer is shutting down");
+        else if (!vg_routes_begin(r) && r->head.body_length > (int64_t)s->max_body)
+            refuse_too_large(r);
         else if (!r->reply.status)
             return MHD_YES; /* read the body */
         /* Refused. With a body on its way, answer now (libmicrohttpd then
          * closes rather than read it); without, on the last call. */
-        r->phase = VG_REQ_REFUSED;
-        return vg_req_body_length(r) ? send_reply(b) : MHD_YES;
+        b->phase = PHASE_REFUSED;
+        return r->head.body_length ? send_reply(b) : MHD_YES;
     }
 
     struct vg_req *r = &b->r;
     if (!*upload_size)
         deadline_set(s, conn, 0); /* all in: waiting for Kafka is not the client's time */
-    if (r->route == VG_ROUTE_HEALTHZ || r->route == VG_ROUTE_READYZ ||
-        r->route == VG_ROUTE_METRICS) {
+    if (is_health(r->route)) {
         *upload_size = 0;
-        return r->phase == VG_REQ_DONE ? MHD_YES : serve_health(b, url);
+        return b->phase == PHASE_DONE ? MHD_YES : serve_health(b, url);
     }
-    switch (r->phase) {
-    case VG_REQ_REFUSED:
+    switch (b->phase) {
+    case PHASE_REFUSED:
         if (*upload_size) {
             *upload_size = 0;
             return MHD_YES;
         }
         return send_reply(b);
-    case VG_REQ_BODY:
+    case PHASE_BODY:
         if (*upload_size) {
-            r->body_seen += *upload_size;
-            if (r->body_seen <= s->max_body)
+            b->body_seen += *upload_size;
+            if (b->body_seen <= s->max_body)
                 vg_buf_append(&r->body, upload, *upload_size);
-            else if (r->body_seen > s->max_body + DRAIN_MAX_BYTES)
+            else if (b->body_seen > s->max_body + DRAIN_MAX_BYTES)
                 return MHD_NO; /* drained enough of it: cut the connection */
             *upload_size = 0;
             return MHD_YES;
         }
-        if (r->body_seen > s->max_body) {
-            reject_now(b, 413, "body_too_large", 0, "the body exceeds producer.max_body_bytes");
+        if (b->body_seen > s->max_body) {
+            refuse_too_large(r);
             return send_reply(b);
         }
         if (vg_routes_finish(r))
             return send_reply(b);
-        r->phase = VG_REQ_WAITING;
+        b->phase = PHASE_WAITING;
         if (vg_delivery_wait(r->dl, arm_suspend, wake_resume, b))
             break; /* settled already */
         return MHD_YES; /* suspended until wake_resume() */
-    case VG_REQ_WAITING:
+    case PHASE_WAITING:
         break;
-    case VG_REQ_DONE:
+    case PHASE_DONE:
         *upload_size = 0;
         return MHD_YES;
     }

@@ -4,7 +4,6 @@
 #include <string.h>
 #include <time.h>
 
-#define REASON_MAX 256
 #define TOKEN_LIFETIME_MAX_S (366LL * 86400)
 
 int vg_session_id_valid(const char *s)
@@ -83,11 +82,23 @@ static int check_session(const struct vg_ingest *in, const char *session_id,
 {
     if (!vg_session_id_valid(session_id))
         return vg_reject_set(rej, 400, "invalid_field", -1, "session_id",
-                             "session_id must match [A-Za-z0-9_.:-]{1,128}");
+                             "session_id must match [A-Za-z0-9_.:-]{1,%d}", VG_ID_MAX);
     if (in->scope_session && strcmp(in->scope_session, session_id))
         return vg_reject_set(rej, 401, "session_scope", -1, "session_id",
                              "the session token does not cover session \"%s\"", session_id);
     return 0;
+}
+
+/* Starts env, a signal of type for session_id at t (NULL: at receipt), with
+ * a new event id written to id. */
+static void signal_new(struct vg_event *env, char id[VG_UUID_STR_LEN],
+                       const struct vg_ingest *in, const char *type, const char *session_id,
+                       const struct vg_ctime *t, const char *client_text)
+{
+    vg_uuid_v7(in->received_us / 1000, id);
+    vg_ingest_event(env, in, id, type);
+    env->session_id = session_id;
+    vg_ingest_times(env, in, t, client_text);
 }
 
 static int body_object(const struct vg_ingest *in, const char *body, size_t len, json_t **out,
@@ -117,12 +128,13 @@ int vg_session_start(const struct vg_ingest *in, const char *body, size_t len,
         opt_time(in, b, "expires_at", 0, &expires, &expires_text, rej))
         goto out;
     if (kind && !vg_check_name(kind, strlen(kind), VG_TYPE_MAX, 0)) {
-        vg_reject_set(rej, 400, "invalid_field", -1, "kind", "kind must match [a-z0-9_.:-]{1,64}");
+        vg_reject_set(rej, 400, "invalid_field", -1, "kind", "kind must match [a-z0-9_.:-]{1,%d}",
+                      VG_TYPE_MAX);
         goto out;
     }
     if (!kind)
         kind = VG_SESSION_KIND_DEFAULT;
-    if (status && strcmp(status, "draft") && strcmp(status, "active")) {
+    if (status && !vg_check_status(status)) {
         vg_reject_set(rej, 400, "invalid_field", -1, "status", "status must be draft or active");
         goto out;
     }
@@ -162,27 +174,24 @@ int vg_session_start(const struct vg_ingest *in, const char *body, size_t len,
         res->token_expires_s = now_s + token_ttl_s;
     }
 
-    char id[VG_UUID_STR_LEN];
-    vg_uuid_v7(in->received_us / 1000, id);
-    json_t *env = vg_envelope_new(in, id, "session.start");
-    json_object_set_new(env, "session_id", json_string(res->session_id));
     /* The start happened at started_at; a time a day ahead is a clock error. */
     struct vg_ctime occurred = started;
     if (has_started && occurred.us > in->received_us + VG_FUTURE_LIMIT_US) {
         occurred.us = in->received_us;
         occurred.future = occurred.adjusted = 1;
     }
-    vg_envelope_times(env, in, has_started ? &occurred : NULL, started_text);
-    json_object_set_new(env, "kind", json_string(kind));
-    json_object_set_new(env, "status", json_string(status));
+    char id[VG_UUID_STR_LEN];
+    struct vg_event env;
+    signal_new(&env, id, in, VG_SIGNAL_START, res->session_id, has_started ? &occurred : NULL,
+               started_text);
+    env.kind = kind;
+    env.status = status;
     if (has_started)
-        vg_envelope_time(env, "started_at", started.us);
+        env.started_us = started.us;
     if (expires_text)
-        vg_envelope_time(env, "expires_at", expires.us);
-    if (attrs)
-        json_object_set(env, "attributes", attrs);
-    vg_outbox_add(out, VG_TOPIC_HEARTBEATS, in->tenant, res->session_id, env, id);
-    json_decref(env);
+        env.expires_us = expires.us;
+    env.attributes = attrs;
+    vg_outbox_add(out, VG_TOPIC_HEARTBEATS, &env);
     rc = 0;
 out:
     json_decref(b);
@@ -208,20 +217,16 @@ static int simple_signal(const struct vg_ingest *in, const char *type, const cha
         opt_time(in, b, "at", 1, &at, &at_text, rej) ||
         (with_reason && opt_string(b, "reason", &reason, rej)))
         goto out;
-    if (reason && !vg_check_text(reason, strlen(reason), REASON_MAX)) {
+    if (reason && !vg_check_text(reason, strlen(reason), VG_REASON_MAX)) {
         vg_reject_set(rej, 400, "invalid_field", -1, "reason",
-                      "reason must be 1 to 256 bytes without control characters");
+                      "reason must be 1 to %d bytes without control characters", VG_REASON_MAX);
         goto out;
     }
     char id[VG_UUID_STR_LEN];
-    vg_uuid_v7(in->received_us / 1000, id);
-    json_t *env = vg_envelope_new(in, id, type);
-    json_object_set_new(env, "session_id", json_string(session_id));
-    vg_envelope_times(env, in, at_text ? &at : NULL, at_text);
-    if (reason)
-        json_object_set_new(env, "reason", json_string(reason));
-    vg_outbox_add(out, VG_TOPIC_HEARTBEATS, in->tenant, session_id, env, id);
-    json_decref(env);
+    struct vg_event env;
+    signal_new(&env, id, in, type, session_id, at_text ? &at : NULL, at_text);
+    env.reason = reason;
+    vg_outbox_add(out, VG_TOPIC_HEARTBEATS, &env);
     rc = 0;
 out:
     json_decref(b);
@@ -231,24 +236,21 @@ out:
 int vg_session_heartbeat(const struct vg_ingest *in, const char *session_id, const char *body,
                         size_t len, struct vg_outbox *out, struct vg_reject *rej)
 {
-    return simple_signal(in, "session.heartbeat", session_id, body, len, 0, out, rej);
+    return simple_signal(in, VG_SIGNAL_HEARTBEAT, session_id, body, len, 0, out, rej);
 }
 
 int vg_session_end(const struct vg_ingest *in, const char *session_id, const char *body,
                   size_t len, struct vg_outbox *out, struct vg_reject *rej)
 {
-    return simple_signal(in, "session.end", session_id, body, len, 1, out, rej);
+    return simple_signal(in, VG_SIGNAL_END, session_id, body, len, 1, out, rej);
 }
 
 void vg_session_activate(const struct vg_ingest *in, const char *session_id, const char *url,
                         struct vg_outbox *out)
 {
     char id[VG_UUID_STR_LEN];
-    vg_uuid_v7(in->received_us / 1000, id);
-    json_t *env = vg_envelope_new(in, id, "session.activate");
-    json_object_set_new(env, "session_id", json_string(session_id));
-    vg_envelope_times(env, in, NULL, NULL);
-    json_object_set_new(env, "url", json_string(url));
-    vg_outbox_add(out, VG_TOPIC_HEARTBEATS, in->tenant, session_id, env, id);
-    json_decref(env);
+    struct vg_event env;
+    signal_new(&env, id, in, VG_SIGNAL_ACTIVATE, session_id, NULL, NULL);
+    env.url = url;
+    vg_outbox_add(out, VG_TOPIC_HEARTBEATS, &env);
 }

@@ -11,7 +11,7 @@
 #ifndef VG_SESSION_H
 #define VG_SESSION_H
 
-#include "envelope.h"
+#include "ingest.h"
 
 /* "YYYYMMDD_HHMMSS_" + kind + "_" + 8 random characters, and the NUL. */
 #define VG_SESSION_ID_SIZE (VG_ID_MAX + 1)

@@ -25,7 +25,7 @@ int vg_token_sign(const void *secret, size_t secret_len, const char *tenant,
                   const char *session_id, int64_t expires_s, char *out, size_t out_size)
 {
     size_t tn = strlen(tenant), sn = strlen(session_id);
-    if (!vg_check_name(tenant, tn, VG_TENANT_MAX, 0) ||
+    if (!vg_check_tenant(tenant, tn) ||
         !vg_check_name(session_id, sn, VG_ID_MAX, 1) || expires_s < 0)
         return VG_EINVAL;
     char payload[PAYLOAD_MAX];
@@ -85,7 +85,7 @@ int vg_token_verify(const void *secret, size_t secret_len, const char *token, si
         field(&p, end, out->session_id, sizeof(out->session_id)) != 1 ||
         field(&p, end, exp, sizeof(exp)) != 0)
         return VG_EAUTH;
-    if (!vg_check_name(out->tenant, strlen(out->tenant), VG_TENANT_MAX, 0) ||
+    if (!vg_check_tenant(out->tenant, strlen(out->tenant)) ||
         !vg_check_name(out->session_id, strlen(out->session_id), VG_ID_MAX, 1) ||
         vg_parse_int64(exp, 0, INT64_MAX, &out->expires_s))
         return VG_EAUTH;

@@ -17,13 +17,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "envelope.h"
 #include "err.h"
 
 #define VG_TOKEN_MAX 400 /* longest token, NUL included */
 
 struct vg_token {
-    char tenant[65];
-    char session_id[129];
+    char tenant[VG_TENANT_MAX + 1];
+    char session_id[VG_ID_MAX + 1];
     int64_t expires_s;
 };
 

@@ -10,6 +10,10 @@
 #include "log.h"
 #include "util.h"
 
+/* librdkafka gives a command up after this, before the caller stops waiting;
+ * a slot whose command was not acknowledged is fired again. */
+#define MESSAGE_TIMEOUT_MS 10000
+
 struct vg_emitter {
     rd_kafka_t *rk;
     char *topic;
@@ -36,25 +40,16 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 
 struct vg_emitter *vg_emitter_new(const struct vg_config *cfg, char *errstr, size_t errstr_size)
 {
-    rd_kafka_conf_t *conf = vg_kafka_conf(cfg, "vigil-scheduler", errstr, errstr_size);
-    if (!conf)
-        return NULL;
-    if (vg_kafka_set(conf, "enable.idempotence", "true", errstr, errstr_size) ||
-        vg_kafka_set(conf, "acks", "all", errstr, errstr_size) ||
-        vg_kafka_set(conf, "message.timeout.ms", "10000", errstr, errstr_size)) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
     struct vg_emitter *e = vg_xcalloc(1, sizeof(*e));
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_conf_set_opaque(conf, e);
-    e->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
+    const struct vg_kafka_producer_opts opts = {.client_id = "vigil-scheduler",
+                                                .message_timeout_ms = MESSAGE_TIMEOUT_MS,
+                                                .on_delivery = on_delivery,
+                                                .opaque = e};
+    e->rk = vg_kafka_producer_new(cfg, &opts, errstr, errstr_size);
     if (!e->rk) {
-        rd_kafka_conf_destroy(conf);
         free(e);
         return NULL;
     }
-    conf = NULL; /* rd_kafka_new() owns it */
     e->topic = vg_xstrdup(cfg->topic_commands);
     e->secret = vg_xstrdup(cfg->command_secret ? cfg->command_secret : "");
     return e;

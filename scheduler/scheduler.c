@@ -1,5 +1,6 @@
 #include "scheduler.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@ struct sched {
     size_t n;
     struct vg_leader leader;
     struct vg_emitter *emitter;
-    volatile int db_ok; /* read by the HTTP thread */
+    atomic_int db_ok; /* written by the loop, read by the HTTP thread (/readyz) */
     struct vg_series *leading;
     struct vg_metric *emitted, *failures, *last_slot;
 };
@@ -239,7 +240,7 @@ static int64_t until_due(const struct sched *s, int64_t cap_ms)
 static int ready(void *opaque, char *reason, size_t reason_size)
 {
     struct sched *s = opaque;
-    if (!s->db_ok) {
+    if (!atomic_load(&s->db_ok)) {
         snprintf(reason, reason_size, "database unreachable");
         return 0;
     }
@@ -284,7 +285,7 @@ static void loop(struct sched *s)
         int leading = vg_leader_poll(&s->leader);
         if (leading && !was_leading && plan_after_election(s))
             leading = 0; /* state unreadable: try again on the next pass */
-        s->db_ok = vg_leader_connected(&s->leader);
+        atomic_store(&s->db_ok, vg_leader_connected(&s->leader));
         vg_gauge_set(s->leading, leading);
         if (!leading) {
             if (was_leading)
@@ -312,6 +313,7 @@ int vg_scheduler_run(struct vg_app *app)
     }
     struct sched s;
     memset(&s, 0, sizeof(s));
+    atomic_init(&s.db_ok, 0);
     s.app = app;
     s.entries = entries_load(cfg, err, sizeof(err));
     if (!s.entries) {

@@ -28,5 +28,6 @@ int vg_ctl_dlq(struct ctl *c);
 int vg_ctl_command(struct ctl *c);
 int vg_ctl_sessions(struct ctl *c);
 int vg_ctl_stats(struct ctl *c);
+int vg_ctl_group(struct ctl *c);
 
 #endif

@@ -19,6 +19,11 @@
 #include "kafka.h"
 #include "util.h"
 
+/* How long the command's acknowledgement is waited for, and when librdkafka
+ * gives the command up (before that, so that its report arrives in time). */
+#define WAIT_MS 15000
+#define GIVE_UP_MS 10000
+
 struct opts {
     const struct vg_command_def *def;
     json_t *params;
@@ -133,25 +138,15 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         delivery_error = m->err;
 }
 
-/* An idempotent producer that reports every delivery. */
+/* A producer that reports every delivery. */
 static rd_kafka_t *producer(struct ctl *c)
 {
     char err[512];
-    rd_kafka_conf_t *conf = vg_kafka_conf(c->cfg, "vigilctl", err, sizeof(err));
-    if (!conf || vg_kafka_set(conf, "enable.idempotence", "true", err, sizeof(err)) ||
-        vg_kafka_set(conf, "acks", "all", err, sizeof(err)) ||
-        vg_kafka_set(conf, "message.timeout.ms", "10000", err, sizeof(err))) {
-        if (conf)
-            rd_kafka_conf_destroy(conf);
+    const struct vg_kafka_producer_opts opts = {
+        .client_id = "vigilctl", .message_timeout_ms = GIVE_UP_MS, .on_delivery = on_delivery};
+    rd_kafka_t *rk = vg_kafka_producer_new(c->cfg, &opts, err, sizeof(err));
+    if (!rk)
         fprintf(stderr, "vigilctl command: %s\n", err);
-        return NULL;
-    }
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
-        fprintf(stderr, "vigilctl command: %s\n", err);
-    }
     return rk;
 }
 
@@ -181,10 +176,10 @@ static int send_command(struct ctl *c, const struct opts *o, const char *id)
     if (e) {
         fprintf(stderr, "vigilctl command: cannot produce: %s\n", rd_kafka_err2str(e));
         rc = 1;
-    } else if (rd_kafka_flush(rk, 15000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+    } else if (rd_kafka_flush(rk, WAIT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR ||
                rd_kafka_outq_len(rk) > 0) {
-        fprintf(stderr, "vigilctl command: %s did not acknowledge the command in 15 s\n",
-                c->cfg->topic_commands);
+        fprintf(stderr, "vigilctl command: %s did not acknowledge the command in %d s\n",
+                c->cfg->topic_commands, WAIT_MS / 1000);
         rc = 1;
     } else if (delivery_error) {
         fprintf(stderr, "vigilctl command: not delivered: %s\n",

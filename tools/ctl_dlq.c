@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "envelope.h"
 #include "util.h"
 
 struct dlq_opts {
@@ -146,12 +147,12 @@ int vg_ctl_dlq(struct ctl *c)
             open_parts--;
         seen++;
         char error[256], stage[32], topic[128], origin[200], part[16], off[24];
-        header(m, "vigil-error", error, sizeof(error));
-        header(m, "vigil-stage", stage, sizeof(stage));
-        header(m, "vigil-topic", topic, sizeof(topic));
+        header(m, VG_HEADER_ERROR, error, sizeof(error));
+        header(m, VG_HEADER_STAGE, stage, sizeof(stage));
+        header(m, VG_HEADER_TOPIC, topic, sizeof(topic));
         snprintf(origin, sizeof(origin), "%s/%s@%s", topic,
-                 header(m, "vigil-partition", part, sizeof(part)),
-                 header(m, "vigil-offset", off, sizeof(off)));
+                 header(m, VG_HEADER_PARTITION, part, sizeof(part)),
+                 header(m, VG_HEADER_OFFSET, off, sizeof(off)));
         if (!matches(m, error, o.match)) {
             rd_kafka_message_destroy(m);
             continue;
@@ -163,7 +164,7 @@ int vg_ctl_dlq(struct ctl *c)
                    m->key ? (const char *)m->key : "", error, (int)VG_MIN(m->len, 300),
                    m->payload ? (const char *)m->payload : "", m->len > 300 ? "..." : "");
         } else if (!*topic) {
-            fprintf(stderr, "skipping %d@%lld: no vigil-topic header\n", m->partition,
+            fprintf(stderr, "skipping %d@%lld: no " VG_HEADER_TOPIC " header\n", m->partition,
                     (long long)m->offset);
         } else if (o.dry_run) {
             printf("would replay %d@%lld to %s (%s)\n", m->partition, (long long)m->offset, topic,
@@ -174,7 +175,7 @@ int vg_ctl_dlq(struct ctl *c)
                                           RD_KAFKA_V_KEY(m->key, m->key_len),
                                           RD_KAFKA_V_VALUE(m->payload, m->len),
                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                          RD_KAFKA_V_HEADER("vigil-replayed-from", origin, -1),
+                                          RD_KAFKA_V_HEADER(VG_HEADER_REPLAYED_FROM, origin, -1),
                                           RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 rd_kafka_poll(producer, 100);
             if (e) {

@@ -25,30 +25,20 @@ PGconn *vg_ctl_db(struct ctl *c)
 rd_kafka_t *vg_ctl_kafka(struct ctl *c, rd_kafka_type_t type)
 {
     char err[512];
-    rd_kafka_conf_t *conf = vg_kafka_conf(c->cfg, "vigilctl", err, sizeof(err));
-    if (!conf) {
-        fprintf(stderr, "vigilctl: %s\n", err);
-        return NULL;
+    rd_kafka_t *rk = NULL;
+    if (type == RD_KAFKA_PRODUCER) {
+        const struct vg_kafka_producer_opts opts = {.client_id = "vigilctl"};
+        rk = vg_kafka_producer_new(c->cfg, &opts, err, sizeof(err));
+    } else {
+        rd_kafka_conf_t *conf = vg_kafka_conf(c->cfg, "vigilctl", err, sizeof(err));
+        if (conf && !vg_kafka_set(conf, "group.id", "vigilctl", err, sizeof(err)) &&
+            !vg_kafka_set(conf, "enable.auto.commit", "false", err, sizeof(err)))
+            rk = rd_kafka_new(type, conf, err, sizeof(err));
+        if (conf && !rk)
+            rd_kafka_conf_destroy(conf); /* rd_kafka_new() takes it only on success */
     }
-    if (type == RD_KAFKA_CONSUMER &&
-        (vg_kafka_set(conf, "group.id", "vigilctl", err, sizeof(err)) ||
-         vg_kafka_set(conf, "enable.auto.commit", "false", err, sizeof(err)))) {
-        rd_kafka_conf_destroy(conf);
+    if (!rk)
         fprintf(stderr, "vigilctl: %s\n", err);
-        return NULL;
-    }
-    if (type == RD_KAFKA_PRODUCER && (vg_kafka_set(conf, "enable.idempotence", "true", err,
-                                                   sizeof(err)) ||
-                                      vg_kafka_set(conf, "acks", "all", err, sizeof(err)))) {
-        rd_kafka_conf_destroy(conf);
-        fprintf(stderr, "vigilctl: %s\n", err);
-        return NULL;
-    }
-    rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof(err));
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
-        fprintf(stderr, "vigilctl: %s\n", err);
-    }
     return rk;
 }
 

@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "envelope.h"
 #include "util.h"
 
 #define MAX_CONNS 1024
@@ -54,6 +55,7 @@
 #define HEAD_MAX 16384        /* response header block */
 #define HIST_BUCKETS 2048     /* 1.01^2048 us is about 2 hours */
 #define HIST_BASE 1.01
+#define LESSON_URL "https://example.com/lesson/%d"
 
 enum mode { MODE_EVENTS, MODE_SESSIONS, MODE_HEARTBEATS };
 static const char *const mode_names[] = {"events", "sessions", "heartbeats"};
@@ -213,30 +215,45 @@ static void put_properties(struct vg_buf *b, int lesson)
                   rnd_range(0, 99), rnd_range(0, 99));
 }
 
-/* Appends one event of session s: the client's object, or, with envelope, the
- * producer's envelope (tenant, event_id, times) as written to vigil.events. */
-static void put_event(struct vg_buf *b, const struct gen_session *s, const char *tenant,
-                      int envelope)
+/* Appends one event of session s, as a client sends it. */
+static void put_event(struct vg_buf *b, const struct gen_session *s)
 {
     const char *type = event_types[rnd() % VG_ARRAY_LEN(event_types)];
     int lesson = rnd_range(1, 999);
-    vg_buf_putc(b, '{');
-    if (envelope) {
-        char id[VG_UUID_STR_LEN], ts[VG_TS_LEN];
-        int64_t now = vg_now_us();
-        vg_uuid_v7(now / 1000, id);
-        vg_time_format(now, ts);
-        vg_buf_printf(b,
-                      "\"v\":1,\"tenant\":\"%s\",\"event_id\":\"%s\",\"occurred_at\":\"%s\","
-                      "\"received_at\":\"%s\",",
-                      tenant, id, ts, ts);
-    }
     vg_buf_printf(b,
-                  "\"type\":\"%s\",\"session_id\":\"%s\",\"visitor_id\":\"%s\","
-                  "\"url\":\"https://example.com/lesson/%d\",\"properties\":",
+                  "{\"type\":\"%s\",\"session_id\":\"%s\",\"visitor_id\":\"%s\","
+                  "\"url\":\"" LESSON_URL "\",\"properties\":",
                   type, s->id, s->visitor, lesson);
     put_properties(b, lesson);
     vg_buf_putc(b, '}');
+}
+
+/* Appends one event of session s as the producer writes it to vigil.events:
+ * key, a tab, the envelope (common/envelope.h). scratch is working space. */
+static void put_envelope(struct vg_buf *b, struct vg_buf *scratch, const struct gen_session *s,
+                         const char *tenant)
+{
+    int lesson = rnd_range(1, 999);
+    char id[VG_UUID_STR_LEN], url[64];
+    int64_t now = vg_now_us();
+    vg_uuid_v7(now / 1000, id);
+    snprintf(url, sizeof(url), LESSON_URL, lesson);
+    vg_buf_reset(scratch);
+    put_properties(scratch, lesson);
+    struct vg_event ev;
+    vg_envelope_init(&ev);
+    ev.tenant = tenant;
+    ev.event_id = id;
+    ev.type = event_types[rnd() % VG_ARRAY_LEN(event_types)];
+    ev.session_id = s->id;
+    ev.visitor_id = s->visitor;
+    ev.url = url;
+    ev.occurred_us = ev.received_us = now;
+    ev.properties = json_loadb(scratch->data, scratch->len, 0, NULL);
+    vg_envelope_key(b, tenant, vg_envelope_key_id(&ev));
+    vg_buf_putc(b, '\t');
+    vg_envelope_encode(&ev, b);
+    json_decref(ev.properties);
 }
 
 /* Fills c->body with the next request's body; sets path, content type and
@@ -297,7 +314,7 @@ static int next_request(struct conn *c, const struct opts *o, long long budget, 
     for (int i = 0; i < n; i++) {
         if (s->events_left <= 0)
             session_new(c, o);
-        put_event(&c->body, s, NULL, 0);
+        put_event(&c->body, s);
         if (o->batch > 1)
             vg_buf_putc(&c->body, '\n');
         s->events_left--;
@@ -611,15 +628,14 @@ static int run_file(const struct opts *o, struct totals *tot, double *elapsed_s)
     }
     int64_t start = mono_us();
     struct conn c = {.fd = -1};
-    struct vg_buf line = {0};
+    struct vg_buf line = {0}, scratch = {0};
     session_new(&c, o);
     long long n = o->count == LLONG_MAX ? 100000 : o->count;
     for (long long i = 0; i < n && !stop_flag; i++) {
         if (c.s.events_left <= 0)
             session_new(&c, o);
         vg_buf_reset(&line);
-        vg_buf_printf(&line, "%s/%s\t", o->tenant, c.s.id);
-        put_event(&line, &c.s, o->tenant, 1);
+        put_envelope(&line, &scratch, &c.s, o->tenant);
         vg_buf_putc(&line, '\n');
         c.s.events_left--;
         if (fwrite(line.data, 1, line.len, f) != line.len)
@@ -627,6 +643,7 @@ static int run_file(const struct opts *o, struct totals *tot, double *elapsed_s)
         tot->messages++;
     }
     vg_buf_free(&line);
+    vg_buf_free(&scratch);
     int bad = ferror(f);
     if (f != stdout)
         bad |= fclose(f);

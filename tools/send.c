@@ -1,390 +1,14 @@
 #include "send.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#define HEAD_MAX (64 * 1024)
-#define BODY_MAX (64 * 1024 * 1024)
-
-struct vg_httpc {
-    char host[256];
-    char port[8];
-    char prefix[256];
-    int fd;
-    int timeout_ms;
-    char rbuf[16384];
-    size_t rpos, rlen;
-};
-
-/* -- connection ---------------------------------------------------------- */
-
-struct vg_httpc *vg_httpc_new(const char *base_url, int timeout_ms, char *errstr,
-                              size_t errstr_size)
-{
-    if (strncmp(base_url, "http://", 7)) {
-        snprintf(errstr, errstr_size, "\"%s\" is not an http:// URL", base_url);
-        return NULL;
-    }
-    const char *h = base_url + 7;
-    size_t an = strcspn(h, "/");
-    const char *colon = memchr(h, ':', an);
-    size_t hn = colon ? (size_t)(colon - h) : an;
-    size_t pn = colon ? an - hn - 1 : 2;
-    struct vg_httpc *c = vg_xcalloc(1, sizeof(*c));
-    if (hn == 0 || hn >= sizeof(c->host) || pn == 0 || pn >= sizeof(c->port) ||
-        strlen(h + an) >= sizeof(c->prefix)) {
-        snprintf(errstr, errstr_size, "cannot parse the URL \"%s\" (http://host:port[/prefix])",
-                 base_url);
-        free(c);
-        return NULL;
-    }
-    memcpy(c->host, h, hn);
-    if (colon)
-        memcpy(c->port, colon + 1, pn);
-    else
-        strcpy(c->port, "80");
-    snprintf(c->prefix, sizeof(c->prefix), "%s", h + an);
-    size_t l = strlen(c->prefix);
-    if (l && c->prefix[l - 1] == '/')
-        c->prefix[l - 1] = '\0';
-    c->fd = -1;
-    c->timeout_ms = timeout_ms;
-    return c;
-}
-
-static void disconnect(struct vg_httpc *c)
-{
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-    c->rpos = c->rlen = 0;
-}
-
-void vg_httpc_reconnect(struct vg_httpc *c)
-{
-    disconnect(c);
-}
-
-void vg_httpc_free(struct vg_httpc *c)
-{
-    if (!c)
-        return;
-    disconnect(c);
-    free(c);
-}
-
-static int wait_fd(int fd, short events, int timeout_ms)
-{
-    struct pollfd p = {.fd = fd, .events = events};
-    int rc;
-    do
-        rc = poll(&p, 1, timeout_ms);
-    while (rc < 0 && errno == EINTR);
-    return rc;
-}
-
-static int connect_to(struct vg_httpc *c, char *errstr, size_t errstr_size)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res, *ai;
-    int rc = getaddrinfo(c->host, c->port, &hints, &res);
-    if (rc) {
-        snprintf(errstr, errstr_size, "%s:%s: %s", c->host, c->port, gai_strerror(rc));
-        return VG_EIO;
-    }
-    int err = 0;
-    for (ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            continue;
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
-            (errno == EINPROGRESS && wait_fd(fd, POLLOUT, c->timeout_ms) > 0)) {
-            socklen_t len = sizeof(err);
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-            if (err == 0) {
-                int one = 1;
-                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-                c->fd = fd;
-                break;
-            }
-        } else {
-            err = errno ? errno : ETIMEDOUT;
-        }
-        close(fd);
-    }
-    freeaddrinfo(res);
-    if (c->fd < 0) {
-        snprintf(errstr, errstr_size, "cannot connect to %s:%s: %s", c->host, c->port,
-                 strerror(err ? err : ETIMEDOUT));
-        return VG_EIO;
-    }
-    return 0;
-}
-
-static int write_all(struct vg_httpc *c, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
-        if (w > 0) {
-            p += w;
-            n -= (size_t)w;
-        } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-            if (wait_fd(c->fd, POLLOUT, c->timeout_ms) <= 0)
-                return VG_ETIMEOUT;
-        } else {
-            return VG_EIO;
-        }
-    }
-    return 0;
-}
-
-/* Refills the read buffer; returns bytes read, 0 at EOF, or a VG_E* code. */
-static long fill(struct vg_httpc *c)
-{
-    if (c->rpos == c->rlen)
-        c->rpos = c->rlen = 0;
-    for (;;) {
-        ssize_t r = recv(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen, 0);
-        if (r >= 0) {
-            c->rlen += (size_t)r;
-            return (long)r;
-        }
-        if (errno != EAGAIN && errno != EINTR)
-            return VG_EIO;
-        if (wait_fd(c->fd, POLLIN, c->timeout_ms) <= 0)
-            return VG_ETIMEOUT;
-    }
-}
-
-/* Reads one CRLF-terminated line (without it) into out. */
-static int read_line(struct vg_httpc *c, struct vg_buf *out, size_t max)
-{
-    vg_buf_reset(out);
-    for (;;) {
-        while (c->rpos < c->rlen) {
-            char ch = c->rbuf[c->rpos++];
-            if (ch == '\n') {
-                if (out->len && out->data[out->len - 1] == '\r')
-                    out->data[--out->len] = '\0';
-                return 0;
-            }
-            if (out->len >= max)
-                return VG_EPARSE;
-            vg_buf_putc(out, ch);
-        }
-        long r = fill(c);
-        if (r <= 0)
-            return r == 0 ? VG_EIO : (int)r;
-    }
-}
-
-/* Appends n bytes of body (or everything up to EOF if n is -1). */
-static int read_body(struct vg_httpc *c, struct vg_buf *out, long long n)
-{
-    for (;;) {
-        size_t avail = c->rlen - c->rpos;
-        size_t take = n < 0 ? avail : (size_t)VG_MIN((long long)avail, n);
-        vg_buf_append(out, c->rbuf + c->rpos, take);
-        c->rpos += take;
-        if (n >= 0) {
-            n -= (long long)take;
-            if (n == 0)
-                return 0;
-        }
-        if (out->len > BODY_MAX)
-            return VG_EPARSE;
-        long r = fill(c);
-        if (r == 0)
-            return n < 0 ? 0 : VG_EIO;
-        if (r < 0)
-            return (int)r;
-    }
-}
-
-const char *vg_http_resp_header(const struct vg_http_resp *r, const char *name, char *out,
-                                size_t out_size)
-{
-    size_t nn = strlen(name);
-    const char *p = r->head.data;
-    while (p && *p) {
-        const char *eol = strstr(p, "\r\n");
-        size_t ln = eol ? (size_t)(eol - p) : strlen(p);
-        if (ln > nn && p[nn] == ':' && !strncasecmp(p, name, nn)) {
-            const char *v = p + nn + 1;
-            while (*v == ' ' || *v == '\t')
-                v++;
-            size_t vn = (size_t)(p + ln - v);
-            if (vn >= out_size)
-                vn = out_size - 1;
-            memcpy(out, v, vn);
-            out[vn] = '\0';
-            return out;
-        }
-        p = eol ? eol + 2 : p + ln;
-    }
-    return NULL;
-}
-
-void vg_http_resp_free(struct vg_http_resp *r)
-{
-    vg_buf_free(&r->head);
-    vg_buf_free(&r->body);
-}
-
-/* Reads one answer; with interim, a 100 Continue is returned as such. */
-static int read_response(struct vg_httpc *c, const char *method, int interim,
-                         struct vg_http_resp *resp, int *got_any, char *errstr,
-                         size_t errstr_size)
-{
-    struct vg_buf line = {0};
-    int rc;
-    char v[64];
-    do { /* skip 1xx answers */
-        if ((rc = read_line(c, &line, 1024)))
-            goto fail;
-        *got_any = 1;
-        if (sscanf(line.data ? line.data : "", "HTTP/1.%*d %d", &resp->status) != 1) {
-            rc = VG_EPARSE;
-            goto fail;
-        }
-        vg_buf_reset(&resp->head);
-        for (;;) {
-            if ((rc = read_line(c, &line, 8192)))
-                goto fail;
-            if (line.len == 0)
-                break;
-            vg_buf_append(&resp->head, line.data, line.len);
-            vg_buf_puts(&resp->head, "\r\n");
-            if (resp->head.len > HEAD_MAX) {
-                rc = VG_EPARSE;
-                goto fail;
-            }
-        }
-        if (interim && resp->status == 100) {
-            vg_buf_free(&line);
-            return 0;
-        }
-    } while (resp->status >= 100 && resp->status < 200);
-
-    int close_after = vg_http_resp_header(resp, "Connection", v, sizeof(v)) &&
-                      !strcasecmp(v, "close");
-    if (!strcmp(method, "HEAD") || resp->status == 204 || resp->status == 304) {
-        /* no body */
-    } else if (vg_http_resp_header(resp, "Transfer-Encoding", v, sizeof(v)) &&
-               strcasestr(v, "chunked")) {
-        for (;;) {
-            if ((rc = read_line(c, &line, 1024)))
-                goto fail;
-            long long size = strtoll(line.data ? line.data : "", NULL, 16);
-            if (size < 0 || size > BODY_MAX) {
-                rc = VG_EPARSE;
-                goto fail;
-            }
-            if (size == 0) {
-                do /* trailers */
-                    if ((rc = read_line(c, &line, 8192)))
-                        goto fail;
-                while (line.len);
-                break;
-            }
-            if ((rc = read_body(c, &resp->body, size)) || (rc = read_line(c, &line, 2)))
-                goto fail;
-        }
-    } else if (vg_http_resp_header(resp, "Content-Length", v, sizeof(v))) {
-        long long n = strtoll(v, NULL, 10);
-        if (n < 0 || n > BODY_MAX) {
-            rc = VG_EPARSE;
-            goto fail;
-        }
-        if (n && (rc = read_body(c, &resp->body, n)))
-            goto fail;
-    } else {
-        if ((rc = read_body(c, &resp->body, -1)))
-            goto fail;
-        close_after = 1;
-    }
-    if (close_after)
-        disconnect(c);
-    vg_buf_free(&line);
-    return 0;
-fail:
-    vg_buf_free(&line);
-    disconnect(c);
-    snprintf(errstr, errstr_size, "%s:%s: %s", c->host, c->port,
-             rc == VG_ETIMEOUT ? "no answer in time"
-             : rc == VG_EPARSE ? "malformed HTTP answer"
-                               : "connection closed");
-    return rc;
-}
-
-int vg_httpc_request(struct vg_httpc *c, const char *method, const char *path,
-                     const char *headers, const void *body, size_t len,
-                     struct vg_http_resp *resp, char *errstr, size_t errstr_size)
-{
-    struct vg_buf req = {0};
-    vg_buf_printf(&req, "%s %s%s HTTP/1.1\r\nHost: %s:%s\r\n", method, c->prefix, path, c->host,
-                  c->port);
-    if (len || !strcmp(method, "POST") || !strcmp(method, "PUT"))
-        vg_buf_printf(&req, "Content-Length: %zu\r\n", len);
-    if (headers)
-        vg_buf_puts(&req, headers);
-    vg_buf_puts(&req, "\r\n");
-    /* With Expect: 100-continue the body waits for the server's go-ahead,
-     * so a refusal on the headers costs no upload. */
-    int expect = len && headers && strcasestr(headers, "Expect: 100-continue");
-    if (len && !expect)
-        vg_buf_append(&req, body, len);
-
-    int rc = 0;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        int reused = c->fd >= 0, got_any = 0;
-        resp->status = 0;
-        vg_buf_reset(&resp->head);
-        vg_buf_reset(&resp->body);
-        if (!reused && (rc = connect_to(c, errstr, errstr_size)))
-            break;
-        rc = write_all(c, req.data, req.len);
-        if (rc == 0 && expect) {
-            /* RFC 9110: send the body anyway if no answer comes within a second. */
-            if (c->rpos < c->rlen || wait_fd(c->fd, POLLIN, 1000) > 0) {
-                rc = read_response(c, method, 1, resp, &got_any, errstr, errstr_size);
-                if (rc == 0 && resp->status != 100) {
-                    disconnect(c); /* the body was not sent: the connection is spent */
-                    break;
-                }
-            }
-            if (rc == 0)
-                rc = write_all(c, body, len);
-        }
-        if (rc == 0)
-            rc = read_response(c, method, 0, resp, &got_any, errstr, errstr_size);
-        else if (!got_any)
-            snprintf(errstr, errstr_size, "%s:%s: cannot send the request", c->host, c->port);
-        /* A kept-alive connection the server had closed: try once on a new one. */
-        if (rc && reused && !got_any) {
-            disconnect(c);
-            continue;
-        }
-        break;
-    }
-    if (rc)
-        disconnect(c);
-    vg_buf_free(&req);
-    return rc;
-}
-
-/* -- vigilctl send ------------------------------------------------------- */
+#include "http_client.h"
 
 struct batch {
     struct vg_buf body;
@@ -442,9 +66,10 @@ static int send_batch(struct sender *s, struct batch *b)
     char err[512], v[32];
     int attempts = 0, rc = 1;
     while (b->n) {
-        if (vg_httpc_request(s->http, "POST", "/v1/events", s->headers, b->body.data, b->body.len,
-                             &resp, err, sizeof(err))) {
-            if (attempts++ < s->retries) {
+        int fail = vg_httpc_request(s->http, "POST", "/v1/events", s->headers, b->body.data,
+                                       b->body.len, &resp, err, sizeof(err));
+        if (fail) {
+            if (fail != VG_EAUTH && attempts++ < s->retries) {
                 s->retried++;
                 vg_sleep_ms(1000, NULL);
                 continue;
@@ -499,24 +124,31 @@ out:
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: vigilctl send [--url URL] [--key KEY] [--batch N] [--async] "
-               "[--skip-invalid] [--retries N] [--quiet] FILE|-\n"
-               "  Publishes NDJSON events (one per line) through the producer's /v1/events.\n"
-               "  --url URL       producer base URL (default $VIGIL_HTTP, else the config's)\n"
-               "  --key KEY       tenant key (default $VIGIL_KEY, else $VIGIL_DEMO_KEY)\n"
-               "  --batch N       events per request (default 500, at most "
-               "producer.max_batch_events)\n"
-               "  --async         answer on enqueue (Prefer: respond-async), not on Kafka's ack\n"
-               "  --skip-invalid  drop a line the producer refuses (400, 413) and go on\n"
-               "  --retries N     retries of a batch on 429, 503 or a lost connection (default "
-               "10)\n"
-               "  --quiet         no progress line or summary\n");
+    fputs("usage: vigilctl send [--url URL] [--key KEY] [--cacert FILE] [--batch N] [--async]\n"
+          "                     [--skip-invalid] [--retries N] [--quiet] FILE|-\n"
+          "  Publishes NDJSON events (one per line) through the producer's /v1/events.\n"
+          "  --url URL       producer base URL, http:// or https:// (default $VIGIL_HTTP,\n"
+          "                  else the config's producer.listen and producer.port)\n"
+          "  --key KEY       tenant key (default $VIGIL_KEY, else $VIGIL_DEMO_KEY)\n"
+          "  --cacert FILE   CA certificates (PEM) that verify an https:// producer,\n"
+          "                  instead of the system's\n"
+          "  --batch N       events per request (default 500, at most "
+          "producer.max_batch_events)\n"
+          "  --async         answer on enqueue (Prefer: respond-async), not on Kafka's ack\n"
+          "  --skip-invalid  drop a line the producer refuses (400, 413) and go on\n"
+          "  --retries N     retries of a batch on 429, 503 or a lost connection (default 10)\n"
+          "  --quiet         no progress line or summary\n"
+          "  HTTPS: the producer speaks plain HTTP; behind a TLS proxy or load balancer,\n"
+          "  send to https://HOST[:PORT][/PREFIX]. The server's certificate and host name\n"
+          "  are verified; no proxy from the environment is used.\n",
+          f);
 }
 
 int vg_send_run(const struct vg_config *cfg, int argc, char **argv)
 {
     static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
                                          {"key", required_argument, NULL, 'k'},
+                                         {"cacert", required_argument, NULL, 'c'},
                                          {"batch", required_argument, NULL, 'b'},
                                          {"async", no_argument, NULL, 'a'},
                                          {"skip-invalid", no_argument, NULL, 's'},
@@ -525,20 +157,23 @@ int vg_send_run(const struct vg_config *cfg, int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     struct sender s = {.retries = 10, .tty = isatty(2)};
-    const char *url = getenv("VIGIL_HTTP"), *key = getenv("VIGIL_KEY");
+    const char *url = getenv("VIGIL_HTTP"), *key = getenv("VIGIL_KEY"), *cacert = NULL;
     if (!key || !*key)
         key = getenv("VIGIL_DEMO_KEY");
     int64_t batch_max = VG_MIN(500, cfg->producer_max_batch_events);
     int async = 0, c;
     char fallback[300];
     optind = 1;
-    while ((c = getopt_long(argc, argv, "u:k:b:asr:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "u:k:c:b:asr:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'u':
             url = optarg;
             break;
         case 'k':
             key = optarg;
+            break;
+        case 'c':
+            cacert = optarg;
             break;
         case 'b':
             if (vg_parse_int64(optarg, 1, cfg->producer_max_batch_events, &batch_max)) {
@@ -603,6 +238,8 @@ int vg_send_run(const struct vg_config *cfg, int argc, char **argv)
             fclose(in);
         return 2;
     }
+    if (cacert)
+        vg_httpc_set_cafile(s.http, cacert);
     snprintf(s.headers, sizeof(s.headers),
              "Authorization: Bearer %s\r\nContent-Type: application/x-ndjson\r\n%s", key,
              async ? "Prefer: respond-async\r\n" : "");

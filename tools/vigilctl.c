@@ -86,6 +86,9 @@ static const struct {
     {"topics", cmd_topics, "topics            create the Kafka topics (idempotent)"},
     {"send", cmd_send, "send FILE|-       publish NDJSON events through the producer (--help)"},
     {"status", vg_ctl_status, "status            lag per partition, rows per layer, command runs, DLQ"},
+    {"group", vg_ctl_group,
+     "group             [--wait N [--timeout S]]: the workers' consumer group, or wait\n"
+     "                    until it is Stable with N members holding every partition"},
     {"sessions", vg_ctl_sessions,
      "sessions          [--tenant T] [--status S] [--since TIME] [--limit N]: recent sessions"},
     {"stats", vg_ctl_stats, "stats             [--tenant T]: sessions per kind, durations, drafts"},

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
+#include "stats.h"
 #include "util.h"
 
 /* clang-format off */
@@ -32,30 +33,7 @@ static const struct {
     {"erase_subject", vg__cmd_erase_subject},
     {"reprocess", vg__cmd_reprocess},
 };
-
 /* clang-format on */
-static const double batch_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-static const double run_buckets[] = {0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14400};
-
-static struct {
-    struct vg_metric *runs, *rows, *batch_seconds, *run_seconds;
-} mx;
-
-static void metrics_declare(void)
-{
-    mx.runs = vg_metrics_counter("vigil_worker_commands_total",
-                                 "Command runs this worker finished, by command and status "
-                                 "(done, failed).",
-                                 "command,status");
-    mx.rows = vg_metrics_counter("vigil_worker_command_rows_total",
-                                 "Rows changed by commands (not dry runs), by command.", "command");
-    mx.batch_seconds = vg_metrics_histogram("vigil_worker_command_batch_seconds",
-                                            "Duration of one command step (one transaction).",
-                                            "command", batch_buckets, VG_ARRAY_LEN(batch_buckets));
-    mx.run_seconds = vg_metrics_histogram("vigil_worker_command_run_seconds",
-                                          "From a run's acceptance to done (a whole sweep).",
-                                          "command", run_buckets, VG_ARRAY_LEN(run_buckets));
-}
 
 /* -- accepting --------------------------------------------------------- */
 
@@ -111,7 +89,8 @@ static void run_failed(struct vg_cmd_run *run)
         return;
     }
     if (!strcmp(PQcmdTuples(r), "1")) {
-        vg_counter_add(vg_metric_series(mx.runs, run->def->name, "failed"), 1);
+        vg_counter_add(vg_metric_series(vg_worker_stats.command_runs, run->def->name, "failed"),
+                       1);
         vg_error("command %s (%s) failed: %s", run->command_id, run->def->name, run->errstr);
     }
     PQclear(r);
@@ -136,13 +115,15 @@ static int step_once(struct vg_cmd_run *run, vg_cmd_step_fn step)
     }
     if (rc)
         return rc;
-    vg_histogram_observe(vg_metric_series(mx.batch_seconds, run->def->name),
+    vg_histogram_observe(vg_metric_series(vg_worker_stats.command_batch_seconds, run->def->name),
                          (double)(vg_mono_ms() - t0) / 1e3);
     if (!run->dry_run)
-        vg_counter_add(vg_metric_series(mx.rows, run->def->name), (uint64_t)run->rows);
+        vg_counter_add(vg_metric_series(vg_worker_stats.command_rows, run->def->name),
+                       (uint64_t)run->rows);
     if (run->finished) {
-        vg_counter_add(vg_metric_series(mx.runs, run->def->name, "done"), 1);
-        vg_histogram_observe(vg_metric_series(mx.run_seconds, run->def->name), run->run_seconds);
+        vg_counter_add(vg_metric_series(vg_worker_stats.command_runs, run->def->name, "done"), 1);
+        vg_histogram_observe(vg_metric_series(vg_worker_stats.command_run_seconds, run->def->name),
+                             run->run_seconds);
         vg_info("command %s (%s%s) done in %.1f s", run->command_id, run->def->name,
                 run->dry_run ? ", dry run" : "", run->run_seconds);
     }
@@ -163,7 +144,6 @@ static vg_cmd_step_fn step_of(const char *name)
 int vg_commands_work(PGconn *conn, const struct vg_config *cfg, int budget_ms)
 {
     (void)cfg;
-    metrics_declare();
     int64_t deadline = vg_mono_ms() + budget_ms;
     char err[512];
     PGresult *r;

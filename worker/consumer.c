@@ -7,6 +7,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "offsets.h"
+#include "stats.h"
 #include "util.h"
 
 static void assigned_clear(struct vg_consumer *c)
@@ -75,9 +76,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         vg_info("partitions revoked (generation %llu): %s", (unsigned long long)c->generation,
                 rd_kafka_err2str(err));
     }
-    vg_gauge_set(vg_metric_plain(vg_metrics_gauge("vigil_worker_assigned_partitions",
-                                                  "Partitions this worker holds.", NULL)),
-                 (double)c->nassigned);
+    vg_gauge_set(vg_worker_stats.assigned_partitions, (double)c->nassigned);
 }
 
 int vg_consumer_open(struct vg_consumer *c, const struct vg_config *cfg, struct vg_pg *pg,
@@ -97,6 +96,9 @@ int vg_consumer_open(struct vg_consumer *c, const struct vg_config *cfg, struct 
         vg_kafka_set(conf, "enable.partition.eof", "false", errstr, errstr_size) ||
         vg_kafka_set(conf, "session.timeout.ms", "10000", errstr, errstr_size) ||
         vg_kafka_set(conf, "heartbeat.interval.ms", "1000", errstr, errstr_size) ||
+        /* The longest a rebalance can wait for this member: a batch gives
+         * the loop back after VG_BATCH_HOLD_MS, so a minute means stuck. */
+        vg_kafka_set(conf, "max.poll.interval.ms", "60000", errstr, errstr_size) ||
         vg_kafka_set(conf, "fetch.wait.max.ms", "50", errstr, errstr_size)) {
         rd_kafka_conf_destroy(conf);
         return VG_EKAFKA;
@@ -214,6 +216,23 @@ void vg_consumer_rewind(struct vg_consumer *c, const struct vg_batch *b)
                 vg_warn("seek %s/%d: %s", tp->topic, (int)tp->partition, rd_kafka_err2str(e));
             rd_kafka_topic_destroy(rkt);
         }
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+void vg_consumer_seek_back(struct vg_consumer *c, const struct vg_batch *b)
+{
+    c->generation++;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new((int)b->nparts);
+    for (size_t i = 0; i < b->nparts; i++)
+        rd_kafka_topic_partition_list_add(parts, b->parts[i].topic, b->parts[i].partition)
+            ->offset = b->parts[i].first;
+    /* Asynchronous (no timeout): what was fetched past these offsets is
+     * discarded by librdkafka, errors come back on the consumer queue. */
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, parts, 0);
+    if (e) {
+        vg_warn("seek back: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
     }
     rd_kafka_topic_partition_list_destroy(parts);
 }

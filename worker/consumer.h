@@ -57,6 +57,11 @@ void vg_consumer_committed(struct vg_consumer *c, const struct vg_batch *b);
  * the batch's partitions there; bumps the generation. */
 void vg_consumer_rewind(struct vg_consumer *c, const struct vg_batch *b);
 
+/* After a batch that could not be committed yet: seeks its partitions back
+ * to the batch's first offsets, without waiting, so that its messages are
+ * fetched again; bumps the generation. */
+void vg_consumer_seek_back(struct vg_consumer *c, const struct vg_batch *b);
+
 /* Leaves the group and frees everything; accepts a consumer never opened. */
 void vg_consumer_close(struct vg_consumer *c);
 

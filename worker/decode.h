@@ -1,42 +1,23 @@
 /*
- * decode.h - Kafka message values to typed events and verified commands.
+ * decode.h - a consumed message to a typed event, or to a verified command.
  *
- * Every event or signal is a versioned JSON envelope (schemas/json/).
- * Decoding checks it as thoroughly as the database would, so that a message
- * the database would reject is refused here, alone, with a reason, instead
- * of failing its whole batch. Strings point into the parsed JSON, which the
- * batch owns.
+ * The envelope and its rules are common/envelope.h's, shared with the
+ * producer that writes them; this puts a refusal on the message (stage
+ * "decode" when the value is no envelope at all, "validate" when a field
+ * breaks a rule, "command" for a command that is not signed, well formed
+ * and known), to go to the DLQ instead of failing its whole batch.
  */
 #ifndef VG_DECODE_H
 #define VG_DECODE_H
 
-#include <jansson.h>
-#include <stdint.h>
-
 #include "batch.h"
-
-/* An event or session signal, as the stages need it. Absent strings are NULL;
- * absent times are INT64_MIN. */
-struct vg_event {
-    const char *tenant, *event_id, *type;
-    const char *session_id, *visitor_id, *user_id, *url;
-    int64_t occurred_us, received_us;
-    json_t *properties; /* borrowed; NULL if absent */
-    /* session fields (signals and POST /v1/sessions) */
-    const char *kind, *status, *reason;
-    int64_t started_us, expires_us;
-    json_t *attributes; /* borrowed */
-};
-
-#define VG_NO_TIME INT64_MIN
-
-/* Largest value decoded; larger messages are refused. */
-#define VG_DECODE_MAX_BYTES (1 << 20)
+#include "envelope.h"
 
 /*
- * Parses and checks m's value as an event or signal envelope. On success
- * m->body holds the JSON and *ev points into it; returns 0. Otherwise marks m
- * refused with the reason and returns VG_EPARSE.
+ * Decodes m's value as an event (VG_MSG_EVENT) or a session signal
+ * (VG_MSG_SIGNAL). On success m->body holds the JSON (the batch's) and *ev
+ * points into it; returns 0. Otherwise marks m refused with the reason and
+ * returns VG_EPARSE.
  */
 int vg_decode_event(struct vg_msg *m, struct vg_event *ev);
 

@@ -8,62 +8,21 @@
 #include "log.h"
 #include "metrics.h"
 #include "offsets.h"
+#include "stats.h"
 #include "util.h"
 
-static const double size_buckets[] = {1, 10, 50, 100, 500, 1000, 2500, 5000, 10000, 50000};
-/* Fine where the latency promise lies (tens to hundreds of ms), so that a
- * p99 read from the buckets is not off by a whole decade. */
-static const double e2e_buckets[] = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3,
-                                     0.5,  0.75,  1,    2,     5,   10,   30};
-
-static struct {
-    struct vg_metric *messages, *batch_size, *batch_seconds, *commit_seconds, *e2e_seconds;
-    struct vg_metric *new_events, *session_rows, *retries, *conflicts, *commands_refused;
-} m;
-
-static void metrics_declare(void)
-{
-    m.messages = vg_metrics_counter("vigil_worker_messages_total",
-                                    "Messages consumed and committed, by topic.", "topic");
-    m.batch_size = vg_metrics_histogram("vigil_worker_batch_messages", "Messages per batch.", NULL,
-                                        size_buckets, VG_ARRAY_LEN(size_buckets));
-    m.batch_seconds =
-        vg_metrics_histogram("vigil_worker_batch_seconds",
-                             "Time from a batch's first message to its commit.", NULL, NULL, 0);
-    m.commit_seconds =
-        vg_metrics_histogram("vigil_worker_commit_seconds",
-                             "Time of the batch transaction, BEGIN to COMMIT.", NULL, NULL, 0);
-    m.e2e_seconds = vg_metrics_histogram("vigil_worker_e2e_seconds",
-                                         "From receipt by the producer to commit, per new event.",
-                                         NULL, e2e_buckets, VG_ARRAY_LEN(e2e_buckets));
-    m.new_events = vg_metrics_counter("vigil_worker_events_new_total",
-                                      "Events landed for the first time (not duplicates).", NULL);
-    m.session_rows = vg_metrics_counter(
-        "vigil_worker_session_rows_total",
-        "Rows of mart.sessions written: one per session per batch, however many signals.", NULL);
-    m.retries = vg_metrics_counter("vigil_worker_batch_retries_total",
-                                   "Batches retried after a transient failure.", NULL);
-    m.conflicts = vg_metrics_counter(
-        "vigil_worker_offset_conflicts_total",
-        "Batches dropped because another worker had moved a stored offset.", NULL);
-    m.commands_refused = vg_metrics_counter("vigil_worker_commands_refused_total",
-                                            "Command messages refused (sent to the DLQ), by "
-                                            "reason (unsigned_or_forged, malformed, unknown).",
-                                            "reason");
-}
-
 void vg_pipeline_init(struct vg_pipeline *p, const struct vg_config *cfg, struct vg_pg *pg,
-                      struct vg_consumer *consumer, struct vg_dlq *dlq,
+                      struct vg_consumer *consumer, struct vg_out *out,
                       const volatile sig_atomic_t *stop)
 {
     memset(p, 0, sizeof(*p));
     p->cfg = cfg;
     p->pg = pg;
     p->consumer = consumer;
-    p->dlq = dlq;
+    p->out = out;
     p->stop = stop;
     p->stage.cfg = cfg;
-    metrics_declare();
+    p->backoff = (struct vg_backoff){.base_ms = 100, .cap_ms = 5000};
 }
 
 void vg_pipeline_free(struct vg_pipeline *p)
@@ -81,7 +40,7 @@ static void command_refused(struct vg_msg *msg, int rc)
     const char *reason = rc == VG_EAUTH      ? "unsigned_or_forged"
                          : rc == VG_ENOTFOUND ? "unknown"
                                               : "malformed";
-    vg_counter_add(vg_metric_series(m.commands_refused, reason), 1);
+    vg_counter_add(vg_metric_series(vg_worker_stats.commands_refused, reason), 1);
     struct vg_log_ctx ctx = VG_LOG_CTX_INIT;
     ctx.topic = rd_kafka_topic_name(k->rkt);
     ctx.partition = k->partition;
@@ -151,7 +110,7 @@ static int run_isolated(struct vg_pipeline *p, struct vg_batch *b)
      * and keeps the whole batch, so good data is never dead-lettered for a
      * fault of ours. */
     /* Dead letters are acknowledged before the offsets move past them. */
-    if (vg_dlq_send_refused(p->dlq, b, 10000)) {
+    if (vg_out_send_refused(p->out, b)) {
         snprintf(s->errstr, sizeof(s->errstr), "dead letters not acknowledged");
         return VG_ETRANSIENT;
     }
@@ -202,53 +161,53 @@ static int attempt(struct vg_pipeline *p, struct vg_batch *b, int isolate)
         vg_pg_rollback(s->conn);
         return rc;
     }
-    vg_histogram_observe(vg_metric_plain(m.commit_seconds), (double)(vg_mono_ms() - t0) / 1e3);
+    vg_histogram_observe(vg_worker_stats.commit_seconds, (double)(vg_mono_ms() - t0) / 1e3);
     return 0;
 }
 
 static void observe_commit(struct vg_pipeline *p, struct vg_batch *b)
 {
     int64_t now_us = vg_now_us();
-    struct vg_series *e2e = vg_metric_plain(m.e2e_seconds);
+    const struct vg_worker_stats *m = &vg_worker_stats;
     const char *last_topic = NULL;
     struct vg_series *topic_series = NULL;
     for (size_t i = 0; i < b->n; i++) {
         const char *topic = rd_kafka_topic_name(b->msgs[i].rkm->rkt);
         if (topic != last_topic) {
-            topic_series = vg_metric_series(m.messages, topic);
+            topic_series = vg_metric_series(m->messages, topic);
             last_topic = topic;
         }
         vg_counter_add(topic_series, 1);
         if (!b->msgs[i].refused && b->msgs[i].kind != VG_MSG_COMMAND &&
             p->events[i].received_us != VG_NO_TIME)
-            vg_histogram_observe(e2e, (double)(now_us - p->events[i].received_us) / 1e6);
+            vg_histogram_observe(m->e2e_seconds, (double)(now_us - p->events[i].received_us) / 1e6);
     }
-    vg_counter_add(vg_metric_plain(m.new_events), (uint64_t)p->stage.new_events);
-    vg_counter_add(vg_metric_plain(m.session_rows), (uint64_t)p->stage.session_rows);
-    vg_histogram_observe(vg_metric_plain(m.batch_size), (double)b->n);
-    vg_histogram_observe(vg_metric_plain(m.batch_seconds),
-                         (double)(vg_mono_ms() - b->opened_ms) / 1e3);
+    vg_counter_add(m->events_new, (uint64_t)p->stage.new_events);
+    vg_counter_add(m->session_rows, (uint64_t)p->stage.session_rows);
+    vg_histogram_observe(m->batch_messages, (double)b->n);
+    vg_histogram_observe(m->batch_seconds, (double)(vg_mono_ms() - b->opened_ms) / 1e3);
 }
 
 int vg_pipeline_process(struct vg_pipeline *p, struct vg_batch *b)
 {
-    struct vg_backoff backoff = {.base_ms = 100, .cap_ms = 5000};
     int isolate = 0;
+    int64_t held_until = 0; /* set at the first failure: retries in place end there */
     decode_all(p, b);
     for (;;) {
-        int rc = vg_dlq_send_refused(p->dlq, b, 10000);
+        int rc = vg_out_send_refused(p->out, b);
         if (rc)
             snprintf(p->stage.errstr, sizeof(p->stage.errstr),
                      "dead letters not acknowledged by Kafka");
         else
             rc = attempt(p, b, isolate);
         if (rc == 0) {
+            vg_backoff_reset(&p->backoff);
             vg_consumer_committed(p->consumer, b);
             observe_commit(p, b);
             return 0;
         }
         if (rc == VG_ECONFLICT) {
-            vg_counter_add(vg_metric_plain(m.conflicts), 1);
+            vg_counter_add(vg_worker_stats.conflicts, 1);
             vg_warn("batch of %zu dropped: %s", b->n, p->stage.errstr);
             vg_consumer_rewind(p->consumer, b);
             return VG_ECONFLICT;
@@ -263,8 +222,8 @@ int vg_pipeline_process(struct vg_pipeline *p, struct vg_batch *b)
         }
         /* Transient, or a statement of ours the database refuses: retry, and
          * say loudly when the fault is ours (a migration not applied, a bug). */
-        vg_counter_add(vg_metric_plain(m.retries), 1);
-        int64_t delay = vg_backoff_next(&backoff);
+        vg_counter_add(vg_worker_stats.retries, 1);
+        int64_t delay = vg_backoff_next(&p->backoff);
         if (rc == VG_ESQL)
             vg_error("batch of %zu not committed, a statement was refused (not the data's "
                      "fault); retrying in %lld ms: %s",
@@ -272,6 +231,15 @@ int vg_pipeline_process(struct vg_pipeline *p, struct vg_batch *b)
         else
             vg_warn("batch of %zu not committed, retrying in %lld ms: %s", b->n, (long long)delay,
                     p->stage.errstr);
+        if (!held_until)
+            held_until = vg_mono_ms() + VG_BATCH_HOLD_MS;
+        if (vg_mono_ms() + delay > held_until) {
+            /* Give the consumer back to the loop: a rebalance waits for
+             * every member to poll, so a batch retried here for long would
+             * stall the whole group. Its messages are read again. */
+            vg_consumer_seek_back(p->consumer, b);
+            return VG_ETRANSIENT;
+        }
         vg_sleep_ms(delay, p->stop);
         if (*p->stop)
             return VG_ETIMEOUT;

@@ -4,9 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envelope.h"
 #include "log.h"
-#include "metrics.h"
 #include "pg.h"
+#include "stats.h"
 #include "util.h"
 
 /* The whole summary is built by the database: one JSON text per session. */
@@ -53,7 +54,7 @@ static void array_elem(struct vg_buf *b, const char *s)
     vg_buf_putc(b, '"');
 }
 
-int vg_summaries_send(PGconn *conn, const struct vg_config *cfg, struct vg_dlq *out, int max)
+int vg_summaries_send(PGconn *conn, const struct vg_config *cfg, struct vg_out *out, int max)
 {
     char err[512], last[16], lim[16], delay[24];
     snprintf(last, sizeof(last), "%lld", (long long)cfg->worker_summary_last_events);
@@ -71,17 +72,19 @@ int vg_summaries_send(PGconn *conn, const struct vg_config *cfg, struct vg_dlq *
     }
     int n = PQntuples(r);
     struct vg_buf tenants = {0}, sessions = {0};
+    struct vg_buf key = {0};
     for (int i = 0; i < n && rc == 0; i++) {
-        char key[256];
-        snprintf(key, sizeof(key), "%s/%s", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
-        rc = vg_dlq_queue(out, cfg->topic_summaries, key, PQgetvalue(r, i, 2),
+        vg_buf_reset(&key);
+        vg_envelope_key(&key, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+        rc = vg_out_queue(out, cfg->topic_summaries, key.data, PQgetvalue(r, i, 2),
                           (size_t)PQgetlength(r, i, 2));
         array_elem(&tenants, PQgetvalue(r, i, 0));
         array_elem(&sessions, PQgetvalue(r, i, 1));
     }
+    vg_buf_free(&key);
     PQclear(r);
     if (n > 0 && rc == 0)
-        rc = vg_dlq_wait(out, 10000);
+        rc = vg_out_wait(out);
     if (n > 0 && rc == 0) {
         vg_buf_putc(&tenants, '}');
         vg_buf_putc(&sessions, '}');
@@ -96,9 +99,6 @@ int vg_summaries_send(PGconn *conn, const struct vg_config *cfg, struct vg_dlq *
         vg_pg_rollback(conn);
         return rc < 0 ? rc : VG_ETRANSIENT;
     }
-    if (n > 0)
-        vg_counter_add(vg_metric_plain(vg_metrics_counter(
-                           "vigil_worker_summaries_total", "Session summaries sent.", NULL)),
-                       (uint64_t)n);
+    vg_counter_add(vg_worker_stats.summaries, (uint64_t)n);
     return n;
 }

@@ -15,10 +15,10 @@
 #include <libpq-fe.h>
 
 #include "config.h"
-#include "dlq.h"
+#include "out.h"
 
 /* Sends up to max pending summaries. Returns how many were sent, or a
  * negative VG_E* code (transient: try again later). */
-int vg_summaries_send(PGconn *conn, const struct vg_config *cfg, struct vg_dlq *out, int max);
+int vg_summaries_send(PGconn *conn, const struct vg_config *cfg, struct vg_out *out, int max);
 
 #endif

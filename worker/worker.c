@@ -1,17 +1,19 @@
 #include "worker.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "batch.h"
 #include "commands.h"
 #include "consumer.h"
-#include "dlq.h"
 #include "http.h"
 #include "kafka.h"
 #include "log.h"
+#include "out.h"
 #include "pg.h"
 #include "pipeline.h"
 #include "signals.h"
+#include "stats.h"
 #include "summaries.h"
 #include "util.h"
 
@@ -19,17 +21,17 @@ struct worker {
     const struct vg_config *cfg;
     struct vg_pg pg;
     struct vg_consumer consumer;
-    struct vg_dlq *dlq;
+    struct vg_out *out;
     struct vg_pipeline pipeline;
     struct vg_batch batch;
-    volatile int db_ok; /* for /readyz, written by the loop */
+    atomic_int db_ok; /* written by the loop, read by the HTTP thread (/readyz) */
     int64_t next_chores_ms;
 };
 
 static int ready(void *opaque, char *reason, size_t reason_size)
 {
     struct worker *w = opaque;
-    if (!w->db_ok) {
+    if (!atomic_load(&w->db_ok)) {
         snprintf(reason, reason_size, "database unreachable");
         return 0;
     }
@@ -53,7 +55,7 @@ static void flush_batch(struct worker *w)
     if (w->batch.generation == w->consumer.generation)
         (void)vg_pipeline_process(&w->pipeline, &w->batch);
     vg_batch_clear(&w->batch);
-    w->db_ok = w->pg.conn && PQstatus(w->pg.conn) == CONNECTION_OK;
+    atomic_store(&w->db_ok, w->pg.conn && PQstatus(w->pg.conn) == CONNECTION_OK);
 }
 
 /* Work that is not a batch of messages: summaries to send, running
@@ -67,7 +69,7 @@ static void between_batches(struct worker *w)
     w->next_chores_ms = now + 200;
     if (!w->pg.conn || PQstatus(w->pg.conn) != CONNECTION_OK)
         return;
-    if (vg_summaries_send(w->pg.conn, w->cfg, w->dlq, 200) < 0 ||
+    if (vg_summaries_send(w->pg.conn, w->cfg, w->out, 200) < 0 ||
         vg_commands_work(w->pg.conn, w->cfg, 500))
         w->next_chores_ms = now + 2000;
 }
@@ -115,6 +117,8 @@ int vg_worker_run(const struct vg_config *cfg)
     int status = 0;
     memset(&w, 0, sizeof(w));
     w.cfg = cfg;
+    atomic_init(&w.db_ok, 0);
+    vg_worker_stats_init();
 
     struct vg_http *http = vg_http_start(cfg->worker_listen, (int)cfg->worker_http_port, ready,
                                          &w, err, sizeof(err));
@@ -124,16 +128,16 @@ int vg_worker_run(const struct vg_config *cfg)
     }
     if (vg_pg_open(&w.pg, cfg->database_url, cfg->worker_id, err, sizeof(err)))
         vg_warn("database unreachable at start, will retry: %s", err);
-    w.db_ok = w.pg.conn != NULL;
-    w.dlq = vg_dlq_new(cfg, err, sizeof(err));
-    if (!w.dlq || vg_consumer_open(&w.consumer, cfg, &w.pg, &vg_stop_requested, err,
+    atomic_store(&w.db_ok, w.pg.conn != NULL);
+    w.out = vg_out_new(cfg, err, sizeof(err));
+    if (!w.out || vg_consumer_open(&w.consumer, cfg, &w.pg, &vg_stop_requested, err,
                                    sizeof(err))) {
         vg_error("cannot start the Kafka client: %s", err);
         status = 1;
         goto out;
     }
     vg_batch_init(&w.batch, (size_t)cfg->batch_max_messages);
-    vg_pipeline_init(&w.pipeline, cfg, &w.pg, &w.consumer, w.dlq, &vg_stop_requested);
+    vg_pipeline_init(&w.pipeline, cfg, &w.pg, &w.consumer, w.out, &vg_stop_requested);
     vg_info("worker %s consuming %s, %s, %s as group %s; batches of %lld messages or %lld ms",
             cfg->worker_id, cfg->topic_events, cfg->topic_heartbeats, cfg->topic_commands,
             cfg->worker_group, (long long)cfg->batch_max_messages, (long long)cfg->batch_max_ms);
@@ -145,7 +149,7 @@ int vg_worker_run(const struct vg_config *cfg)
     vg_pipeline_free(&w.pipeline);
 out:
     vg_consumer_close(&w.consumer);
-    vg_dlq_free(w.dlq);
+    vg_out_free(w.out);
     vg_pg_close(&w.pg);
     vg_http_stop(http);
     return status;

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "envelope.h"
+#include "ingest.h"
 #include "event.h"
 #include "policy.h"
 #include "session.h"

@@ -10,7 +10,7 @@
 #include <jansson.h>
 #include <sys/types.h>
 
-#include "send.h"
+#include "http_client.h"
 
 struct itest_answer {
     int status;

@@ -32,6 +32,10 @@ void itest_open(struct itest *t, const char *tenant_prefix)
     char err[512];
     memset(t, 0, sizeof(*t));
     itest_env("VIGIL_KAFKA_BROKERS");
+    /* Whatever ran before (a test that restarted Kafka or a worker), start
+     * on a stack whose partitions are led and whose group holds them all. */
+    if (itest_dev("ready") != 0)
+        fail_msg("the stack is not ready (./dev ready failed): see the output above");
     if (vg_config_load(NULL, &t->cfg, err, sizeof(err)))
         fail_msg("config: %s", err);
     t->db = PQconnectdb(itest_env("VIGIL_DATABASE_URL"));

@@ -20,7 +20,9 @@ struct itest {
     char tenant[48]; /* a tenant id of this run, so tests can share the stack */
 };
 
-/* Loads the config from the environment, connects, makes a fresh tenant id. */
+/* Waits until the stack is ready (./dev ready: Kafka's partitions led, the
+ * workers' group holding every partition), loads the config from the
+ * environment, connects, makes a fresh tenant id. */
 void itest_open(struct itest *t, const char *tenant_prefix);
 void itest_close(struct itest *t);
 

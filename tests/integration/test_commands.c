@@ -142,9 +142,10 @@ static void test_idle_sessions_time_out_at_their_last_activity_with_summaries(vo
     const char *p[1] = {t.tenant};
     /* idle: last activity 10 minutes after its start and 10 minutes ago;
      * capped: started 30 minutes ago and active until 30 s ago, cut at 20
-     * minutes; idle-first: went idle 5 minutes in, before the cap (and less
-     * than the stack's timeout-idle schedule, 30 minutes, ago); fresh:
-     * active now; a draft: cleanup_drafts' business. */
+     * minutes; idle-first: went idle 5 minutes in, before the cap; fresh:
+     * active now; a draft: cleanup_drafts' business. None idle for 30
+     * minutes: the stack's own schedule (timeout-idle, every minute,
+     * idle_seconds 1800) must not take one before this test's command does. */
     exec_sql(&t,
              "INSERT INTO mart.sessions (tenant_id, session_id, kind, status, created_at,"
              " started_at, first_activity_at, last_activity_at) VALUES"
@@ -152,8 +153,8 @@ static void test_idle_sessions_time_out_at_their_last_activity_with_summaries(vo
              "  now() - interval '20 min', now() - interval '20 min', now() - interval '10 min'),"
              " ($1, 'capped', 'lesson', 'active', now() - interval '30 min',"
              "  now() - interval '30 min', now() - interval '30 min', now() - interval '30 s'),"
-             " ($1, 'idle-first', 'lesson', 'active', now() - interval '29 min',"
-             "  now() - interval '29 min', now() - interval '29 min', now() - interval '24 min'),"
+             " ($1, 'idle-first', 'lesson', 'active', now() - interval '28 min',"
+             "  now() - interval '28 min', now() - interval '28 min', now() - interval '23 min'),"
              " ($1, 'fresh', 'lesson', 'active', now() - interval '5 min',"
              "  now() - interval '5 min', now() - interval '5 min', now()),"
              " ($1, 'draft', 'lesson', 'draft', now() - interval '3 hours', NULL, NULL, NULL)",
@@ -493,6 +494,17 @@ static int vigilctl_command(const char *args, char *out, size_t size)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+/* Waits, if need be, until the stack's own expire schedule ("expire", every
+ * five minutes on the clock) cannot fire within the next 60 s nor still be
+ * running from its last firing: its sweep would take this test's sessions
+ * first. At most about a minute. */
+static void clear_of_the_expire_schedule(void)
+{
+    const int64_t period = 300;
+    while (vg_now_us() / 1000000 % period < 15 || vg_now_us() / 1000000 % period > period - 60)
+        vg_sleep_ms(500, NULL);
+}
+
 /* Sessions past their expires_at end as expired, at the earlier of their
  * expiry and their last activity; a dry run first lists them and changes
  * nothing. Sent by hand with vigilctl, which waits and prints the run. */
@@ -501,12 +513,15 @@ static void test_expire_sessions_by_hand_with_vigilctl_dry_run_first(void **stat
     struct itest t;
     itest_open(&t, "cmd-expire");
     const char *p[1] = {t.tenant};
+    /* 'gone' expired 20 minutes ago, idle for 10 (not the 30 of the stack's
+     * timeout-idle schedule, which would take it first). */
+    clear_of_the_expire_schedule();
     exec_sql(&t,
              "INSERT INTO mart.sessions (tenant_id, session_id, kind, status, created_at,"
              " started_at, first_activity_at, last_activity_at, expires_at) VALUES"
-             " ($1, 'gone', 'lesson', 'active', now() - interval '1 hour',"
-             "  now() - interval '1 hour', now() - interval '1 hour',"
-             "  now() - interval '25 min', now() - interval '10 min'),"
+             " ($1, 'gone', 'lesson', 'active', now() - interval '50 min',"
+             "  now() - interval '50 min', now() - interval '50 min',"
+             "  now() - interval '10 min', now() - interval '20 min'),"
              " ($1, 'later', 'lesson', 'active', now() - interval '2 hours',"
              "  now() - interval '2 hours', now() - interval '2 hours', now(),"
              "  now() + interval '1 hour'),"
@@ -534,7 +549,7 @@ static void test_expire_sessions_by_hand_with_vigilctl_dry_run_first(void **stat
                         "SELECT least(expires_at, last_activity_at)::text FROM mart.sessions"
                         " WHERE tenant_id = $1 AND session_id = $2",
                         2, q);
-    snprintf(want, sizeof(want), "expired|%s|2100000|expired", at);
+    snprintf(want, sizeof(want), "expired|%s|1800000|expired", at);
     free(at);
     assert_text(session(&t, "gone"), want);
     assert_text(session(&t, "later"), "active|-|-|-");

@@ -4,6 +4,9 @@
 set -euo pipefail
 : "${VIGIL_KAFKA_BROKERS:?run through ./dev test}" "${VIGIL_DATABASE_URL:?}"
 ctl=${VIGIL_BIN_DIR:?}/vigilctl
+# A stack whose Kafka partitions are led and whose workers hold them all,
+# whatever the test before this one restarted.
+"${VIGIL_DEV:?run through ./dev test}" ready
 tenant=replay-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
 key="$tenant/s-1"
 passes=0 fails=0

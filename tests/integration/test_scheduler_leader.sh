@@ -14,6 +14,9 @@ set -euo pipefail
 bin=${VIGIL_BIN_DIR:?}
 dev=${VIGIL_DEV:?run through ./dev test}
 db=${VIGIL_DATABASE_URL:?run through ./dev test}
+# A stack whose Kafka partitions are led and whose workers hold them all,
+# whatever the test before this one restarted.
+"${VIGIL_DEV:?run through ./dev test}" ready
 : "${VIGIL_COMMAND_SECRET:?}" "${VIGIL_KAFKA_BROKERS:?}"
 tmp=$(mktemp -d)
 tag=itest-lead-$$-$RANDOM

@@ -39,7 +39,6 @@
 #include "itest.h"
 #include "itest_http.h"
 #include "itest_stack.h"
-#include "send.h"
 #include "token.h"
 
 #define CHILD_TIMEOUT_S 3

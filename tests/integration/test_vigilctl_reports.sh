@@ -5,6 +5,9 @@
 # stats and status print them (and exit 0).
 set -euo pipefail
 ctl=${VIGIL_BIN_DIR:?}/vigilctl
+# A stack whose Kafka partitions are led and whose workers hold them all,
+# whatever the test before this one restarted.
+"${VIGIL_DEV:?run through ./dev test}" ready
 db=${VIGIL_DATABASE_URL:?run through ./dev test}
 t=rep-$$-$RANDOM
 fails=0

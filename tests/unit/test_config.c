@@ -33,6 +33,8 @@ static int teardown(void **state)
     unsetenv("VIGIL_KAFKA_BROKERS");
     unsetenv("VIGIL_COMMAND_SECRET");
     unsetenv("VIGIL_KAFKA_PROPERTIES");
+    unsetenv("VIGIL_WORKER_IDLE_TX_TIMEOUT_MS");
+    unsetenv("VIGIL_WORKER_KAFKA_ACK_TIMEOUT_MS");
     return 0;
 }
 
@@ -180,6 +182,52 @@ static void test_tenants_and_schedules_parse(void **state)
     vg_config_free(cfg);
 }
 
+/* The worker waits for Kafka inside its batch transaction: the wait must end
+ * well before the database ends the transaction. */
+static void test_kafka_ack_timeout_must_stay_well_below_idle_tx_timeout(void **state)
+{
+    static const struct {
+        const char *text;
+        int ok;
+    } cases[] = {
+        {"worker = { idle_tx_timeout_ms = 20000; kafka_ack_timeout_ms = 10000; };\n", 1},
+        {"worker = { idle_tx_timeout_ms = 5000; kafka_ack_timeout_ms = 2500; };\n", 1},
+        {"worker = { idle_tx_timeout_ms = 15000; };\n", 0},
+        {"worker = { kafka_ack_timeout_ms = 10001; };\n", 0},
+        {"worker = { idle_tx_timeout_ms = 4000; kafka_ack_timeout_ms = 3900; };\n", 0},
+    };
+    for (size_t i = 0; i < VG_ARRAY_LEN(cases); i++) {
+        const char *p = write_conf(cases[i].text);
+        struct vg_config *cfg = NULL;
+        char err[512] = "";
+        int rc = vg_config_load(p, &cfg, err, sizeof(err));
+        if (cases[i].ok) {
+            if (rc)
+                fail_msg("case %zu refused: %s", i, err);
+            vg_config_free(cfg);
+            continue;
+        }
+        if (rc != VG_ECONFIG)
+            fail_msg("case %zu: expected VG_ECONFIG, got %d", i, rc);
+        assert_null(cfg);
+        const char *const words[] = {"worker.kafka_ack_timeout_ms", "worker.idle_tx_timeout_ms",
+                                     "at most half", p};
+        for (size_t k = 0; k < VG_ARRAY_LEN(words); k++)
+            if (!strstr(err, words[k]))
+                fail_msg("case %zu: error \"%s\" lacks \"%s\"", i, err, words[k]);
+    }
+    /* The environment counts as much as the file. */
+    setenv("VIGIL_WORKER_IDLE_TX_TIMEOUT_MS", "8000", 1);
+    struct vg_config *cfg = NULL;
+    char err[512] = "";
+    assert_int_equal(vg_config_load(NULL, &cfg, err, sizeof(err)), VG_ECONFIG);
+    assert_non_null(strstr(err, "worker.kafka_ack_timeout_ms (10000)"));
+    setenv("VIGIL_WORKER_KAFKA_ACK_TIMEOUT_MS", "4000", 1);
+    assert_int_equal(vg_config_load(NULL, &cfg, err, sizeof(err)), 0);
+    assert_int_equal(cfg->worker_kafka_ack_timeout_ms, 4000);
+    vg_config_free(cfg);
+}
+
 /* The shipped config documents and loads: every setting of the table appears in it. */
 static void test_shipped_config_loads_and_documents_every_setting(void **state)
 {
@@ -221,6 +269,8 @@ int main(void)
         cmocka_unit_test_teardown(test_environment_overrides_the_file, teardown),
         cmocka_unit_test_teardown(test_bad_environment_value_names_the_variable, teardown),
         cmocka_unit_test_teardown(test_tenants_and_schedules_parse, teardown),
+        cmocka_unit_test_teardown(test_kafka_ack_timeout_must_stay_well_below_idle_tx_timeout,
+                                  teardown),
         cmocka_unit_test_teardown(test_shipped_config_loads_and_documents_every_setting,
                                   teardown),
     };

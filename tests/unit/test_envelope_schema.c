@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "envelope.h"
+#include "ingest.h"
 #include "event.h"
 #include "session.h"
 

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "envelope.h"
+#include "ingest.h"
 #include "event.h"
 #include "policy.h"
 #include "session.h"

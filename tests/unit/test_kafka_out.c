@@ -19,7 +19,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "config.h"
-#include "envelope.h"
+#include "ingest.h"
 #include "kafka_out.h"
 #include "log.h"
 #include "stats.h"
@@ -77,9 +77,9 @@ static void fill(struct vg_outbox *o, size_t n, enum vg_topic topic)
     for (size_t i = 0; i < n; i++) {
         char id[VG_UUID_STR_LEN];
         vg_uuid_v7(vg_now_ms(), id);
-        json_t *env = vg_envelope_new(&in, id, "test");
-        vg_outbox_add(o, topic, "demo", id, env, id);
-        json_decref(env);
+        struct vg_event ev;
+        vg_ingest_event(&ev, &in, id, "test");
+        vg_outbox_add(o, topic, &ev);
     }
 }
 

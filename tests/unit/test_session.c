@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "envelope.h"
+#include "ingest.h"
 #include "session.h"
 
 #define RECEIVED_US 1795398847000000LL /* 2026-11-23T01:54:07Z */

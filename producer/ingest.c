@@ -1,4 +1,4 @@
-#include "envelope.h"
+#include "ingest.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,14 +47,7 @@ void vg_outbox_free(struct vg_outbox *o)
     memset(o, 0, sizeof(*o));
 }
 
-static int dump_cb(const char *buf, size_t size, void *data)
-{
-    vg_buf_append(data, buf, size);
-    return 0;
-}
-
-void vg_outbox_add(struct vg_outbox *o, enum vg_topic topic, const char *tenant,
-                   const char *key_id, json_t *env, const char *event_id)
+void vg_outbox_add(struct vg_outbox *o, enum vg_topic topic, const struct vg_event *ev)
 {
     if (o->n == o->cap) {
         o->cap = o->cap ? o->cap * 2 : 16;
@@ -62,14 +55,14 @@ void vg_outbox_add(struct vg_outbox *o, enum vg_topic topic, const char *tenant,
     }
     struct vg_outmsg *m = &o->msgs[o->n++];
     m->topic = topic;
-    snprintf(m->event_id, sizeof(m->event_id), "%s", event_id);
+    snprintf(m->event_id, sizeof(m->event_id), "%s", ev->event_id);
     /* Key and value are NUL-terminated inside the buffer, for logs and tests. */
     m->key_off = o->data.len;
-    vg_buf_printf(&o->data, "%s/%s", tenant, key_id);
+    vg_envelope_key(&o->data, ev->tenant, vg_envelope_key_id(ev));
     m->key_len = o->data.len - m->key_off;
     vg_buf_putc(&o->data, '\0');
     m->val_off = o->data.len;
-    json_dump_callback(env, dump_cb, &o->data, JSON_COMPACT);
+    vg_envelope_encode(ev, &o->data);
     m->val_len = o->data.len - m->val_off;
     vg_buf_putc(&o->data, '\0');
 }
@@ -96,29 +89,6 @@ int vg_ctime_parse(const struct vg_ingest *in, const char *s, int future_rule,
     out->us = us;
     out->adjusted = us != out->client_us;
     return 0;
-}
-
-int vg_check_name(const char *s, size_t n, size_t max, int upper)
-{
-    if (n < 1 || n > max)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-              c == ':' || c == '-' || (upper && c >= 'A' && c <= 'Z')))
-            return 0;
-    }
-    return 1;
-}
-
-int vg_check_text(const char *s, size_t n, size_t max)
-{
-    if (n < 1 || n > max)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return 0;
-    return 1;
 }
 
 int vg_json_too_deep(const json_t *v, int limit)
@@ -161,35 +131,27 @@ size_t vg_json_size(const json_t *v)
     return n;
 }
 
-json_t *vg_envelope_new(const struct vg_ingest *in, const char *event_id, const char *type)
+void vg_ingest_event(struct vg_event *ev, const struct vg_ingest *in, const char *event_id,
+                     const char *type)
 {
-    json_t *env = json_object();
-    json_object_set_new(env, "v", json_integer(VG_ENVELOPE_VERSION));
-    json_object_set_new(env, "tenant", json_string(in->tenant));
-    json_object_set_new(env, "event_id", json_string(event_id));
-    json_object_set_new(env, "type", json_string(type));
-    return env;
+    vg_envelope_init(ev);
+    ev->tenant = in->tenant;
+    ev->event_id = event_id;
+    ev->type = type;
 }
 
-void vg_envelope_time(json_t *env, const char *field, int64_t us)
+void vg_ingest_times(struct vg_event *ev, const struct vg_ingest *in, const struct vg_ctime *t,
+                     const char *client_text)
 {
-    char ts[VG_TS_LEN];
-    vg_time_format(us, ts);
-    json_object_set_new(env, field, json_string(ts));
-}
-
-void vg_envelope_times(json_t *env, const struct vg_ingest *in, const struct vg_ctime *t,
-                       const char *client_text)
-{
-    vg_envelope_time(env, "occurred_at", t ? t->us : in->received_us);
-    vg_envelope_time(env, "received_at", in->received_us);
+    ev->occurred_us = t ? t->us : in->received_us;
+    ev->received_us = in->received_us;
     if (t && t->adjusted && client_text)
-        json_object_set_new(env, "client_occurred_at", json_string(client_text));
-    if (in->has_sent_at)
-        json_object_set_new(env, "clock_skew_ms",
-                            json_integer((in->received_us - in->sent_at_us) / 1000));
-    if (t && t->future)
-        json_object_set_new(env, "clock_flag", json_string("future"));
+        ev->client_occurred_at = client_text;
+    if (in->has_sent_at) {
+        ev->has_clock_skew = 1;
+        ev->clock_skew_ms = (in->received_us - in->sent_at_us) / 1000;
+    }
+    ev->clock_future = t && t->future;
 }
 
 int vg_json_body_object(const char *body, size_t len, json_t **out, struct vg_reject *rej)

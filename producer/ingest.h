@@ -1,42 +1,30 @@
 /*
- * envelope.h - what the producer writes to Kafka, and why it refuses a request.
+ * ingest.h - what one request makes of its messages, and why it is refused.
  *
- * Every Kafka value is a versioned JSON envelope (DESIGN.md section 5; the
- * JSON Schemas are schemas/json/event.json and schemas/json/signal.json).
- * The parsers in event.c and session.c validate a request's body completely
- * and append one envelope per message to an outbox; kafka_out.c produces the
- * outbox only when the whole request is valid, so a batch is all-or-nothing.
- * A refused request fills a struct vg_reject: the HTTP status and the JSON
+ * The parsers in event.c and session.c validate a request's body completely,
+ * fill one envelope (common/envelope.h: the wire format and its field rules)
+ * per message, enriched with the request's tenant, times and clock
+ * correction, and append it to an outbox; kafka_out.c produces the outbox
+ * only when the whole request is valid, so a batch is all-or-nothing. A
+ * refused request fills a struct vg_reject: the HTTP status and the JSON
  * error body of DESIGN.md section 4.
  *
  * Nothing here does I/O or takes a lock: it is unit-tested on its own.
  */
-#ifndef VG_ENVELOPE_H
-#define VG_ENVELOPE_H
+#ifndef VG_INGEST_H
+#define VG_INGEST_H
 
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "crypto.h"
+#include "envelope.h"
 #include "err.h"
 #include "util.h"
 
-#define VG_ENVELOPE_VERSION 1
-#define VG_SCHEMA_EVENT "event/1"   /* the vigil-schema header of vigil.events */
-#define VG_SCHEMA_SIGNAL "signal/1" /* ... and of vigil.heartbeats */
-
-/* Field rules of DESIGN.md section 4. */
-#define VG_TYPE_MAX 64     /* type, kind, reason: [a-z0-9_.:-]{1,64} */
-#define VG_ID_MAX 128      /* session_id, visitor_id, user_id */
-#define VG_URL_MAX 2048    /* url, and the target of a tracking link */
-#define VG_TENANT_MAX 64   /* tenant ids, as config.c checks them */
-#define VG_JSON_MAX_DEPTH 32 /* nesting of one event or session body, itself level 1 */
-
 /* An occurred_at further than this ahead of receipt is replaced and flagged. */
 #define VG_FUTURE_LIMIT_US (86400LL * 1000000LL)
-
-enum vg_topic { VG_TOPIC_EVENTS, VG_TOPIC_HEARTBEATS, VG_TOPIC_COUNT };
 
 /* Why a request is refused: DESIGN.md section 4's error body and its status. */
 struct vg_reject {
@@ -85,12 +73,9 @@ static inline const char *vg_outmsg_value(const struct vg_outbox *o, const struc
     return o->data.data + m->val_off;
 }
 
-/*
- * Appends one message: env serialized compactly as the value, and the key
- * "<tenant>/<key_id>". env is not consumed. event_id is copied.
- */
-void vg_outbox_add(struct vg_outbox *o, enum vg_topic topic, const char *tenant,
-                   const char *key_id, json_t *env, const char *event_id);
+/* Appends ev to o for topic: encoded as the value, keyed "<tenant>/<key id>"
+ * (common/envelope.h). ev is borrowed; its event_id is copied. */
+void vg_outbox_add(struct vg_outbox *o, enum vg_topic topic, const struct vg_event *ev);
 
 /* What every envelope of one request shares. */
 struct vg_ingest {
@@ -124,28 +109,22 @@ struct vg_ctime {
 int vg_ctime_parse(const struct vg_ingest *in, const char *s, int future_rule,
                    struct vg_ctime *out) VG_MUSTCHECK;
 
-/* 1 if s (n bytes) is 1..max characters of [a-z0-9_.:-], with A-Z too if upper. */
-int vg_check_name(const char *s, size_t n, size_t max, int upper);
-
-/* 1 if s (n bytes) is 1..max bytes without control characters. */
-int vg_check_text(const char *s, size_t n, size_t max);
-
 /* 1 if v nests objects and arrays deeper than limit levels (v is level 1). */
 int vg_json_too_deep(const json_t *v, int limit);
 
 /* Compact serialized size of v in bytes (what max_event_bytes bounds). */
 size_t vg_json_size(const json_t *v);
 
-/* A new envelope {"v":1,"tenant","event_id","type"}; the caller adds the rest. */
-json_t *vg_envelope_new(const struct vg_ingest *in, const char *event_id, const char *type);
+/* Empties ev, then sets the tenant of in, event_id and type; the caller
+ * sets the rest. ev borrows every string. */
+void vg_ingest_event(struct vg_event *ev, const struct vg_ingest *in, const char *event_id,
+                     const char *type);
 
-/* Sets field to the RFC 3339 UTC form of epoch microseconds. */
-void vg_envelope_time(json_t *env, const char *field, int64_t us);
-
-/* Sets occurred_at, received_at and, when the client's time was changed,
- * client_occurred_at, clock_skew_ms and clock_flag. t NULL: receipt time. */
-void vg_envelope_times(json_t *env, const struct vg_ingest *in, const struct vg_ctime *t,
-                       const char *client_text);
+/* Sets ev's occurred_at, received_at and, when the client's time was
+ * changed, client_occurred_at (client_text), clock_skew_ms and clock_flag.
+ * t NULL: the receipt time. */
+void vg_ingest_times(struct vg_event *ev, const struct vg_ingest *in, const struct vg_ctime *t,
+                     const char *client_text);
 
 /* Parses a body that must be a JSON object, or empty (then *out is an empty
  * object). Returns 0 or fills rej (400) and returns -1. */
