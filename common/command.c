@@ -64,24 +64,12 @@ static const struct vg_command_param reprocess_params[] = {
     END,
 };
 
-static int fail(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-    return VG_EINVAL;
-}
-
 static int erase_check(const json_t *params, char *errstr, size_t errstr_size)
 {
     int v = json_object_get(params, "visitor_id") != NULL;
     int u = json_object_get(params, "user_id") != NULL;
     if (v == u)
-        return fail(errstr, errstr_size, "exactly one of visitor_id and user_id is required");
+        return vg_einval(errstr, errstr_size, "exactly one of visitor_id and user_id is required");
     return 0;
 }
 
@@ -90,9 +78,9 @@ static int reprocess_check(const json_t *params, char *errstr, size_t errstr_siz
     int64_t from, to;
     if (vg_time_parse(json_string_value(json_object_get(params, "from")), &from) ||
         vg_time_parse(json_string_value(json_object_get(params, "to")), &to))
-        return fail(errstr, errstr_size, "from and to must be RFC 3339 times");
+        return vg_einval(errstr, errstr_size, "from and to must be RFC 3339 times");
     if (from >= to)
-        return fail(errstr, errstr_size, "from must be before to");
+        return vg_einval(errstr, errstr_size, "from must be before to");
     return 0;
 }
 
@@ -149,19 +137,19 @@ static int param_check(const struct vg_command_param *p, const json_t *v, char *
     switch (p->type) {
     case VG_PARAM_INT: {
         if (!json_is_integer(v))
-            return fail(errstr, errstr_size, "parameter %s must be an integer", p->name);
+            return vg_einval(errstr, errstr_size, "parameter %s must be an integer", p->name);
         json_int_t n = json_integer_value(v);
         if (n < p->min || n > p->max)
-            return fail(errstr, errstr_size, "parameter %s must be within [%lld, %lld]", p->name,
+            return vg_einval(errstr, errstr_size, "parameter %s must be within [%lld, %lld]", p->name,
                         (long long)p->min, (long long)p->max);
         return 0;
     }
     case VG_PARAM_STRING: {
         if (!json_is_string(v))
-            return fail(errstr, errstr_size, "parameter %s must be a string", p->name);
+            return vg_einval(errstr, errstr_size, "parameter %s must be a string", p->name);
         size_t n = json_string_length(v);
         if ((int64_t)n < p->min || (int64_t)n > p->max || !text_ok(json_string_value(v), n))
-            return fail(errstr, errstr_size,
+            return vg_einval(errstr, errstr_size,
                         "parameter %s must be %lld to %lld characters, none of them control "
                         "characters",
                         p->name, (long long)p->min, (long long)p->max);
@@ -171,32 +159,32 @@ static int param_check(const struct vg_command_param *p, const json_t *v, char *
         int64_t us;
         if (!json_is_string(v) || json_string_length(v) > 64 ||
             vg_time_parse(json_string_value(v), &us))
-            return fail(errstr, errstr_size, "parameter %s must be an RFC 3339 time", p->name);
+            return vg_einval(errstr, errstr_size, "parameter %s must be an RFC 3339 time", p->name);
         return 0;
     }
     }
-    return fail(errstr, errstr_size, "parameter %s has an unknown type", p->name);
+    return vg_einval(errstr, errstr_size, "parameter %s has an unknown type", p->name);
 }
 
 int vg_command_check_params(const struct vg_command_def *def, const json_t *params, char *errstr,
                             size_t errstr_size)
 {
     if (!json_is_object(params))
-        return fail(errstr, errstr_size, "params must be an object");
+        return vg_einval(errstr, errstr_size, "params must be an object");
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)params, key, v)
     {
         const struct vg_command_param *p = param_find(def, key);
         if (!p)
-            return fail(errstr, errstr_size, "%s has no parameter \"%.64s\"", def->name, key);
+            return vg_einval(errstr, errstr_size, "%s has no parameter \"%.64s\"", def->name, key);
         int rc = param_check(p, v, errstr, errstr_size);
         if (rc)
             return rc;
     }
     for (const struct vg_command_param *p = def->params; p->name; p++)
         if (p->required && !json_object_get(params, p->name))
-            return fail(errstr, errstr_size, "%s requires parameter %s", def->name, p->name);
+            return vg_einval(errstr, errstr_size, "%s requires parameter %s", def->name, p->name);
     return def->check ? def->check(params, errstr, errstr_size) : 0;
 }
 
@@ -206,18 +194,18 @@ int vg_command_param_parse(const struct vg_command_def *def, const char *name, c
     const struct vg_command_param *p = param_find(def, name);
     *out = NULL;
     if (!p)
-        return fail(errstr, errstr_size, "%s has no parameter \"%s\"", def->name, name);
+        return vg_einval(errstr, errstr_size, "%s has no parameter \"%s\"", def->name, name);
     json_t *v;
     if (p->type == VG_PARAM_INT) {
         int64_t n;
         if (vg_parse_int64(text, INT64_MIN, INT64_MAX, &n))
-            return fail(errstr, errstr_size, "parameter %s must be an integer, not \"%s\"", name,
+            return vg_einval(errstr, errstr_size, "parameter %s must be an integer, not \"%s\"", name,
                         text);
         v = json_integer((json_int_t)n);
     } else {
         v = json_string(text);
         if (!v)
-            return fail(errstr, errstr_size, "parameter %s is not UTF-8", name);
+            return vg_einval(errstr, errstr_size, "parameter %s is not UTF-8", name);
     }
     int rc = param_check(p, v, errstr, errstr_size);
     if (rc) {

@@ -1,5 +1,8 @@
 #include "err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *vg_strerror(int err)
 {
     switch (err) {
@@ -28,4 +31,13 @@ const char *vg_errname(int err)
     default:
         return "UNKNOWN";
     }
+}
+
+int vg_einval(char *errstr, size_t errstr_size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errstr, errstr_size, fmt, ap);
+    va_end(ap);
+    return VG_EINVAL;
 }

@@ -8,6 +8,8 @@
 #ifndef VG_ERR_H
 #define VG_ERR_H
 
+#include <stddef.h>
+
 #define VG_MUSTCHECK __attribute__((warn_unused_result))
 
 /* X(name, message): one line per code, in one place. */
@@ -42,5 +44,10 @@ const char *vg_strerror(int err);
 
 /* Returns the code's name without prefix ("TIMEOUT"), for logs and metrics. */
 const char *vg_errname(int err);
+
+/* Formats a message into errstr (errstr_size bytes, always terminated) and
+ * returns VG_EINVAL: the one line of a validator that refuses its input. */
+int vg_einval(char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -39,18 +39,6 @@ static const struct {
     {"@hourly", "0 * * * *"},
 };
 
-static int fail(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-    return VG_EINVAL;
-}
-
 /* A number or a name of field f at *p (advanced past it). */
 static int value(const struct field *f, const char **p, int *out, char *errstr, size_t errstr_size)
 {
@@ -63,7 +51,7 @@ static int value(const struct field *f, const char **p, int *out, char *errstr, 
                 break;
         }
         if (v < f->min || v > f->max)
-            return fail(errstr, errstr_size, "%s: %ld is outside %d-%d", f->name, v, f->min,
+            return vg_einval(errstr, errstr_size, "%s: %ld is outside %d-%d", f->name, v, f->min,
                         f->max);
         *out = (int)v;
         *p = s;
@@ -81,12 +69,12 @@ static int value(const struct field *f, const char **p, int *out, char *errstr, 
             }
         }
         if (!f->names)
-            return fail(errstr, errstr_size, "%s: \"%.*s\" is not a number", f->name, (int)n, s);
-        return fail(errstr, errstr_size, "%s: unknown name \"%.*s\"", f->name, (int)n, s);
+            return vg_einval(errstr, errstr_size, "%s: \"%.*s\" is not a number", f->name, (int)n, s);
+        return vg_einval(errstr, errstr_size, "%s: unknown name \"%.*s\"", f->name, (int)n, s);
     }
     if (!*s || *s == ',')
-        return fail(errstr, errstr_size, "%s: a value is missing", f->name);
-    return fail(errstr, errstr_size, "%s: unexpected \"%c\"", f->name, *s);
+        return vg_einval(errstr, errstr_size, "%s: a value is missing", f->name);
+    return vg_einval(errstr, errstr_size, "%s: unexpected \"%c\"", f->name, *s);
 }
 
 /* One list item of field f in [s, end): sets its bits in *bits. */
@@ -95,7 +83,7 @@ static int item(const struct field *f, const char *s, const char *end, uint64_t 
 {
     int lo, hi, step = 1;
     if (s == end)
-        return fail(errstr, errstr_size, "%s: empty list item", f->name);
+        return vg_einval(errstr, errstr_size, "%s: empty list item", f->name);
     if (*s == '*') {
         lo = f->min;
         hi = f->max;
@@ -110,7 +98,7 @@ static int item(const struct field *f, const char *s, const char *end, uint64_t 
             if ((rc = value(f, &s, &hi, errstr, errstr_size)))
                 return rc;
             if (hi < lo)
-                return fail(errstr, errstr_size, "%s: range %d-%d runs backwards", f->name, lo, hi);
+                return vg_einval(errstr, errstr_size, "%s: range %d-%d runs backwards", f->name, lo, hi);
         } else if (s < end && *s == '/') {
             hi = f->max; /* "5/15": from 5 to the end */
         }
@@ -118,17 +106,17 @@ static int item(const struct field *f, const char *s, const char *end, uint64_t 
     if (s < end && *s == '/') {
         s++;
         if (s == end || !isdigit((unsigned char)*s))
-            return fail(errstr, errstr_size, "%s: a step must be a number", f->name);
+            return vg_einval(errstr, errstr_size, "%s: a step must be a number", f->name);
         long v = 0;
         while (s < end && isdigit((unsigned char)*s) && v <= 1000)
             v = v * 10 + (*s++ - '0');
         if (v < 1 || v > f->max - f->min + 1)
-            return fail(errstr, errstr_size, "%s: step %ld is outside 1-%d", f->name, v,
+            return vg_einval(errstr, errstr_size, "%s: step %ld is outside 1-%d", f->name, v,
                         f->max - f->min + 1);
         step = (int)v;
     }
     if (s != end)
-        return fail(errstr, errstr_size, "%s: unexpected \"%.*s\"", f->name, (int)(end - s), s);
+        return vg_einval(errstr, errstr_size, "%s: unexpected \"%.*s\"", f->name, (int)(end - s), s);
     for (int v = lo; v <= hi; v += step)
         *bits |= (uint64_t)1 << v;
     return 0;
@@ -158,7 +146,7 @@ int vg_cron_parse(const char *expr, struct vg_cron *out, char *errstr, size_t er
 {
     memset(out, 0, sizeof(*out));
     if (!expr)
-        return fail(errstr, errstr_size, "no expression");
+        return vg_einval(errstr, errstr_size, "no expression");
     while (isspace((unsigned char)*expr))
         expr++;
     if (*expr == '@') {
@@ -169,11 +157,11 @@ int vg_cron_parse(const char *expr, struct vg_cron *out, char *errstr, size_t er
                 while (isspace((unsigned char)*rest))
                     rest++;
                 if (*rest)
-                    return fail(errstr, errstr_size, "%s takes no fields after it", macros[i].name);
+                    return vg_einval(errstr, errstr_size, "%s takes no fields after it", macros[i].name);
                 return vg_cron_parse(macros[i].expansion, out, errstr, errstr_size);
             }
         }
-        return fail(errstr, errstr_size, "unknown macro \"%.*s\"", (int)n, expr);
+        return vg_einval(errstr, errstr_size, "unknown macro \"%.*s\"", (int)n, expr);
     }
     const char *start[F_COUNT + 1], *end[F_COUNT + 1];
     int n = 0;
@@ -183,7 +171,7 @@ int vg_cron_parse(const char *expr, struct vg_cron *out, char *errstr, size_t er
         if (!*p)
             break;
         if (n == F_COUNT)
-            return fail(errstr, errstr_size,
+            return vg_einval(errstr, errstr_size,
                         "expected 5 fields (minute hour day-of-month month day-of-week), got "
                         "more");
         start[n] = p;
@@ -192,7 +180,7 @@ int vg_cron_parse(const char *expr, struct vg_cron *out, char *errstr, size_t er
         end[n++] = p;
     }
     if (n != F_COUNT)
-        return fail(errstr, errstr_size,
+        return vg_einval(errstr, errstr_size,
                     "expected 5 fields (minute hour day-of-month month day-of-week), got %d", n);
     uint64_t bits[F_COUNT];
     int star[F_COUNT];
@@ -216,7 +204,7 @@ int vg_cron_parse(const char *expr, struct vg_cron *out, char *errstr, size_t er
             for (int d = 1; d <= month_days[m] && out->months >> m & 1 && !exists; d++)
                 exists = out->mdays >> d & 1;
         if (!exists)
-            return fail(errstr, errstr_size,
+            return vg_einval(errstr, errstr_size,
                         "never fires: no chosen day-of-month exists in the chosen months");
     }
     return 0;
