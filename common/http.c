@@ -57,6 +57,7 @@ int vg_http_serve_common(struct MHD_Connection *conn, const char *method, const 
             return vg_http_respond(conn, 405, "text/plain", "method not allowed\n", 19);
         struct vg_buf b = {0};
         vg_metrics_render(&b);
+        vg_metrics_render_process(&b);
         int rc = vg_http_respond(conn, 200, "text/plain; version=0.0.4; charset=utf-8",
                                  b.data ? b.data : "", b.len);
         vg_buf_free(&b);

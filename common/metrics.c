@@ -1,5 +1,6 @@
 #include "metrics.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -7,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 struct vg_series {
     const struct vg_metric *family;
@@ -153,6 +156,13 @@ struct vg_series *vg_metric_plain(struct vg_metric *m)
     return lookup(m, NULL);
 }
 
+void vg_metric_init_series(struct vg_metric *m, const char *const *values, size_t n)
+{
+    size_t k = m->nlabels ? m->nlabels : 1;
+    for (size_t i = 0; i + k <= n * k; i += k)
+        (void)lookup(m, (const char **)values + i);
+}
+
 void vg_counter_add(struct vg_series *s, uint64_t n)
 {
     atomic_fetch_add_explicit(&s->count, n, memory_order_relaxed);
@@ -204,16 +214,31 @@ double vg_series_value(struct vg_series *s)
     return (double)atomic_load(&s->count);
 }
 
+const char *vg_metrics_format(double v, char buf[32])
+{
+    /* The shortest %g that reads back as the same double: 0.1, not
+     * 0.10000000000000001 (what Go's strconv 'g', -1 prints). Whole
+     * numbers as integers: 300, not 3e+02. */
+    if (fabs(v) < 1e15 && v == (double)(int64_t)v) {
+        snprintf(buf, 32, "%lld", (long long)v);
+        return buf;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, 32, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return buf;
+}
+
 static void put_number(struct vg_buf *out, double v)
 {
     if (isnan(v))
         vg_buf_puts(out, "NaN");
     else if (isinf(v))
         vg_buf_puts(out, v > 0 ? "+Inf" : "-Inf");
-    else if (v == (double)(int64_t)v && fabs(v) < 1e15)
-        vg_buf_printf(out, "%lld", (long long)v);
     else
-        vg_buf_printf(out, "%.17g", v);
+        vg_buf_puts(out, vg_metrics_format(v, (char[32]){0}));
 }
 
 /* Label values escape backslash, double quote and newline. */
@@ -274,10 +299,7 @@ static void render_series(struct vg_buf *out, const struct vg_metric *m, struct 
     uint64_t count = atomic_load(&s->count);
     for (size_t i = 0; i < m->nbounds; i++) {
         char le[32];
-        struct vg_buf tmp = {0};
-        put_number(&tmp, m->bounds[i]);
-        snprintf(le, sizeof(le), "%s", tmp.data);
-        vg_buf_free(&tmp);
+        vg_metrics_format(m->bounds[i], le);
         vg_buf_printf(out, "%s_bucket", m->name);
         put_labels(out, m, s, le);
         vg_buf_printf(out, " %llu\n", (unsigned long long)s->buckets[i]);
@@ -292,6 +314,91 @@ static void render_series(struct vg_buf *out, const struct vg_metric *m, struct 
     put_labels(out, m, s, NULL);
     vg_buf_printf(out, " %llu\n", (unsigned long long)count);
     pthread_mutex_unlock(&s->lock);
+}
+
+/* One gauge or counter line of the process_* families. */
+static void put_process(struct vg_buf *out, const char *name, const char *type, const char *help,
+                        double v)
+{
+    vg_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s ", name, help, name, type, name);
+    put_number(out, v);
+    vg_buf_putc(out, '\n');
+}
+
+/* The fields of /proc/self/stat after the command name: utime and stime
+ * (14, 15), starttime (22), vsize (23), rss in pages (24). */
+static int read_proc_stat(double *cpu_s, double *start_ticks, double *vsize, double *rss_pages)
+{
+    char line[1024];
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (!f)
+        return -1;
+    size_t n = fread(line, 1, sizeof(line) - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    const char *p = strrchr(line, ')'); /* the name may hold spaces and parentheses */
+    unsigned long long ut, st, start, vs;
+    long long rss;
+    if (!p || sscanf(p + 2,
+                     "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
+                     "%*d %*d %llu %llu %lld",
+                     &ut, &st, &start, &vs, &rss) != 5)
+        return -1;
+    double hz = (double)sysconf(_SC_CLK_TCK);
+    *cpu_s = (double)(ut + st) / hz;
+    *start_ticks = (double)start / hz;
+    *vsize = (double)vs;
+    *rss_pages = (double)rss;
+    return 0;
+}
+
+/* Boot time (btime of /proc/stat), to turn starttime into Unix time. */
+static double boot_time(void)
+{
+    char line[256];
+    double bt = 0;
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "btime %lf", &bt) == 1)
+            break;
+    fclose(f);
+    return bt;
+}
+
+static double open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return 0;
+    double n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the directory stream's own descriptor */
+}
+
+void vg_metrics_render_process(struct vg_buf *out)
+{
+    double cpu, start, vsize, rss;
+    if (read_proc_stat(&cpu, &start, &vsize, &rss))
+        return; /* not Linux: the process_* families are left out */
+    put_process(out, "process_cpu_seconds_total", "counter",
+                "Total user and system CPU time spent in seconds.", cpu);
+    put_process(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+                rss * (double)sysconf(_SC_PAGESIZE));
+    put_process(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+                vsize);
+    put_process(out, "process_open_fds", "gauge", "Number of open file descriptors.",
+                open_fds());
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        put_process(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+                    (double)rl.rlim_cur);
+    put_process(out, "process_start_time_seconds", "gauge",
+                "Start time of the process since unix epoch in seconds.", boot_time() + start);
 }
 
 void vg_metrics_render(struct vg_buf *out)

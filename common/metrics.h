@@ -55,6 +55,30 @@ double vg_series_value(struct vg_series *s);
 /* Appends the whole registry in Prometheus text format 0.0.4. */
 void vg_metrics_render(struct vg_buf *out);
 
+/*
+ * Appends the process_* families every Prometheus client library exports
+ * (process_cpu_seconds_total, process_resident_memory_bytes,
+ * process_virtual_memory_bytes, process_open_fds, process_max_fds,
+ * process_start_time_seconds), read from /proc/self at each call. Appends
+ * nothing where /proc is not there.
+ */
+void vg_metrics_render_process(struct vg_buf *out);
+
+/*
+ * Writes v into buf in the shortest form that reads back as the same double
+ * ("0.1", "2.5", "1e-05") and returns buf. Integers and infinities are the
+ * caller's to special-case if it wants "+Inf".
+ */
+const char *vg_metrics_format(double v, char buf[32]);
+
+/*
+ * Creates the series of each label set at 0, so that a counter's first
+ * increment is seen by increase() and rate(). values holds n label sets of
+ * as many values as the family declared, one after the other (a family with
+ * one label: n values).
+ */
+void vg_metric_init_series(struct vg_metric *m, const char *const *values, size_t n);
+
 /* Frees every family and series (at exit, and between unit tests). */
 void vg_metrics_reset(void);
 
