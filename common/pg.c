@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 
 static void one_line(char *s)
 {
@@ -31,6 +32,29 @@ static void on_notice(void *arg, const char *message)
     vg_debug("database notice: %.*s", (int)strcspn(message, "\n"), message);
 }
 
+/* vigil_db_errors_total{class}: the first two characters of the SQLSTATE
+ * (PostgreSQL's error classes: 08 connection, 40 rollback, 23 integrity,
+ * ...); a failure with no SQLSTATE (connection lost or refused) counts as
+ * 08. Declared on first use; the name lookup is on the error path only. */
+static struct vg_metric *db_errors(void)
+{
+    return vg_metrics_counter("vigil_db_errors_total",
+                              "Database errors by SQLSTATE class (08 connection, 40 "
+                              "serialization or deadlock, 23 integrity, 42 syntax or missing "
+                              "object, ...).",
+                              "class");
+}
+
+static void count_error(const char *state)
+{
+    char cls[3] = "08";
+    if (state && state[0] && state[1]) {
+        cls[0] = state[0];
+        cls[1] = state[1];
+    }
+    vg_counter_add(vg_metric_series(db_errors(), cls), 1);
+}
+
 static int connect_once(struct vg_pg *pg, char *errstr, size_t errstr_size)
 {
     const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
@@ -42,6 +66,7 @@ static int connect_once(struct vg_pg *pg, char *errstr, size_t errstr_size)
         return 0;
     }
     vg_pg_error(pg->conn, NULL, errstr, errstr_size);
+    count_error(NULL);
     PQfinish(pg->conn);
     pg->conn = NULL;
     return VG_ETRANSIENT;
@@ -55,6 +80,9 @@ int vg_pg_open(struct vg_pg *pg, const char *url, const char *application_name, 
     pg->application_name = application_name ? application_name : "vigil";
     pg->backoff.base_ms = 100;
     pg->backoff.cap_ms = 5000;
+    static const char *const classes[] = {"08", "22", "23", "25", "40", "42",
+                                          "53", "54", "55", "57", "XX"};
+    vg_metric_init_series(db_errors(), classes, VG_ARRAY_LEN(classes));
     return connect_once(pg, errstr, errstr_size);
 }
 
@@ -92,9 +120,10 @@ void vg_pg_close(struct vg_pg *pg)
 
 int vg_pg_classify(PGconn *conn, const PGresult *res)
 {
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    count_error(state);
     if (!conn || PQstatus(conn) != CONNECTION_OK)
         return VG_ETRANSIENT;
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     if (!state)
         return res ? VG_EDB : VG_ETRANSIENT;
     /* 08 connection, 40 transaction rollback (serialization, deadlock),

@@ -44,7 +44,8 @@ void vg_pg_close(struct vg_pg *pg);
  * VG_EDB for a value the database refuses (a data exception, a constraint: the
  * data's fault); VG_ESQL for a statement it refuses for any other reason (a
  * missing table, a bug: ours, never a message's). res may be NULL (then only
- * the connection is looked at). */
+ * the connection is looked at). Counts the failure in
+ * vigil_db_errors_total{class} (the SQLSTATE class; 08 without one). */
 int vg_pg_classify(PGconn *conn, const PGresult *res);
 
 /*

@@ -27,6 +27,7 @@ int main(int argc, char **argv)
     if (rc)
         return rc < 0 ? 0 : rc;
     vg_stats_init();
+    vg_stats_tenants(app.cfg);
 
     char err[512];
     struct vg_kout *kout = vg_kout_new(app.cfg, err, sizeof(err));
@@ -52,8 +53,10 @@ int main(int argc, char **argv)
         if (vg_reload_requested) {
             vg_reload_requested = 0;
             struct vg_config *old;
-            if (vg_app_reload(&app, &old))
+            if (vg_app_reload(&app, &old)) {
+                vg_stats_tenants(app.cfg);
                 vg_server_set_config(srv, app.cfg, old);
+            }
         }
         if (vg_kout_fatal(kout, err, sizeof(err))) {
             vg_error("kafka producer fatal error, shutting down: %s", err);

@@ -184,6 +184,8 @@ void vg_req_reject(struct vg_req *r, const struct vg_reject *rej)
     int counted = rej->status != 404 && rej->status != 405 && strcmp(r->method, "OPTIONS");
     if (counted && r->route >= VG_ROUTE_EVENTS && r->route <= VG_ROUTE_TRACK)
         vg_stats_reject(reject_reason(rej), r->nevents > 0 ? (uint64_t)r->nevents : 1);
+    if (counted)
+        vg_stats_refused(r->tenant ? r->tenant->id : NULL, rej->status);
     struct vg_log_ctx ctx = VG_LOG_CTX_INIT;
     ctx.tenant = r->tenant ? r->tenant->id : NULL;
     ctx.session_id = r->scoped ? r->scope_session : NULL;

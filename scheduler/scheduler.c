@@ -332,6 +332,12 @@ int vg_scheduler_run(struct vg_app *app)
     s.last_slot =
         vg_metrics_gauge("vigil_scheduler_last_fired_slot_seconds",
                          "Slot (Unix time) of the last command emitted, by schedule.", "schedule");
+    /* Every scheduled command's counters start at 0, so that increase()
+     * sees the first failure (the slot gauges stay absent until a slot fires). */
+    for (size_t i = 0; i < cfg->nschedules; i++) {
+        (void)vg_metric_series(s.emitted, cfg->schedules[i].command);
+        (void)vg_metric_series(s.failures, cfg->schedules[i].command);
+    }
     vg_gauge_set(s.leading, 0);
     int status = 0;
     struct vg_http *http = NULL;

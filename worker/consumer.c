@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "kafka.h"
+#include "lag.h"
 #include "log.h"
 #include "metrics.h"
 #include "offsets.h"
@@ -53,6 +54,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     struct vg_consumer *c = opaque;
     c->generation++;
+    vg_counter_add(vg_metric_series(vg_worker_stats.rebalances,
+                                    err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assign"
+                                                                                 : "revoke"),
+                   1);
+    vg_lag_forget(c);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         if (load_offsets(c, parts)) {
             /* Stopping: take nothing, so nothing can be half-done. */

@@ -23,6 +23,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     o->pending--;
     if (m->err) {
         o->failed++;
+        vg_counter_add(
+            vg_metric_series(vg_worker_stats.produce_failures, rd_kafka_topic_name(m->rkt)), 1);
         vg_warn("worker output to %s not delivered: %s", rd_kafka_topic_name(m->rkt),
                 rd_kafka_err2str(m->err));
     }
@@ -97,6 +99,7 @@ int vg_out_send_refused(struct vg_out *o, struct vg_batch *b)
             rd_kafka_poll(o->rk, 50);
         }
         if (e) {
+            vg_counter_add(vg_metric_series(vg_worker_stats.produce_failures, o->cfg->topic_dlq), 1);
             vg_warn("cannot queue a dead letter: %s", rd_kafka_err2str(e));
             wait_all(o); /* the queued ones go, the failure stands */
             return VG_ETRANSIENT;
@@ -125,6 +128,7 @@ int vg_out_queue(struct vg_out *o, const char *topic, const char *key, const cha
            RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(o->rk, 50);
     if (e) {
+        vg_counter_add(vg_metric_series(vg_worker_stats.produce_failures, topic), 1);
         vg_warn("cannot queue a message for %s: %s", topic, rd_kafka_err2str(e));
         return VG_ETRANSIENT;
     }

@@ -8,6 +8,7 @@
 #include "consumer.h"
 #include "http.h"
 #include "kafka.h"
+#include "lag.h"
 #include "log.h"
 #include "out.h"
 #include "pg.h"
@@ -67,6 +68,7 @@ static void between_batches(struct worker *w)
     if (now < w->next_chores_ms || w->batch.n > 0)
         return;
     w->next_chores_ms = now + 200;
+    vg_lag_report(&w->consumer);
     if (!w->pg.conn || PQstatus(w->pg.conn) != CONNECTION_OK)
         return;
     if (vg_summaries_send(w->pg.conn, w->cfg, w->out, 200) < 0 ||
@@ -118,7 +120,7 @@ int vg_worker_run(const struct vg_config *cfg)
     memset(&w, 0, sizeof(w));
     w.cfg = cfg;
     atomic_init(&w.db_ok, 0);
-    vg_worker_stats_init();
+    vg_worker_stats_init(cfg);
 
     struct vg_http *http = vg_http_start(cfg->worker_listen, (int)cfg->worker_http_port, ready,
                                          &w, err, sizeof(err));
