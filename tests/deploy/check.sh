@@ -89,6 +89,19 @@ else
   done < <("$PY" "$ROOT/tests/deploy/check_deploy.py" "$ROOT" "$TMP/compose.yaml" 2>&1)
 fi
 
+# -- operations (issue 19): job labels, alerts under test, Strimzi versions ----
+if [ -n "$PY" ]; then
+  while IFS= read -r line; do
+    status=${line%% *} rest=${line#* }
+    case $status in
+      PASS) result PASS "$rest" ;;
+      SKIP) result SKIP "${rest%%: *}" "${rest#*: }" ;;
+      FAIL) result FAIL "${rest%%: *}" "$([ "$rest" != "${rest#*: }" ] && echo "${rest#*: }")" ;;
+      *) result FAIL "check_ops.py output" "$line" ;;
+    esac
+  done < <("$PY" "$ROOT/tests/deploy/check_ops.py" "$ROOT" 2>&1)
+fi
+
 # -- kustomize builds ----------------------------------------------------------
 if command -v kubectl > /dev/null; then
   for k in base overlays/strimzi monitoring; do
@@ -114,8 +127,12 @@ if command -v promtool > /dev/null; then
   sed "s|/etc/prometheus/alerts.yml|$ROOT/deploy/prometheus/alerts.yml|" \
     "$ROOT/deploy/prometheus/prometheus.yml" > "$TMP/prometheus.yml"
   expect "prometheus: promtool check config prometheus.yml" promtool check config "$TMP/prometheus.yml"
+  # Every alert fires on the series that should fire it and stays quiet
+  # otherwise, with the labels of Kubernetes and of compose.
+  expect "prometheus: promtool test rules alerts.test.yml" \
+    promtool test rules "$ROOT/deploy/prometheus/alerts.test.yml"
 else
-  result SKIP "prometheus: promtool" "not installed (Debian package prometheus)"
+  result FAIL "prometheus: promtool" "not installed (Debian package prometheus; ./dev installs it)"
 fi
 
 # -- the programs accept the shipped configuration -------------------------------
