@@ -12,11 +12,12 @@
 static void usage_print(FILE *out, const struct vg_app *app, const char *usage)
 {
     fprintf(out,
-            "usage: vigil-%s [-c FILE] [--check-config] [--help]\n"
+            "usage: vigil-%s [-c FILE] [--check-config] [--help] [--version]\n"
             "  -c, --config FILE   configuration file (default: $VIGIL_CONFIG, else built-in "
             "defaults)\n"
             "      --check-config  load and validate the configuration, then exit\n"
-            "  -h, --help          this text and every setting\n%s\n",
+            "  -h, --help          this text and every setting\n"
+            "  -V, --version       the version, then exit\n%s\n",
             app->component, usage ? usage : "");
     vg_config_print_help(out);
 }
@@ -27,6 +28,7 @@ int vg_app_init(struct vg_app *app, const char *component, int argc, char **argv
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"check-config", no_argument, NULL, 'C'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     memset(app, 0, sizeof(*app));
     app->component = component;
@@ -36,7 +38,7 @@ int vg_app_init(struct vg_app *app, const char *component, int argc, char **argv
     int check = 0, c;
     vg_log_init(component);
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             app->config_path = optarg;
@@ -46,6 +48,9 @@ int vg_app_init(struct vg_app *app, const char *component, int argc, char **argv
             break;
         case 'h':
             usage_print(stdout, app, usage);
+            return -1;
+        case 'V':
+            printf("vigil-%s %s\n", component, VG_VERSION);
             return -1;
         default:
             usage_print(stderr, app, usage);

@@ -18,8 +18,8 @@ struct vg_app {
  * Parses argv and loads the configuration (file from -c, else $VIGIL_CONFIG,
  * else defaults only). usage is the program's extra usage text (may be NULL).
  * Returns 0 to go on; otherwise the process exit status to use (0 after
- * --help or a good --check-config, 1 for a bad config, 2 for a bad argument),
- * having already printed why. On 0 the caller owns app->cfg (vg_app_free).
+ * --help, --version or a good --check-config, 1 for a bad config, 2 for a bad
+ * argument), having already printed why. On 0 the caller owns app->cfg (vg_app_free).
  */
 int vg_app_init(struct vg_app *app, const char *component, int argc, char **argv,
                 const char *usage);

@@ -32,7 +32,7 @@ struct opts {
     const char *id;
 };
 
-static void usage(FILE *out)
+void vg_ctl_command_usage(FILE *out)
 {
     fprintf(out, "usage: vigilctl command NAME [--param NAME=VALUE ...] [--dry-run] [--wait]"
                  " [--timeout SECONDS] [--id COMMAND_ID]\n\ncommands and their parameters"
@@ -57,13 +57,13 @@ static int parse(struct ctl *c, struct opts *o)
     memset(o, 0, sizeof(*o));
     o->timeout_s = 300;
     if (c->argc < 2 || c->argv[1][0] == '-') {
-        usage(c->argc >= 2 && !strcmp(c->argv[1], "--help") ? stdout : stderr);
+        vg_ctl_command_usage(c->argc >= 2 && !strcmp(c->argv[1], "--help") ? stdout : stderr);
         return c->argc >= 2 && !strcmp(c->argv[1], "--help") ? -1 : 2;
     }
     o->def = vg_command_find(c->argv[1]);
     if (!o->def) {
         fprintf(stderr, "vigilctl command: unknown command \"%s\"\n", c->argv[1]);
-        usage(stderr);
+        vg_ctl_command_usage(stderr);
         return 2;
     }
     o->params = json_object();
@@ -113,7 +113,7 @@ static int parse(struct ctl *c, struct opts *o)
             o->id = optarg;
             break;
         case 'h':
-            usage(stdout);
+            vg_ctl_command_usage(stdout);
             return -1;
         default:
             return 2;
@@ -190,9 +190,13 @@ static int send_command(struct ctl *c, const struct opts *o, const char *id)
     return rc;
 }
 
-/* Prints the run's row, one field per line. */
-static void print_run(PGresult *r)
+/* Prints the run's row, one field per line (-o json: as section "run"). */
+static void print_run(struct ctl *c, PGresult *r)
 {
+    if (c->json) {
+        vg_ctl_out_set(c, "run", vg_ctl_row_json(r, 0));
+        return;
+    }
     for (int j = 0; j < PQnfields(r); j++)
         printf("%-12s %s\n", PQfname(r, j), PQgetisnull(r, 0, j) ? "-" : PQgetvalue(r, 0, j));
 }
@@ -219,7 +223,7 @@ static int wait_run(struct ctl *c, const char *id, int64_t timeout_s)
         }
         const char *status = PQntuples(r) == 1 ? PQgetvalue(r, 0, 2) : "";
         if (!strcmp(status, "done") || !strcmp(status, "failed")) {
-            print_run(r);
+            print_run(c, r);
             rc = strcmp(status, "done") != 0;
             PQclear(r);
             break;
@@ -230,7 +234,7 @@ static int wait_run(struct ctl *c, const char *id, int64_t timeout_s)
                     "you (vigilctl status)\n",
                     id, *status ? status : "not recorded yet", (long long)timeout_s);
             if (*status)
-                print_run(r);
+                print_run(c, r);
             PQclear(r);
             break;
         }
@@ -273,7 +277,11 @@ int vg_ctl_command(struct ctl *c)
     json_decref(o.params);
     if (rc)
         return rc;
-    printf("sent %s (%s%s)\n", id, o.def->name, o.dry_run ? ", dry run" : "");
-    fflush(stdout);
+    if (!c->json) {
+        printf("sent %s (%s%s)\n", id, o.def->name, o.dry_run ? ", dry run" : "");
+        fflush(stdout);
+    }
+    vg_ctl_out_set(c, "sent", json_pack("{s:s, s:s, s:b}", "command_id", id, "name",
+                                        o.def->name, "dry_run", o.dry_run));
     return o.wait ? wait_run(c, id, o.timeout_s) : 0;
 }

@@ -131,6 +131,7 @@ int vg_ctl_dlq(struct ctl *c)
     rd_kafka_assign(consumer, parts);
 
     long seen = 0, shown = 0, replayed = 0;
+    json_t *listed = json_array();
     int open_parts = 0;
     for (int p = 0; p < nparts; p++)
         open_parts += parts->elems[p].offset < end[p];
@@ -158,7 +159,15 @@ int vg_ctl_dlq(struct ctl *c)
             continue;
         }
         shown++;
-        if (!o.replay) {
+        if (!o.replay && c->json) {
+            json_array_append_new(
+                listed, json_pack("{s:i, s:I, s:s, s:s, s:s#, s:s, s:s#}", "partition",
+                                  (int)m->partition, "offset", (json_int_t)m->offset, "stage",
+                                  stage, "origin", origin, "key",
+                                  m->key ? (const char *)m->key : "", (int)m->key_len, "error",
+                                  error, "value", m->payload ? (const char *)m->payload : "",
+                                  (int)m->len));
+        } else if (!o.replay) {
             printf("%d@%lld  %s  %s  key=%.*s\n  error: %s\n  value: %.*s%s\n", m->partition,
                    (long long)m->offset, stage, origin, (int)m->key_len,
                    m->key ? (const char *)m->key : "", error, (int)VG_MIN(m->len, 300),
@@ -166,6 +175,11 @@ int vg_ctl_dlq(struct ctl *c)
         } else if (!*topic) {
             fprintf(stderr, "skipping %d@%lld: no " VG_HEADER_TOPIC " header\n", m->partition,
                     (long long)m->offset);
+        } else if (o.dry_run && c->json) {
+            json_array_append_new(listed, json_pack("{s:i, s:I, s:s, s:s}", "partition",
+                                                    (int)m->partition, "offset",
+                                                    (json_int_t)m->offset, "topic", topic,
+                                                    "error", error));
         } else if (o.dry_run) {
             printf("would replay %d@%lld to %s (%s)\n", m->partition, (long long)m->offset, topic,
                    error);
@@ -192,11 +206,21 @@ int vg_ctl_dlq(struct ctl *c)
                 rd_kafka_outq_len(producer));
         rc = 1;
     }
-    if (o.replay)
+    if (c->json) {
+        vg_ctl_out_set(c, o.replay ? (o.dry_run ? "would_replay" : "replayed") : "dead_letters",
+                       listed);
+        listed = NULL;
+        vg_ctl_out_set(c, "summary",
+                       json_pack("{s:I, s:I, s:I, s:b}", "read", (json_int_t)seen, "matched",
+                                 (json_int_t)shown, "sent", (json_int_t)replayed, "dry_run",
+                                 o.dry_run));
+    } else if (o.replay) {
         printf("replay: %ld read, %ld matched, %ld %s\n", seen, shown, o.dry_run ? shown : replayed,
                o.dry_run ? "would be sent (dry run)" : "sent back");
-    else
+    } else {
         printf("%ld dead letters shown of %ld read\n", shown, seen);
+    }
+    json_decref(listed);
 out:
     rd_kafka_topic_partition_list_destroy(parts);
     free(end);

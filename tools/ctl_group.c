@@ -109,8 +109,19 @@ static int describe(rd_kafka_t *rk, const struct vg_config *cfg, struct group_vi
     return rc;
 }
 
-static void print_view(const struct vg_config *cfg, const struct group_view *v, int total)
+static void print_view(struct ctl *c, const struct group_view *v, int total)
 {
+    const struct vg_config *cfg = c->cfg;
+    if (c->json) {
+        vg_ctl_out_set(c, "group",
+                       v->state[0] ? json_pack("{s:s, s:s, s:i, s:i, s:i}", "group",
+                                               cfg->worker_group, "state", v->state, "members",
+                                               v->members, "assigned", v->assigned,
+                                               "partitions", total)
+                                   : json_pack("{s:s, s:s}", "group", cfg->worker_group,
+                                               "error", v->detail));
+        return;
+    }
     if (!v->state[0]) {
         printf("group %s: %s\n", cfg->worker_group, v->detail);
         return;
@@ -143,7 +154,7 @@ int vg_ctl_group(struct ctl *c)
     int rc;
     if (want < 0) {
         rc = describe(rk, cfg, &v);
-        print_view(cfg, &v, total);
+        print_view(c, &v, total);
     } else {
         int64_t deadline = vg_mono_ms() + timeout_s * 1000;
         for (;;) {
@@ -156,8 +167,8 @@ int vg_ctl_group(struct ctl *c)
             }
             rd_kafka_poll(rk, 200);
         }
-        print_view(cfg, &v, total);
-        if (!pid_assigned)
+        print_view(c, &v, total);
+        if (!pid_assigned && !c->json)
             printf("no producer id from the broker yet (idempotent produce would wait)\n");
         if (rc)
             fprintf(stderr, "vigilctl group: not ready within %ld s\n", timeout_s);

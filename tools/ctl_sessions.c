@@ -64,7 +64,7 @@ static int report(struct ctl *c, const char *title, const char *sql, int nparams
     PGconn *db = vg_ctl_db(c);
     if (!db)
         return 1;
-    int rc = vg_ctl_print_query(db, title, sql, nparams, params);
+    int rc = vg_ctl_print_query(c, db, "sessions", title, sql, nparams, params);
     PQfinish(db);
     return rc;
 }
@@ -97,14 +97,14 @@ int vg_ctl_stats(struct ctl *c)
     if (!db)
         return 1;
     const char *p[1] = {f.tenant};
-    rc = vg_ctl_print_query(db, "Sessions by tenant and kind (durations in ms, finished sessions)",
+    rc = vg_ctl_print_query(c, db, "kinds", "Sessions by tenant and kind (durations in ms, finished sessions)",
                             "SELECT tenant_id, kind, sessions, active, ended, timed_out,"
                             " timeout_rate, avg_duration_ms AS avg, min_duration_ms AS min,"
                             " max_duration_ms AS max, p50_duration_ms AS p50,"
                             " p95_duration_ms AS p95 FROM mart.session_stats"
                             " WHERE $1::text IS NULL OR tenant_id = $1 ORDER BY 1, 2",
                             1, p);
-    rc |= vg_ctl_print_query(db, "Draft conversion by day",
+    rc |= vg_ctl_print_query(c, db, "draft_conversion", "Draft conversion by day",
                              "SELECT tenant_id, day, drafts, activated, conversion_rate"
                              " FROM mart.draft_conversion"
                              " WHERE $1::text IS NULL OR tenant_id = $1 ORDER BY 1, 2 DESC",

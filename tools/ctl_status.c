@@ -42,39 +42,6 @@ rd_kafka_t *vg_ctl_kafka(struct ctl *c, rd_kafka_type_t type)
     return rk;
 }
 
-int vg_ctl_print_query(PGconn *db, const char *title, const char *sql, int nparams,
-                       const char *const *params)
-{
-    PGresult *r = PQexecParams(db, sql, nparams, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        fprintf(stderr, "vigilctl: %s", PQresultErrorMessage(r));
-        PQclear(r);
-        return 1;
-    }
-    int rows = PQntuples(r), cols = PQnfields(r);
-    size_t width[64] = {0};
-    for (int j = 0; j < cols && j < 64; j++) {
-        width[j] = strlen(PQfname(r, j));
-        for (int i = 0; i < rows; i++)
-            width[j] = VG_MAX(width[j], strlen(PQgetvalue(r, i, j)));
-    }
-    if (title)
-        printf("%s\n", title);
-    for (int j = 0; j < cols && j < 64; j++)
-        printf("%s%-*s", j ? "  " : "  ", (int)width[j], PQfname(r, j));
-    printf("\n");
-    for (int i = 0; i < rows; i++) {
-        for (int j = 0; j < cols && j < 64; j++)
-            printf("%s%-*s", "  ", (int)width[j], PQgetisnull(r, i, j) ? "-" : PQgetvalue(r, i, j));
-        printf("\n");
-    }
-    if (rows == 0)
-        printf("  (none)\n");
-    printf("\n");
-    PQclear(r);
-    return 0;
-}
-
 static long long stored_offset(PGconn *db, const char *group, const char *topic, int partition)
 {
     char part[16];
@@ -117,21 +84,26 @@ int vg_ctl_status(struct ctl *c)
         return 1;
     }
     const char *topics[] = {c->cfg->topic_events, c->cfg->topic_heartbeats, c->cfg->topic_commands};
-    printf("Consumer lag (group %s; stored offsets in ops.consumer_offsets)\n", c->cfg->worker_group);
-    printf("  %-20s %9s %12s %12s %10s\n", "topic", "partition", "high", "stored", "lag");
+    if (!c->json) {
+        printf("Consumer lag (group %s; stored offsets in ops.consumer_offsets)\n",
+               c->cfg->worker_group);
+        printf("  %-20s %9s %12s %12s %10s\n", "topic", "partition", "high", "stored", "lag");
+    }
+    json_t *lag_rows = json_array();
     long long total = 0;
     int rc = 0;
     for (size_t t = 0; t < VG_ARRAY_LEN(topics); t++) {
         int n = partitions_of(rk, topics[t]);
         if (n < 0) {
-            printf("  %-20s (no metadata: is Kafka up and the topic created?)\n", topics[t]);
+            fprintf(c->json ? stderr : stdout,
+                    "  %-20s (no metadata: is Kafka up and the topic created?)\n", topics[t]);
             rc = 1;
             continue;
         }
         for (int p = 0; p < n; p++) {
             int64_t lo = 0, hi = 0;
             if (rd_kafka_query_watermark_offsets(rk, topics[t], p, &lo, &hi, 10000)) {
-                printf("  %-20s %9d %12s\n", topics[t], p, "?");
+                fprintf(c->json ? stderr : stdout, "  %-20s %9d %12s\n", topics[t], p, "?");
                 rc = 1;
                 continue;
             }
@@ -141,15 +113,27 @@ int vg_ctl_status(struct ctl *c)
             if (stored >= 0)
                 snprintf(shown, sizeof(shown), "%lld", stored);
             total += lag;
-            printf("  %-20s %9d %12lld %12s %10lld\n", topics[t], p, (long long)hi, shown, lag);
+            if (!c->json)
+                printf("  %-20s %9d %12lld %12s %10lld\n", topics[t], p, (long long)hi, shown,
+                       lag);
+            json_array_append_new(lag_rows,
+                                  json_pack("{s:s, s:i, s:I, s:o, s:I}", "topic", topics[t],
+                                            "partition", p, "high", (json_int_t)hi, "stored",
+                                            stored >= 0 ? json_integer(stored) : json_null(),
+                                            "lag", (json_int_t)lag));
         }
     }
-    printf("  %-20s %9s %12s %12s %10lld\n\n", "total", "", "", "", total);
+    if (!c->json)
+        printf("  %-20s %9s %12s %12s %10lld\n\n", "total", "", "", "", total);
+    vg_ctl_out_set(c, "lag", lag_rows);
+    vg_ctl_out_set(c, "lag_total", json_integer(total));
 
-    rc |= vg_ctl_print_query(db, "Layers", "SELECT layer, relation, rows, newest_load "
-                                           "FROM mart.pipeline_status",
+    rc |= vg_ctl_print_query(c, db, "layers", "Layers (rows estimated from statistics "
+                                              "where a table is large)",
+                             "SELECT layer, relation, rows, estimated, newest_load "
+                             "FROM mart.pipeline_status",
                              0, NULL);
-    rc |= vg_ctl_print_query(db, "Last command runs",
+    rc |= vg_ctl_print_query(c, db, "command_runs", "Last command runs",
                              "SELECT command_id, name, dry_run, status, affected, started_at, "
                              "finished_at, worker FROM ops.command_runs "
                              "ORDER BY started_at DESC LIMIT 5",
@@ -161,7 +145,9 @@ int vg_ctl_status(struct ctl *c)
         if (!rd_kafka_query_watermark_offsets(rk, c->cfg->topic_dlq, p, &lo, &hi, 10000))
             dlq += hi - lo;
     }
-    printf("Dead letters on %s: %lld (vigilctl dlq list)\n", c->cfg->topic_dlq, dlq);
+    if (!c->json)
+        printf("Dead letters on %s: %lld (vigilctl dlq list)\n", c->cfg->topic_dlq, dlq);
+    vg_ctl_out_set(c, "dead_letters", json_integer(dlq));
     rd_kafka_destroy(rk);
     PQfinish(db);
     return rc;

@@ -739,6 +739,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                                              {"tenant", required_argument, NULL, 'T'},
                                              {"json", no_argument, NULL, 'j'},
                                              {"help", no_argument, NULL, 'h'},
+                                             {"version", no_argument, NULL, 'V'},
                                              {NULL, 0, NULL, 0}};
     static char prefix[32];
     int64_t v;
@@ -820,6 +821,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
             break;
         case 'h':
             usage(stdout);
+            return -1;
+        case 'V':
+            printf("vigil-loadgen %s\n", VG_VERSION);
             return -1;
         default:
             usage(stderr);

@@ -122,7 +122,7 @@ out:
     return rc;
 }
 
-static void usage(FILE *f)
+void vg_send_usage(FILE *f)
 {
     fputs("usage: vigilctl send [--url URL] [--key KEY] [--cacert FILE] [--batch N] [--async]\n"
           "                     [--skip-invalid] [--retries N] [--quiet] FILE|-\n"
@@ -201,15 +201,15 @@ int vg_send_run(const struct vg_config *cfg, int argc, char **argv)
             s.quiet = 1;
             break;
         case 'h':
-            usage(stdout);
+            vg_send_usage(stdout);
             return 0;
         default:
-            usage(stderr);
+            vg_send_usage(stderr);
             return 2;
         }
     }
     if (optind != argc - 1) {
-        usage(stderr);
+        vg_send_usage(stderr);
         return 2;
     }
     if (!key || !*key) {

@@ -10,6 +10,8 @@
 #ifndef VG_SEND_H
 #define VG_SEND_H
 
+#include <stdio.h>
+
 #include "config.h"
 
 /*
@@ -23,5 +25,8 @@
  * bad arguments.
  */
 int vg_send_run(const struct vg_config *cfg, int argc, char **argv);
+
+/* Prints vigilctl send's options to f (vigilctl send --help). */
+void vg_send_usage(FILE *f);
 
 #endif
