@@ -41,7 +41,7 @@ static const char *schemas_dir(void)
         return d;
     if (access(VG_SOURCE_DIR "/schemas/sql", R_OK) == 0)
         return VG_SOURCE_DIR "/schemas/sql";
-    return "/usr/share/vigil/sql";
+    return VG_SQL_DIR; /* where `cmake --install` puts them */
 }
 
 static int cmd_migrate(struct ctl *c)
@@ -93,8 +93,8 @@ static const struct {
     {"migrate", cmd_migrate, "migrate [DIR]     apply schemas/sql migrations (idempotent)",
      "usage: vigilctl migrate [DIR]\n"
      "  Applies the migrations of DIR (default: $VIGIL_SCHEMAS_DIR, the source tree's\n"
-     "  schemas/sql, else /usr/share/vigil/sql) not yet in ops.schema_migrations, each in\n"
-     "  its own transaction. Run it as the owner role (docs/operations.md).\n"},
+     "  schemas/sql, else " VG_SQL_DIR ") not yet in ops.schema_migrations, each\n"
+     "  in its own transaction. Run it as the owner role (docs/operations.md).\n"},
     {"topics", cmd_topics, "topics            create the Kafka topics (idempotent)",
      "usage: vigilctl topics\n"
      "  Creates vigil.events, vigil.heartbeats, vigil.commands, vigil.summaries and\n"

@@ -10,6 +10,7 @@
 #include "kafka.h"
 #include "lag.h"
 #include "log.h"
+#include "notify.h"
 #include "out.h"
 #include "pg.h"
 #include "pipeline.h"
@@ -80,6 +81,7 @@ static void loop(struct worker *w)
 {
     const int64_t max_ms = w->cfg->batch_max_ms;
     while (!vg_stop_requested) {
+        vg_notify_watchdog();
         between_batches(w);
         int timeout = 100;
         if (w->batch.n > 0) {
@@ -144,8 +146,10 @@ int vg_worker_run(const struct vg_config *cfg)
             cfg->worker_id, cfg->topic_events, cfg->topic_heartbeats, cfg->topic_commands,
             cfg->worker_group, (long long)cfg->batch_max_messages, (long long)cfg->batch_max_ms);
 
+    vg_notify_ready("consuming");
     loop(&w);
 
+    vg_notify_stopping();
     vg_info("worker stopping: leaving the group");
     vg_batch_free(&w.batch);
     vg_pipeline_free(&w.pipeline);
