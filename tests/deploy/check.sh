@@ -99,16 +99,21 @@ if [ -n "$PY" ]; then
       FAIL) result FAIL "${rest%%: *}" "$([ "$rest" != "${rest#*: }" ] && echo "${rest#*: }")" ;;
       *) result FAIL "check_ops.py output" "$line" ;;
     esac
-  done < <("$PY" "$ROOT/tests/deploy/check_ops.py" "$ROOT" 2>&1)
+  done < <(
+    if command -v kubectl > /dev/null; then
+      kubectl kustomize "$ROOT/deploy/k8s/overlays/strimzi" > "$TMP/strimzi.yaml" 2> /dev/null
+      kubectl kustomize "$ROOT/deploy/k8s/examples/producer-hpa" > "$TMP/producer-hpa.yaml" 2> /dev/null
+    fi
+    "$PY" "$ROOT/tests/deploy/check_ops.py" "$ROOT" "$TMP" 2>&1)
 fi
 
 # -- kustomize builds ----------------------------------------------------------
 if command -v kubectl > /dev/null; then
-  for k in base overlays/strimzi monitoring; do
+  for k in base overlays/strimzi monitoring examples/producer-hpa; do
     expect "k8s: kubectl kustomize deploy/k8s/$k" kubectl kustomize "$ROOT/deploy/k8s/$k"
   done
   if kubectl kustomize "$ROOT/deploy/k8s/overlays/strimzi" > "$TMP/strimzi.yaml" 2> /dev/null; then
-    n=$(grep -c 'bootstrapServers: vigil-kafka-bootstrap\.vigil\.svc:9092' "$TMP/strimzi.yaml")
+    n=$(grep -c 'bootstrapServers: vigil-kafka-bootstrap\.vigil\.svc:9093' "$TMP/strimzi.yaml")
     if [ "$n" -eq 2 ] && grep -q 'VIGIL_KAFKA_BROKERS: vigil-kafka-bootstrap' "$TMP/strimzi.yaml"; then
       result PASS "k8s: the Strimzi overlay points the programs and both KEDA triggers at Strimzi"
     else

@@ -455,10 +455,10 @@ def check_k8s():
     strimzi = objs.get(os.path.join("overlays", "strimzi"), [])
     kafkas = [o for o in strimzi if o.get("kind") == "Kafka"]
     topics = [o for o in strimzi if o.get("kind") == "KafkaTopic"]
-    check("k8s: the Strimzi overlay defines a Kafka (kafka.strimzi.io/v1beta2)",
-          kafkas and all(o.get("apiVersion") == "kafka.strimzi.io/v1beta2" for o in kafkas))
-    check("k8s: the Strimzi overlay's custom resources are kafka.strimzi.io/v1beta2",
-          all(o.get("apiVersion") == "kafka.strimzi.io/v1beta2"
+    check("k8s: the Strimzi overlay defines a Kafka (kafka.strimzi.io/v1)",
+          kafkas and all(o.get("apiVersion") == "kafka.strimzi.io/v1" for o in kafkas))
+    check("k8s: the Strimzi overlay's custom resources are kafka.strimzi.io/v1",
+          all(o.get("apiVersion") == "kafka.strimzi.io/v1"
               for o in strimzi if o.get("kind") in ("Kafka", "KafkaTopic", "KafkaNodePool")))
     if kafkas:
         cname = kafkas[0]["metadata"]["name"]

@@ -174,9 +174,119 @@ def check_alert_tests():
         check(f"alert tests: {n} is tested quiet", n in quiet)
 
 
+# -- Strimzi --------------------------------------------------------------------
+
+def check_strimzi():
+    crds = load("tests", "deploy", "strimzi-crds.yaml")
+    served = crds["served"]
+    objs = [d for f in sorted(glob.glob(path("deploy", "k8s", "overlays", "strimzi", "*.yaml")))
+            for d in load_all(f) if str(d.get("apiVersion", "")).startswith(crds["group"] + "/")]
+    check("strimzi: the overlay has Strimzi objects", bool(objs))
+    for d in objs:
+        kind, version = d["kind"], d["apiVersion"].split("/", 1)[1]
+        name = f"{kind} {d['metadata']['name']}"
+        check(f"strimzi: {name} uses a version Strimzi {crds['strimzi']} serves ({version})",
+              version in served.get(kind, []), f"served: {served.get(kind)}")
+        spec = d.get("spec") or {}
+        if kind == "Kafka":
+            # v1: KRaft and node pools only; listeners authenticate.
+            check(f"strimzi: {name} has no v1beta2-only fields",
+                  "zookeeper" not in spec and not {"replicas", "storage"} & set(spec.get("kafka", {})),
+                  f"spec: {list(spec)}, kafka: {list(spec.get('kafka', {}))}")
+            listeners = spec.get("kafka", {}).get("listeners", [])
+            check(f"strimzi: {name} has a TLS listener with SCRAM-SHA-512",
+                  any(l.get("tls") and (l.get("authentication") or {}).get("type") == "scram-sha-512"
+                      for l in listeners), f"{listeners}")
+            check(f"strimzi: {name} has no unauthenticated listener",
+                  all(l.get("authentication") for l in listeners), f"{listeners}")
+        if kind == "KafkaUser":
+            acls = (spec.get("authorization") or {}).get("acls", [])
+            check(f"strimzi: {name} ACLs use v1's operations list",
+                  acls and all(isinstance(a.get("operations"), list) and "operation" not in a
+                               for a in acls), f"{acls}")
+    # The clients match the listener.
+    env = {}
+    for d in load_all(path("deploy", "k8s", "overlays", "strimzi", "patch-env.yaml")):
+        env.update(d.get("data") or {})
+    port = next((l["port"] for d in objs if d["kind"] == "Kafka"
+                 for l in d["spec"]["kafka"]["listeners"] if l.get("tls")), None)
+    check("strimzi: the programs' brokers are the TLS listener's port",
+          str(env.get("VIGIL_KAFKA_BROKERS", "")).endswith(f":{port}"), f"{env}")
+    props = env.get("KAFKA_CLIENT_PROPERTIES", "")
+    check("strimzi: the client properties say SASL_SSL and SCRAM-SHA-512",
+          "security.protocol=SASL_SSL" in props and "sasl.mechanisms=SCRAM-SHA-512" in props,
+          props)
+    if BUILT and os.path.exists(os.path.join(BUILT, "strimzi.yaml")):
+        built = load_all(os.path.join(BUILT, "strimzi.yaml"))
+        so = [d for d in built if d.get("kind") == "ScaledObject"]
+        ta = {d["metadata"]["name"] for d in built if d.get("kind") == "TriggerAuthentication"}
+        check("strimzi: every KEDA trigger authenticates with a TriggerAuthentication of the overlay",
+              so and all((t.get("authenticationRef") or {}).get("name") in ta
+                         for d in so for t in d["spec"]["triggers"]), f"{ta}")
+        users = {d["metadata"]["name"] for d in built if d.get("kind") == "KafkaUser"}
+        pods = [d for d in built if d.get("kind") in ("Deployment", "Job")]
+        for d in pods:
+            spec = d["spec"]["template"]["spec"]
+            for c in spec.get("containers", []) + spec.get("initContainers", []):
+                e = {v["name"]: v for v in c.get("env", [])}
+                ref = ((e.get("KAFKA_SASL_PASSWORD") or {}).get("valueFrom") or {}).get("secretKeyRef") or {}
+                check(f"strimzi: {d['metadata']['name']}/{c['name']} uses a KafkaUser's password",
+                      ref.get("name") in users and "VIGIL_KAFKA_PROPERTIES" in e, f"{list(e)}")
+
+
+# -- Kubernetes day-one pieces ----------------------------------------------------
+
+def check_k8s_ops():
+    base = [d for f in sorted(glob.glob(path("deploy", "k8s", "base", "*.yaml"))) for d in load_all(f)]
+    by = lambda kind: [d for d in base if d.get("kind") == kind]
+    comp = lambda d: ((d.get("spec") or {}).get("selector") or {}).get("matchLabels", {}).get(
+        "app.kubernetes.io/component") or (d.get("metadata", {}).get("labels") or {}).get(
+        "app.kubernetes.io/component")
+    check("k8s: a PodDisruptionBudget for the scheduler",
+          any(comp(d) == "scheduler" for d in by("PodDisruptionBudget")))
+    job = next((d for d in by("Job") if d["metadata"]["name"] == "vigil-migrate"), {})
+    check("k8s: the migrate Job is re-runnable on upgrade (ttlSecondsAfterFinished)",
+          (job.get("spec") or {}).get("ttlSecondsAfterFinished") is not None)
+    nps = by("NetworkPolicy")
+    check("k8s: NetworkPolicies in the base", bool(nps))
+    def egress_ports(component):
+        ports = set()
+        for np in nps:
+            sel = (np["spec"].get("podSelector") or {}).get("matchLabels") or {}
+            if sel.get("app.kubernetes.io/component") not in (component, None):
+                continue
+            for rule in np["spec"].get("egress", []) or []:
+                for p in rule.get("ports", []) or []:
+                    ports.add(p.get("port"))
+        return ports
+    prod = egress_ports("producer")
+    check("k8s: the producer reaches Kafka and DNS only, not PostgreSQL",
+          prod and 5432 not in prod and ({9092, 9093} & prod), f"{prod}")
+    for c in ("worker", "scheduler"):
+        check(f"k8s: the {c} may reach PostgreSQL", 5432 in egress_ports(c))
+    # The HPA example does not fight a fixed replicas.
+    ex = path("deploy", "k8s", "examples", "producer-hpa")
+    if BUILT and os.path.exists(os.path.join(BUILT, "producer-hpa.yaml")):
+        built = load_all(os.path.join(BUILT, "producer-hpa.yaml"))
+        dep = next(d for d in built if d.get("kind") == "Deployment"
+                   and d["metadata"]["name"] == "vigil-producer")
+        hpa = [d for d in built if d.get("kind") == "HorizontalPodAutoscaler"]
+        check("k8s: the producer HPA example has an HPA on vigil-producer",
+              any(h["spec"]["scaleTargetRef"]["name"] == "vigil-producer" for h in hpa))
+        check("k8s: with the HPA the producer Deployment sets no replicas",
+              "replicas" not in dep["spec"], f"replicas: {dep['spec'].get('replicas')}")
+        ing = [d for d in built if d.get("kind") == "Ingress"]
+        check("k8s: an Ingress with TLS for the producer",
+              any(i["spec"].get("tls") for i in ing))
+    else:
+        report("SKIP", "k8s: the producer HPA and Ingress example", f"not built ({ex})")
+
+
 def main():
     check_job_labels()
     check_alert_tests()
+    check_strimzi()
+    check_k8s_ops()
 
 
 if __name__ == "__main__":
