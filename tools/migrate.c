@@ -438,6 +438,20 @@ static int apply_one(PGconn *conn, const struct migration *m, char *errstr, size
     return 0;
 }
 
+/* 1 if ops.schema_migrations does not exist yet, 0 if it does, -1 on error. */
+static int bookkeeping_missing(PGconn *conn, char *errstr, size_t errstr_size)
+{
+    PGresult *r = PQexec(conn, "SELECT to_regclass('ops.schema_migrations') IS NULL");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        pg_failure(conn, r, "looking for ops.schema_migrations", NULL, errstr, errstr_size);
+        PQclear(r);
+        return -1;
+    }
+    int missing = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return missing;
+}
+
 /*
  * Applies the pending migrations of dir; the contract is in migrate.h. The
  * order of the steps matters: the files are checked before the lock, so a
@@ -477,7 +491,14 @@ int vg_migrate_run(PGconn *conn, const char *dir, int *applied, char *errstr,
         goto out;
     locked = 1;
 
-    if (exec_ok(conn, bootstrap_sql, "creating ops.schema_migrations", errstr, errstr_size)) {
+    /* Only when missing: a runtime role (no CREATE on the database or on
+     * ops) may run this to check that the schema is current, as the
+     * Kubernetes init containers do. */
+    int missing = bookkeeping_missing(conn, errstr, errstr_size);
+    if (missing < 0)
+        goto out;
+    if (missing &&
+        exec_ok(conn, bootstrap_sql, "creating ops.schema_migrations", errstr, errstr_size)) {
         rollback_quietly(conn);
         goto out;
     }
