@@ -75,31 +75,28 @@ PY=
 for p in /usr/bin/python3 python3; do
   if command -v "$p" > /dev/null && "$p" -c 'import yaml' 2> /dev/null; then PY=$p; break; fi
 done
-if [ -z "$PY" ]; then
-  result FAIL "python3 with PyYAML" "install python3-yaml (./dev does)"
-else
+# counted SCRIPT: counts the "PASS|FAIL|SKIP name[: why]" lines on stdin.
+counted() {
+  local line status rest
   while IFS= read -r line; do
     status=${line%% *} rest=${line#* }
     case $status in
       PASS) result PASS "$rest" ;;
       SKIP) result SKIP "${rest%%: *}" "${rest#*: }" ;;
       FAIL) result FAIL "${rest%%: *}" "$([ "$rest" != "${rest#*: }" ] && echo "${rest#*: }")" ;;
-      *) result FAIL "check_deploy.py output" "$line" ;;
+      *) result FAIL "$1 output" "$line" ;;
     esac
-  done < <("$PY" "$ROOT/tests/deploy/check_deploy.py" "$ROOT" "$TMP/compose.yaml" 2>&1)
+  done
+}
+if [ -z "$PY" ]; then
+  result FAIL "python3 with PyYAML" "install python3-yaml (./dev does)"
+else
+  counted check_deploy.py < <("$PY" "$ROOT/tests/deploy/check_deploy.py" "$ROOT" "$TMP/compose.yaml" 2>&1)
 fi
 
 # -- operations (issue 19): job labels, alerts under test, Strimzi versions ----
 if [ -n "$PY" ]; then
-  while IFS= read -r line; do
-    status=${line%% *} rest=${line#* }
-    case $status in
-      PASS) result PASS "$rest" ;;
-      SKIP) result SKIP "${rest%%: *}" "${rest#*: }" ;;
-      FAIL) result FAIL "${rest%%: *}" "$([ "$rest" != "${rest#*: }" ] && echo "${rest#*: }")" ;;
-      *) result FAIL "check_ops.py output" "$line" ;;
-    esac
-  done < <(
+  counted check_ops.py < <(
     if command -v kubectl > /dev/null; then
       kubectl kustomize "$ROOT/deploy/k8s/overlays/strimzi" > "$TMP/strimzi.yaml" 2> /dev/null
       kubectl kustomize "$ROOT/deploy/k8s/examples/producer-hpa" > "$TMP/producer-hpa.yaml" 2> /dev/null

@@ -21,26 +21,9 @@ import sys
 
 import yaml
 
-ROOT = sys.argv[1]
+from deploylib import ROOT, check, path, read, report
+
 COMPOSE_RESOLVED = sys.argv[2] if len(sys.argv) > 2 else ""
-
-
-def report(status, name, why=""):
-    print(f"{status} {name}" + (f": {why}" if why else ""), flush=True)
-
-
-def check(name, cond, why=""):
-    report("PASS" if cond else "FAIL", name, "" if cond else why)
-    return cond
-
-
-def path(*parts):
-    return os.path.join(ROOT, *parts)
-
-
-def read(*parts):
-    with open(path(*parts), encoding="utf-8") as f:
-        return f.read()
 
 
 def duration_s(text):

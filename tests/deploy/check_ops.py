@@ -21,21 +21,9 @@ import sys
 
 import yaml
 
-ROOT = sys.argv[1]
+from deploylib import check, path, report
+
 BUILT = sys.argv[2] if len(sys.argv) > 2 else ""
-
-
-def report(status, name, why=""):
-    print(f"{status} {name}" + (f": {why}" if why else ""), flush=True)
-
-
-def check(name, cond, why=""):
-    report("PASS" if cond else "FAIL", name, "" if cond else why)
-    return cond
-
-
-def path(*parts):
-    return os.path.join(ROOT, *parts)
 
 
 def load(*parts):
