@@ -15,29 +15,14 @@ src=${VIGIL_SOURCE_DIR:?}
 passes=0 fails=0
 ok() { passes=$((passes + 1)); }
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
-dbname=vigil_roles_$$_$RANDOM
-admin=$VIGIL_DATABASE_URL
-url() { # role -> URL of the test database as that role
-  python3 - "$admin" "$1" "$dbname" << 'PY'
-import sys, urllib.parse as u
-p = u.urlsplit(sys.argv[1])
-host = p.hostname + (f":{p.port}" if p.port else "")
-print(u.urlunsplit((p.scheme, f"{sys.argv[2]}@{host}", "/" + sys.argv[3], p.query, "")))
-PY
-}
+. "$(dirname "${BASH_SOURCE[0]}")/tmpdb.sh"
 tmp=$(mktemp -d)
-worker_pid=
-cleanup() {
-  [[ -n $worker_pid ]] && kill "$worker_pid" 2> /dev/null && wait "$worker_pid" 2> /dev/null
-  psql "$admin" -qc "DROP DATABASE IF EXISTS $dbname WITH (FORCE)" > /dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap 'tmpdb_cleanup; rm -rf "$tmp"' EXIT
+url() { tmpdb_url "$1"; }
 as() { local role=$1; shift; psql "$(url "$role")" -v ON_ERROR_STOP=1 -qAt "$@"; }
 
-psql "$admin" -qc "CREATE DATABASE $dbname" || { echo "FAIL: cannot create $dbname"; exit 1; }
-psql "$(url "$(python3 -c 'import sys,urllib.parse as u; print(u.urlsplit(sys.argv[1]).username)' "$admin")")" \
-  -v ON_ERROR_STOP=1 -q -f "$src/deploy/postgres/roles.sql" > "$tmp/roles.out" 2>&1 &&
+admin_user=$(python3 -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1]).username)' "$TMPDB_ADMIN")
+psql "$(url "$admin_user")" -v ON_ERROR_STOP=1 -q -f "$src/deploy/postgres/roles.sql" > "$tmp/roles.out" 2>&1 &&
   ok || bad "roles.sql: $(cat "$tmp/roles.out")"
 VIGIL_DATABASE_URL=$(url vigil_owner) "$bin/vigilctl" migrate > "$tmp/migrate.out" 2>&1 &&
   ok || bad "migrate as vigil_owner: $(cat "$tmp/migrate.out")"
@@ -73,28 +58,17 @@ as vigil_worker -c "SELECT raw.drop_partitions_before(now() - interval '400 days
 
 # A real worker as vigil_worker, its own group and port: it reads the
 # stack's topics from the beginning into this database.
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-VIGIL_DATABASE_URL=$(url vigil_worker) VIGIL_WORKER_GROUP=$dbname VIGIL_WORKER_ID=roles-$$ \
-  VIGIL_WORKER_HTTP_PORT=$port "$bin/vigil-worker" > "$tmp/worker.log" 2>&1 &
-worker_pid=$!
-# Something to land, whatever the topics held before.
-now=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)
+tmpdb_worker "$(url vigil_worker)" "$tmp/worker.log"
 tenant=roles-$$
-printf '{"v":1,"tenant":"%s","event_id":"%s","type":"page.view","session_id":"s-1","occurred_at":"%s","received_at":"%s"}\n' \
-  "$tenant" "$(cat /proc/sys/kernel/random/uuid)" "$now" "$now" |
-  kcat -P -b "$VIGIL_KAFKA_BROKERS" -t vigil.events -k "$tenant/s-1"
-deadline=$((SECONDS + 180))
-until [[ $(as vigil_reader -c "SELECT count(*) FROM raw.events WHERE tenant_id = '$tenant'" 2> /dev/null) == 1 ]]; do
-  if ((SECONDS >= deadline)) || ! kill -0 "$worker_pid" 2> /dev/null; then break; fi
-  sleep 0.5
-done
+tmpdb_send_event "$tenant"
+tmpdb_wait_landed "$(url vigil_reader)" "$tenant"
 [[ $(as vigil_reader -c "SELECT count(*) FROM raw.events WHERE tenant_id = '$tenant'") == 1 ]] && ok ||
   bad "the worker as vigil_worker did not land the event: $(tail -5 "$tmp/worker.log")"
 [[ $(as vigil_reader -c "SELECT count(*) FROM mart.sessions WHERE tenant_id = '$tenant'") == 1 ]] && ok ||
   bad "no session row written as vigil_worker"
-[[ $(as vigil_reader -c "SELECT count(*) FROM ops.consumer_offsets WHERE consumer_group = '$dbname'") -gt 0 ]] &&
+[[ $(as vigil_reader -c "SELECT count(*) FROM ops.consumer_offsets WHERE consumer_group = '$TMPDB_NAME'") -gt 0 ]] &&
   ok || bad "no offsets stored as vigil_worker"
-m=$(curl -sS --max-time 10 "http://127.0.0.1:$port/metrics")
+m=$(curl -sS --max-time 10 "http://127.0.0.1:$TMPDB_WORKER_PORT/metrics")
 grep -q '^vigil_db_errors_total{class="42"} 0$' <<<"$m" && ok ||
   bad "permission errors (SQLSTATE class 42) as vigil_worker: $(grep 'db_errors' <<<"$m" | tr '\n' ' ') $(grep -m3 denied "$tmp/worker.log")"
 echo "$passes passed, $fails failed"
