@@ -641,6 +641,82 @@ static int check_relations(struct ctx *c, const struct vg_config *cfg)
     return 0;
 }
 
+/* -- secrets --------------------------------------------------------- */
+
+/* Words that mark a value as an example rather than a key (lower case). */
+static const char *const placeholder_words[] = {
+    "change-me", "change_me", "changeme", "replace-me", "replace_me", "replaceme",
+    "placeholder", "openssl rand", "<secret>", "your-secret", "your_secret",
+};
+
+static int is_placeholder(const char *v)
+{
+    size_t n = strlen(v);
+    char low[256];
+    size_t k = VG_MIN(n, sizeof(low) - 1);
+    for (size_t i = 0; i < k; i++)
+        low[i] = (char)tolower((unsigned char)v[i]);
+    low[k] = '\0';
+    for (size_t i = 0; i < VG_ARRAY_LEN(placeholder_words); i++)
+        if (strstr(low, placeholder_words[i]))
+            return 1;
+    /* "aaaa...", "0000...", "abababab...": a few distinct bytes is no key */
+    unsigned char seen[256] = {0};
+    int distinct = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!seen[(unsigned char)v[i]]++)
+            distinct++;
+    return distinct < 6;
+}
+
+int vg_config_check_secret(const char *label, const char *value, char *errstr,
+                           size_t errstr_size)
+{
+    if (!value || !*value) {
+        snprintf(errstr, errstr_size, "%s is required and not set", label);
+        return VG_ENOTFOUND;
+    }
+    if (is_placeholder(value)) {
+        snprintf(errstr, errstr_size,
+                 "%s is a placeholder, not a key: set it to a random value of at least %d "
+                 "bytes (openssl rand -hex 32)",
+                 label, VG_SECRET_MIN_BYTES);
+        return VG_EINVAL;
+    }
+    if (strlen(value) < VG_SECRET_MIN_BYTES) {
+        snprintf(errstr, errstr_size,
+                 "%s must be at least %d bytes (it has %zu): openssl rand -hex 32 makes one", label,
+                 VG_SECRET_MIN_BYTES, strlen(value));
+        return VG_EINVAL;
+    }
+    return 0;
+}
+
+/* The secrets in the table, with the VG_NEED_* bit of each. */
+static const struct {
+    int need;
+    const char *label;
+    size_t off;
+} secrets[] = {
+    {VG_NEED_COMMAND_SECRET, "security.command_secret (VIGIL_COMMAND_SECRET)",
+     OFF(command_secret)},
+    {VG_NEED_TOKEN_SECRET, "security.token_secret (VIGIL_TOKEN_SECRET)", OFF(token_secret)},
+};
+
+int vg_config_require_secrets(const struct vg_config *cfg, int needs, char *errstr,
+                              size_t errstr_size)
+{
+    for (size_t i = 0; i < VG_ARRAY_LEN(secrets); i++) {
+        const char *v = *(char *const *)((const char *)cfg + secrets[i].off);
+        int set = v && *v;
+        if (!set && !(needs & secrets[i].need))
+            continue;
+        if (vg_config_check_secret(secrets[i].label, v, errstr, errstr_size))
+            return VG_ECONFIG;
+    }
+    return 0;
+}
+
 int vg_config_load(const char *path, struct vg_config **out, char *errstr, size_t errstr_size)
 {
     struct vg_config *cfg = vg_xcalloc(1, sizeof(*cfg));
@@ -675,6 +751,8 @@ int vg_config_load(const char *path, struct vg_config **out, char *errstr, size_
         c.file = path ? path : "configuration";
         rc = check_relations(&c, cfg);
     }
+    if (rc == 0 && vg_config_require_secrets(cfg, 0, why, sizeof(why)))
+        rc = fail(&c, 0, "%s", why);
     if (rc == 0 && cfg->worker_id[0] == '\0') {
         char host[128] = "worker";
         gethostname(host, sizeof(host) - 1);

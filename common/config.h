@@ -120,6 +120,34 @@ void vg_config_print_help(FILE *out);
 size_t vg_config_setting_count(void);
 const char *vg_config_setting_name(size_t i);
 
+/* The secrets a program needs (vg_config_require_secrets). */
+#define VG_NEED_COMMAND_SECRET 1 /* security.command_secret */
+#define VG_NEED_TOKEN_SECRET   2 /* security.token_secret */
+
+/* The shortest secret accepted, in bytes (DESIGN.md section 3). */
+#define VG_SECRET_MIN_BYTES 32
+
+/*
+ * Checks one secret's value: NULL or empty is VG_ENOTFOUND; shorter than
+ * VG_SECRET_MIN_BYTES, or a placeholder ("CHANGE-ME...", "changeme",
+ * "replace-me", "openssl rand", a value of a few repeated characters) is
+ * VG_EINVAL. errstr then says why, naming the setting as label (e.g.
+ * "security.token_secret (VIGIL_TOKEN_SECRET)"), never the value. Returns 0
+ * for a usable secret.
+ */
+int vg_config_check_secret(const char *label, const char *value, char *errstr,
+                           size_t errstr_size) VG_MUSTCHECK;
+
+/*
+ * The one start-up check of every program's secrets: each secret that is set
+ * must pass vg_config_check_secret(), and each one named in needs (a mask of
+ * VG_NEED_*) must be set. vg_config_load() already refuses a bad secret that
+ * is set; this adds the ones a program cannot run without. Returns 0, or
+ * VG_ECONFIG with errstr naming the setting and its environment variable.
+ */
+int vg_config_require_secrets(const struct vg_config *cfg, int needs, char *errstr,
+                              size_t errstr_size) VG_MUSTCHECK;
+
 /* Writes "\"secret\"" as "(set)" or "(unset)": what a log may say of a secret. */
 const char *vg_config_secret_state(const char *secret);
 

@@ -26,9 +26,14 @@ int main(int argc, char **argv)
     int rc = vg_app_init(&app, "producer", argc, argv, NULL);
     if (rc)
         return rc < 0 ? 0 : rc;
+    char err[512];
+    if (vg_config_require_secrets(app.cfg, VG_NEED_TOKEN_SECRET, err, sizeof(err))) {
+        vg_error("refusing to start: %s (session tokens are signed with it)", err);
+        vg_app_free(&app);
+        return 1;
+    }
     vg_stats_init();
 
-    char err[512];
     struct vg_kout *kout = vg_kout_new(app.cfg, err, sizeof(err));
     if (!kout) {
         vg_error("kafka producer: %s", err);

@@ -1,5 +1,6 @@
 #include "server.h"
 
+#include <assert.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -418,19 +419,11 @@ struct vg_server *vg_server_start(const struct vg_config *cfg, struct vg_kout *k
     s->env.ack_timeout_ms = cfg->producer_ack_timeout_ms;
     s->env.token_ttl_s = cfg->producer_token_ttl_s;
     s->env.rl = vg_ratelimit_new();
-    if (cfg->token_secret && *cfg->token_secret) {
-        s->env.token_secret_len = strlen(cfg->token_secret);
-        s->secret = (unsigned char *)vg_xstrdup(cfg->token_secret);
-        if (s->env.token_secret_len < 16)
-            vg_warn("security.token_secret is shorter than 16 bytes: session tokens are weak");
-    } else {
-        /* Tokens then die with the process and differ between replicas. */
-        s->env.token_secret_len = 32;
-        s->secret = vg_xmalloc(32);
-        vg_random_bytes(s->secret, 32);
-        vg_warn("security.token_secret is not set (VIGIL_TOKEN_SECRET): session tokens are "
-                "signed with a random key and will not survive a restart");
-    }
+    /* main() refused to start without a usable one (vg_config_require_secrets):
+     * every replica signs with the same key, so any of them checks a token. */
+    assert(cfg->token_secret && *cfg->token_secret);
+    s->env.token_secret_len = strlen(cfg->token_secret);
+    s->secret = (unsigned char *)vg_xstrdup(cfg->token_secret);
     s->env.token_secret = s->secret;
 
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;

@@ -249,9 +249,9 @@ int vg_ctl_command(struct ctl *c)
         json_decref(o.params);
         return rc < 0 ? 0 : rc;
     }
-    if (!c->cfg->command_secret || !*c->cfg->command_secret) {
-        fprintf(stderr, "vigilctl command: VIGIL_COMMAND_SECRET (security.command_secret) is "
-                        "not set: commands must be signed\n");
+    char err[512];
+    if (vg_config_require_secrets(c->cfg, VG_NEED_COMMAND_SECRET, err, sizeof(err))) {
+        fprintf(stderr, "vigilctl command: %s: commands must be signed\n", err);
         json_decref(o.params);
         return 1;
     }

@@ -51,7 +51,7 @@ compose() { # compose [VAR=value...] -- ARGS...: in a clean environment
   env -i PATH="$PATH" HOME="${HOME:-/tmp}" "${vars[@]}" \
     "${COMPOSE[@]}" -f "$ROOT/compose.yaml" --env-file "$TMP/empty.env" "$@"
 }
-SECRETS=(VIGIL_COMMAND_SECRET=test-command-secret VIGIL_TOKEN_SECRET=test-token-secret)
+SECRETS=(VIGIL_COMMAND_SECRET=test-command-secret-0123456789abcdef VIGIL_TOKEN_SECRET=test-token-secret-0123456789abcdef)
 if [ ${#COMPOSE[@]} -eq 0 ]; then
   result FAIL "compose: docker-compose config -q" "docker-compose is not installed (./dev installs it)"
 else

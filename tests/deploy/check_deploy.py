@@ -388,6 +388,15 @@ def check_k8s():
     check("k8s: a Secret template holds the command and token secrets and the database URL",
           {"VIGIL_COMMAND_SECRET", "VIGIL_TOKEN_SECRET", "VIGIL_DATABASE_URL"} <= keys, f"keys {keys}")
     check("k8s: a Secret template holds the tenants and their keys", "tenants.conf" in keys)
+    # The base ships no usable HMAC key: left empty, every program refuses to
+    # start until an overlay's secretGenerator sets them (a placeholder such
+    # as "CHANGE-ME" would be refused too, but an empty value cannot be
+    # mistaken for a key, nor applied as is by an overlay).
+    shipped = {k: v for s in secrets for k, v in (s.get("stringData") or {}).items()
+               if k in ("VIGIL_COMMAND_SECRET", "VIGIL_TOKEN_SECRET")}
+    check("k8s: the base ships no value for VIGIL_COMMAND_SECRET and VIGIL_TOKEN_SECRET",
+          shipped and all(v in ("", None) for v in shipped.values()),
+          f"values {sorted(shipped)} are set: an overlay must supply them")
 
     # Every ConfigMap and Secret a pod uses is defined.
     names = {(o["kind"], o["metadata"]["name"]) for o in base if o.get("metadata")}
