@@ -125,6 +125,12 @@ static const struct setting settings[] = {
      "how long a worker waits for Kafka to acknowledge its dead letters and summaries; the wait "
      "is inside a transaction, so at most half of worker.idle_tx_timeout_ms (and at most 20 s: "
      "the worker must poll its consumer within max.poll.interval.ms, 60 s)"},
+    {"worker.command_max_age_s", CT_INT, OFF(worker_command_max_age_s), "86400", 60, 31536000,
+     NULL, 0,
+     "a command issued longer ago than this is refused (to vigil.dlq): a captured command "
+     "cannot be replayed later"},
+    {"worker.command_max_skew_s", CT_INT, OFF(worker_command_max_skew_s), "300", 0, 86400, NULL,
+     0, "a command issued later than now plus this is refused (clocks apart, or forged)"},
 
     {"scheduler.listen", CT_STRING, OFF(scheduler_listen), "127.0.0.1", 0, 0, NULL, 0,
      "address of the health and metrics server"},

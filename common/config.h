@@ -90,6 +90,8 @@ struct vg_config {
     int64_t worker_summary_delay_ms;
     int64_t worker_idle_tx_timeout_ms;
     int64_t worker_kafka_ack_timeout_ms;
+    int64_t worker_command_max_age_s;
+    int64_t worker_command_max_skew_s;
 
     char *scheduler_listen;
     int64_t scheduler_http_port;

@@ -153,7 +153,8 @@ static rd_kafka_t *producer(struct ctl *c)
 /* Signs and produces the command; 0 once Kafka acknowledged it. */
 static int send_command(struct ctl *c, const struct opts *o, const char *id)
 {
-    json_t *msg = vg_command_new(id, o->def->name, o->params, o->dry_run, vg_now_us());
+    json_t *msg = vg_command_new(id, o->def->name, o->params, o->dry_run, vg_now_us(),
+                                 c->cfg->worker_group);
     char *value = NULL;
     if (vg_command_sign(msg, c->cfg->command_secret) == 0)
         value = json_dumps(msg, JSON_COMPACT);

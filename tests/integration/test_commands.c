@@ -41,7 +41,7 @@ static void send_command(struct itest *t, const char *id, const char *name, cons
 {
     json_t *p = json_loads(params, 0, NULL);
     assert_non_null(p);
-    json_t *msg = vg_command_new(id, name, p, dry_run, vg_now_us());
+    json_t *msg = vg_command_new(id, name, p, dry_run, vg_now_us(), t->cfg->worker_group);
     json_decref(p);
     if (secret)
         assert_int_equal(vg_command_sign(msg, secret), 0);
@@ -330,7 +330,7 @@ static void test_forged_or_unsigned_commands_go_to_the_dlq_and_change_nothing(vo
     send_command(&t, ids[1], "timeout_sessions", params, 0, "not-the-secret");
     /* signed for another tenant, then pointed at this one */
     json_t *o = json_loads(other, 0, NULL);
-    json_t *msg = vg_command_new(ids[2], "timeout_sessions", o, 0, vg_now_us());
+    json_t *msg = vg_command_new(ids[2], "timeout_sessions", o, 0, vg_now_us(), t.cfg->worker_group);
     json_decref(o);
     assert_int_equal(vg_command_sign(msg, itest_env("VIGIL_COMMAND_SECRET")), 0);
     json_object_set_new(json_object_get(msg, "params"), "tenant", json_string(t.tenant));
@@ -409,6 +409,61 @@ static void test_forged_or_unsigned_commands_go_to_the_dlq_and_change_nothing(vo
     for (int i = 0; i < 5; i++)
         if (!found[i])
             fail_msg("%s command not found on %s", i < 4 ? what[i] : "garbage", t.cfg->topic_dlq);
+    itest_close(&t);
+}
+
+static void test_replayed_or_misaddressed_commands_are_refused_and_change_nothing(void **state)
+{
+    /* Signed with the stack's own secret, so only the audience and the
+     * issue time can refuse them: a command of another deployment sharing
+     * the secret, one captured and replayed a day later, and one from a
+     * clock far ahead. */
+    struct itest t;
+    itest_open(&t, "cmd-replay");
+    const char *p[1] = {t.tenant};
+    exec_sql(&t,
+             "INSERT INTO mart.sessions (tenant_id, session_id, status, created_at, started_at,"
+             " last_activity_at) VALUES ($1, 'victim', 'active', now() - interval '20 min',"
+             " now() - interval '20 min', now() - interval '10 min')",
+             1, p);
+    const char *forged = "vigil_worker_commands_refused_total{reason=\"unsigned_or_forged\"}";
+    double before = itest_workers_metric(forged);
+    char params[160];
+    snprintf(params, sizeof(params), "{\"idle_seconds\":300,\"tenant\":\"%s\"}", t.tenant);
+    json_t *pj = json_loads(params, 0, NULL);
+    const int64_t hour_us = 3600000000LL;
+    const struct {
+        const char *what, *aud;
+        int64_t issued_us;
+    } cases[] = {
+        {"other-group", "vigil-workers-staging", vg_now_us()},
+        {"a-day-old", t.cfg->worker_group, vg_now_us() - 25 * hour_us},
+        {"from-the-future", t.cfg->worker_group, vg_now_us() + hour_us},
+    };
+    char ids[3][128];
+    for (int i = 0; i < 3; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "itest-%s-%s", t.tenant, cases[i].what);
+        json_t *msg = vg_command_new(ids[i], "timeout_sessions", pj, 0, cases[i].issued_us,
+                                     cases[i].aud);
+        assert_int_equal(vg_command_sign(msg, itest_env("VIGIL_COMMAND_SECRET")), 0);
+        char *v = json_dumps(msg, JSON_COMPACT);
+        json_decref(msg);
+        itest_produce(&t, t.cfg->topic_commands, "timeout_sessions", v);
+        free(v);
+    }
+    json_decref(pj);
+    itest_flush(&t);
+    barrier(&t, "replay");
+
+    assert_text(session(&t, "victim"), "active|-|-|-");
+    for (int i = 0; i < 3; i++) {
+        const char *q[1] = {ids[i]};
+        if (itest_count(&t, "SELECT count(*) FROM ops.command_runs WHERE command_id = $1", 1, q))
+            fail_msg("the %s command ran", cases[i].what);
+    }
+    double got = itest_workers_metric(forged) - before;
+    if (got != 3)
+        fail_msg("%s moved by %.0f, want 3", forged, got);
     itest_close(&t);
 }
 
@@ -740,6 +795,7 @@ int main(void)
         cmocka_unit_test(test_expire_sessions_by_hand_with_vigilctl_dry_run_first),
         cmocka_unit_test(test_same_command_id_sent_twice_runs_once),
         cmocka_unit_test(test_forged_or_unsigned_commands_go_to_the_dlq_and_change_nothing),
+        cmocka_unit_test(test_replayed_or_misaddressed_commands_are_refused_and_change_nothing),
         cmocka_unit_test(test_sweep_shared_by_two_workers_times_each_session_out_once),
         cmocka_unit_test(test_erase_subject_dry_run_then_erase_removes_the_visitor),
         cmocka_unit_test(test_reprocess_rebuilds_missing_staging_and_vault_rows_once),
