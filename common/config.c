@@ -211,7 +211,10 @@ static int props_add(struct vg_config *cfg, const char *nv, size_t len, char *wh
 {
     const char *eq = memchr(nv, '=', len);
     if (!eq || eq == nv) {
-        snprintf(why, whysz, "expected \"name=value\", got \"%.*s\"", (int)VG_MIN(len, 64), nv);
+        /* not quoted: the piece may be "sasl.password:..." */
+        snprintf(why, whysz,
+                 "piece %zu is not \"name=value\" (not shown: it may hold a secret)",
+                 cfg->nkafka_props + 1);
         return VG_EINVAL;
     }
     cfg->kafka_props =

@@ -35,7 +35,9 @@ rd_kafka_conf_t *vg_kafka_conf(const struct vg_config *cfg, const char *client_i
         const struct vg_kafka_prop *p = &cfg->kafka_props[i];
         char why[256];
         if (vg_kafka_set(conf, p->name, p->value, why, sizeof(why))) {
-            snprintf(errstr, errstr_size, "kafka.properties: %s: %s", p->name, why);
+            /* librdkafka quotes the value, which may be a password */
+            snprintf(errstr, errstr_size, "kafka.properties: %s: %s", p->name,
+                     *p->value && strstr(why, p->value) ? "invalid value (not shown)" : why);
             goto fail;
         }
     }
