@@ -682,6 +682,64 @@ static void test_erase_subject_dry_run_then_erase_removes_the_visitor(void **sta
     itest_close(&t);
 }
 
+static void test_erase_subject_erases_the_exact_visitor_id_not_its_case_variant(void **state)
+{
+    /* The vault's hash keys fold case: "v-case" and "V-CASE" share one
+     * hub (holding the id seen first, "v-case"). Erasing "V-CASE" must
+     * leave every row of "v-case": its events, their links and the hub. */
+    struct itest t;
+    itest_open(&t, "cmd-erase-case");
+    const char *p[1] = {t.tenant};
+    char kept[37], gone[2][37];
+    itest_uuid(kept);
+    send_event(&t, kept, "v-case");
+    itest_flush(&t);
+    assert_true(ITEST_WAIT(
+        itest_count(&t, "SELECT count(*) FROM vault.hub_visitor WHERE tenant_id = $1", 1, p) == 1,
+        60000));
+    for (int i = 0; i < 2; i++) {
+        itest_uuid(gone[i]);
+        send_event(&t, gone[i], "V-CASE");
+    }
+    itest_flush(&t);
+    assert_true(ITEST_WAIT(
+        itest_count(&t,
+                    "SELECT count(*) FROM vault.link_event WHERE hk_tenant = vault.hash_key($1)", 1,
+                    p) == 3,
+        60000));
+
+    char id[128], params[160];
+    snprintf(params, sizeof(params), "{\"tenant\":\"%s\",\"visitor_id\":\"V-CASE\"}", t.tenant);
+    snprintf(id, sizeof(id), "itest-%s-erase-case", t.tenant);
+    send_signed(&t, id, "erase_subject", params, 0);
+    char *run = wait_run(&t, id, RUN_TIMEOUT_MS);
+    if (strncmp(run, "done|6|", 7)) /* 2 raw, 2 staging, 2 event links */
+        fail_msg("erase V-CASE: %s; want done|6| (its own events only)", run);
+    free(run);
+    const char *q[2] = {t.tenant, kept};
+    const struct {
+        const char *what, *sql;
+        long long want;
+    } left[] = {
+        {"raw.events of v-case", "SELECT count(*) FROM raw.events WHERE tenant_id = $1"
+                                 " AND event_id = $2::uuid", 1},
+        {"staging.events of v-case", "SELECT count(*) FROM staging.events WHERE tenant_id = $1"
+                                     " AND event_id = $2::uuid", 1},
+        {"vault.link_event of v-case", "SELECT count(*) FROM vault.link_event"
+                                       " WHERE hk_event = vault.hash_key($1, $2)", 1},
+        {"the hub of v-case", "SELECT count(*) FROM vault.hub_visitor WHERE tenant_id = $1"
+                              " AND visitor_id = 'v-case' AND $2 <> ''", 1},
+        {"events of V-CASE", "SELECT count(*) FROM staging.events WHERE tenant_id = $1"
+                             " AND visitor_id = 'V-CASE' AND $2 <> ''", 0},
+    };
+    for (size_t i = 0; i < VG_ARRAY_LEN(left); i++) {
+        long long n = itest_count(&t, left[i].sql, 2, q);
+        if (n != left[i].want)
+            fail_msg("%s: %lld rows, want %lld", left[i].what, n, left[i].want);
+    }
+    itest_close(&t);
+}
+
 static void test_reprocess_rebuilds_missing_staging_and_vault_rows_once(void **state)
 {
     struct itest t;
@@ -798,6 +856,7 @@ int main(void)
         cmocka_unit_test(test_replayed_or_misaddressed_commands_are_refused_and_change_nothing),
         cmocka_unit_test(test_sweep_shared_by_two_workers_times_each_session_out_once),
         cmocka_unit_test(test_erase_subject_dry_run_then_erase_removes_the_visitor),
+        cmocka_unit_test(test_erase_subject_erases_the_exact_visitor_id_not_its_case_variant),
         cmocka_unit_test(test_reprocess_rebuilds_missing_staging_and_vault_rows_once),
         cmocka_unit_test(test_purge_raw_drops_partitions_of_old_days_only),
     };
