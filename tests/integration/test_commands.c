@@ -809,7 +809,9 @@ static void test_purge_raw_drops_partitions_of_old_days_only(void **state)
 {
     struct itest t;
     itest_open(&t, "cmd-purge");
-    /* A day 40 days back, empty; today's partition must stay. */
+    /* A day 40 days back, empty; today's partition must stay. An earlier
+     * run's purge left its horizon, which refuses that day: forget it. */
+    exec_sql(&t, "DELETE FROM raw.purge_horizon", 0, NULL);
     exec_sql(&t, "SELECT raw.ensure_partition(now() - interval '40 days')", 0, NULL);
     char *old = value_of(&t,
                          "SELECT 'raw.events_' || to_char((now() - interval '40 days')"
@@ -835,6 +837,34 @@ static void test_purge_raw_drops_partitions_of_old_days_only(void **state)
     if (strncmp(run, "done|", 5) || !strncmp(run, "done|0|", 7) || !strstr(run, quoted))
         fail_msg("purge: %s; want at least 1 partition, %s among them", run, quoted);
     free(run);
+    assert_int_equal(itest_count(&t, exists, 1, q), 0);
+
+    /* Its event ids went with it: a replay of an event received that day
+     * (a consumer reset, a DLQ replay) must not land a second time in a
+     * recreated partition. It is refused (dead-lettered); the barrier, an
+     * event of the same key received now, lands. */
+    char ev[1024], late[37], now_id[37], at40[VG_TS_LEN];
+    vg_time_format(vg_now_us() - 40LL * 86400 * 1000000, at40);
+    itest_uuid(late);
+    itest_event(&t, ev, sizeof(ev), late, "page.view", "s-purged", NULL, at40, NULL);
+    char *rcv = strstr(ev, "\"received_at\":\"");
+    assert_non_null(rcv);
+    memcpy(rcv + 15, at40, strlen(at40)); /* same length: received 40 days ago */
+    char key[160];
+    snprintf(key, sizeof(key), "%s/s-purged", t.tenant);
+    itest_produce(&t, t.cfg->topic_events, key, ev);
+    itest_uuid(now_id);
+    itest_event(&t, ev, sizeof(ev), now_id, "page.view", "s-purged", NULL, NULL, NULL);
+    itest_produce(&t, t.cfg->topic_events, key, ev);
+    itest_flush(&t);
+    const char *e[2] = {t.tenant, now_id};
+    const char *landed_sql = "SELECT count(*) FROM raw.events WHERE tenant_id = $1"
+                             " AND event_id = $2::uuid";
+    if (!ITEST_WAIT(itest_count(&t, landed_sql, 2, e) == 1, 60000))
+        fail_msg("the barrier event did not land");
+    e[1] = late;
+    if (itest_count(&t, landed_sql, 2, e) != 0)
+        fail_msg("an event received before the purge horizon landed again");
     assert_int_equal(itest_count(&t, exists, 1, q), 0);
     char *today =
         value_of(&t, "SELECT 'events_' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD')", 0, NULL);
