@@ -95,6 +95,26 @@ static const struct setting settings[] = {
      NULL, 0, "concurrent HTTP connections"},
     {"producer.connection_timeout_s", CT_INT, OFF(producer_connection_timeout_s), "30", 1, 3600,
      NULL, 0, "idle or slow connections are closed after this"},
+    {"producer.header_timeout_s", CT_INT, OFF(producer_header_timeout_s), "10", 1, 3600, NULL, 0,
+     "a connection's header block must be in this long after it opened (or "
+     "producer.connection_timeout_s if that is shorter); then its body has "
+     "producer.connection_timeout_s"},
+    {"producer.per_address_connection_limit", CT_INT, OFF(producer_per_address_connection_limit),
+     "128", 1, 100000, NULL, 0,
+     "concurrent HTTP connections from one client address (more are closed at once)"},
+    {"producer.inflight_body_bytes", CT_INT, OFF(producer_inflight_body_bytes), "268435456",
+     1024, 1LL << 40, NULL, 0,
+     "request bodies being read at once, in bytes, across every connection (a chunked body "
+     "counts as producer.max_body_bytes); past it, 503 with Retry-After"},
+    {"producer.rate_per_address_per_s", CT_INT, OFF(producer_rate_per_address_per_s), "2000", 1,
+     10000000, NULL, 0, "requests per second from one client address (429 beyond)"},
+    {"producer.burst_per_address", CT_INT, OFF(producer_burst_per_address), "10000", 1,
+     100000000, NULL, 0, "requests one client address may send at once"},
+    {"producer.rate_per_session_per_s", CT_INT, OFF(producer_rate_per_session_per_s), "20", 1,
+     10000000, NULL, 0,
+     "requests per second with one session token (a browser), besides its tenant's rate"},
+    {"producer.burst_per_session", CT_INT, OFF(producer_burst_per_session), "200", 1, 100000000,
+     NULL, 0, "requests one session token may send at once"},
     {"producer.token_ttl_s", CT_INT, OFF(producer_token_ttl_s), "86400", 60, 31536000, NULL, 0,
      "lifetime of a session token when the session has no expires_at"},
     {"producer.tenants", CT_TENANTS, 0, NULL, 0, 0, NOENV, F_RELOADABLE,
@@ -647,6 +667,12 @@ static int check_relations(struct ctx *c, const struct vg_config *cfg)
                     "batch transaction, which the database ends after worker.idle_tx_timeout_ms",
                     (long long)cfg->worker_kafka_ack_timeout_ms,
                     (long long)cfg->worker_idle_tx_timeout_ms);
+    if (cfg->producer_inflight_body_bytes < cfg->producer_max_body_bytes)
+        return fail(c, 0,
+                    "producer.inflight_body_bytes (%lld) must be at least "
+                    "producer.max_body_bytes (%lld)",
+                    (long long)cfg->producer_inflight_body_bytes,
+                    (long long)cfg->producer_max_body_bytes);
     return 0;
 }
 

@@ -76,6 +76,11 @@ struct vg_config {
     int64_t producer_queue_max_messages;
     int64_t producer_connection_limit;
     int64_t producer_connection_timeout_s;
+    int64_t producer_header_timeout_s;
+    int64_t producer_per_address_connection_limit;
+    int64_t producer_inflight_body_bytes;
+    int64_t producer_rate_per_address_per_s, producer_burst_per_address;
+    int64_t producer_rate_per_session_per_s, producer_burst_per_session;
     int64_t producer_token_ttl_s;
     struct vg_tenant *tenants;
     size_t ntenants;
