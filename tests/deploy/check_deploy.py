@@ -152,6 +152,20 @@ def check_compose():
           f"missing: {[s for s in need if s not in svcs]}")
     if not all(s in svcs for s in need):
         return
+    # Grafana and Prometheus are for the operator on this host: published on
+    # loopback only (a reverse proxy or an SSH tunnel reaches them).
+    def loopback(p):
+        if isinstance(p, dict):
+            return p.get("host_ip") == "127.0.0.1"
+        return str(p).startswith("127.0.0.1:")
+    for name in ("grafana", "prometheus"):
+        ports = svcs[name].get("ports") or []
+        check(f"compose: {name} is published on 127.0.0.1 only",
+              all(loopback(p) for p in ports), f"ports: {ports}")
+    genv = svcs["grafana"].get("environment") or {}
+    check("compose: Grafana's admin password is the operator's (GRAFANA_ADMIN_PASSWORD)",
+          genv.get("GF_SECURITY_ADMIN_PASSWORD") not in (None, "", "admin"),
+          f"GF_SECURITY_ADMIN_PASSWORD={genv.get('GF_SECURITY_ADMIN_PASSWORD')}")
     w = svcs["worker"]
     check("compose: worker has no container_name (scales)", "container_name" not in w)
     check("compose: worker publishes no host port (scales)", not w.get("ports"),
@@ -231,6 +245,26 @@ def check_compose():
 
 
 # -- Grafana dashboard -----------------------------------------------------------
+
+def check_grafana_role():
+    # Grafana's login reads mart and ops, never raw payloads: the dashboards
+    # need nothing else, and nothing grants more.
+    sql = []
+    for f in glob.glob(path("deploy", "grafana", "dashboards", "*.json")):
+        sql += re.findall(r'"rawSql":\s*"((?:[^"\\]|\\.)*)"', open(f, encoding="utf-8").read())
+    tables = set(re.findall(r"(?:FROM|JOIN)\s+([a-z_]+)\.", " ".join(sql), re.I))
+    check("grafana: the dashboards read the mart and ops schemas only",
+          sql and tables <= {"mart", "ops"}, f"schemas {sorted(tables)}")
+    init = read("deploy", "grafana", "postgres-init", "10-grafana-reader.sh")
+    check("grafana: the compose init script grants grafana_reader nothing database-wide",
+          not re.search(r"GRANT\s", init, re.I), "it must not GRANT (the migration does)")
+    mig = glob.glob(path("schemas", "sql", "*_grafana_reader.sql"))
+    text = open(mig[0], encoding="utf-8").read() if mig else ""
+    grants = re.findall(r"\bGRANT\s+[A-Z ]+ON\s+(?:ALL TABLES IN )?SCHEMAS?\s+([a-z_, ]+)", text)
+    granted = {s.strip() for g in grants for s in g.split(",")}
+    check("grafana: a migration grants grafana_reader mart and ops, and no other schema",
+          granted == {"mart", "ops"}, f"granted {sorted(granted)}")
+
 
 def check_grafana():
     ds = yaml.safe_load(read("deploy", "grafana", "provisioning", "datasources", "vigil.yaml"))
@@ -524,7 +558,8 @@ def check_dockerfile():
 
 
 def main():
-    for fn in (check_config, check_compose, check_grafana, check_alerts, check_k8s, check_dockerfile):
+    for fn in (check_config, check_compose, check_grafana, check_grafana_role, check_alerts, check_k8s,
+               check_dockerfile):
         try:
             fn()
         except Exception as e:  # a crash is a failure, never a silent pass
