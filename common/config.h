@@ -81,6 +81,8 @@ struct vg_config {
     int64_t producer_inflight_body_bytes;
     int64_t producer_rate_per_address_per_s, producer_burst_per_address;
     int64_t producer_rate_per_session_per_s, producer_burst_per_session;
+    char *producer_metrics_listen;
+    int64_t producer_metrics_port;
     int64_t producer_token_ttl_s;
     struct vg_tenant *tenants;
     size_t ntenants;

@@ -47,8 +47,10 @@ int main(int argc, char **argv)
         vg_app_free(&app);
         return 1;
     }
-    vg_info("producer listening on %s:%d (brokers %s, %lld threads, ack timeout %lld ms)",
-            app.cfg->producer_listen, vg_server_port(srv), app.cfg->kafka_brokers,
+    vg_info("producer listening on %s:%d, /metrics on %s:%lld (brokers %s, %lld threads, ack "
+            "timeout %lld ms)",
+            app.cfg->producer_listen, vg_server_port(srv), app.cfg->producer_metrics_listen,
+            (long long)app.cfg->producer_metrics_port, app.cfg->kafka_brokers,
             (long long)app.cfg->producer_threads, (long long)app.cfg->producer_ack_timeout_ms);
 
     int status = 0;

@@ -42,6 +42,7 @@ struct vg_server {
     int64_t header_ms;              /* producer.header_timeout_s: a connection's headers in */
     struct vg_limits *limits;       /* per-client rates and the in-flight body bytes */
     atomic_int connections;         /* open, for producer.connection_limit */
+    struct vg_http *internal;       /* producer.metrics_port: /metrics, /healthz, /readyz */
     struct vg_routes_env env;
     unsigned char *secret;
     size_t max_body;
@@ -308,10 +309,22 @@ static const char *framing_fault(struct MHD_Connection *conn)
     return NULL;
 }
 
-/* /healthz, /readyz and /metrics: common/http.h answers them, not routes.c. */
+/* /healthz and /readyz: common/http.h answers them, not routes.c. /metrics
+ * names the tenants: it is served on the internal listener only. */
 static int is_health(enum vg_route route)
 {
-    return route == VG_ROUTE_HEALTHZ || route == VG_ROUTE_READYZ || route == VG_ROUTE_METRICS;
+    return route == VG_ROUTE_HEALTHZ || route == VG_ROUTE_READYZ;
+}
+
+/* The internal listener's readiness: the same as /readyz on the API port. */
+static int internal_ready(void *opaque, char *reason, size_t reason_size)
+{
+    struct vg_server *s = opaque;
+    if (atomic_load(&s->stopping)) {
+        snprintf(reason, reason_size, "shutting down");
+        return 0;
+    }
+    return vg_kout_ready(s->env.kout, reason, reason_size);
 }
 
 static void refuse_too_large(struct vg_req *r)
@@ -353,7 +366,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_YES; /* answered on the last call, which keeps the connection */
         deadline_set(s, conn, vg_mono_ms() + s->request_ms); /* headers in: now the body */
         char addr[INET_ADDRSTRLEN];
-        if (atomic_load(&s->stopping))
+        if (r->route == VG_ROUTE_METRICS)
+            vg_req_refuse(r, 404, "not_found", NULL, 0,
+                          "/metrics is served on producer.metrics_port, not on the API port");
+        else if (atomic_load(&s->stopping))
             vg_req_refuse(r, 503, "shutting_down", NULL, 1, "the producer is shutting down");
         else if (vg_limits_admit_connection(r, atomic_load(&s->connections)) ||
                  vg_limits_admit_address(s->limits, r, client_address(conn, addr, sizeof(addr))))
@@ -474,6 +490,15 @@ struct vg_server *vg_server_start(const struct vg_config *cfg, struct vg_kout *k
         vg_server_stop(s);
         return NULL;
     }
+    char why[256];
+    s->internal = vg_http_start(cfg->producer_metrics_listen, (int)cfg->producer_metrics_port,
+                                internal_ready, s, why, sizeof(why));
+    if (!s->internal) {
+        snprintf(errstr, errstr_size, "internal listener (producer.metrics_listen, "
+                                      "producer.metrics_port): %s", why);
+        vg_server_stop(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -503,6 +528,7 @@ void vg_server_stop(struct vg_server *s)
 {
     if (!s)
         return;
+    vg_http_stop(s->internal);
     if (s->daemon)
         MHD_stop_daemon(s->daemon); /* closes every connection: none left registered */
     vg_deadlines_stop(s->deadlines);

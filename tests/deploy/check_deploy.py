@@ -79,8 +79,9 @@ def check_config():
           not re.search(r'keys_sha256\s*=\s*\[\s*"', CONF) and re.search(r"tenants\s*=\s*\(\s*\)\s*;", CONF),
           "config/vigil.production.conf must ship `tenants = ( );` and no keys_sha256")
     listens = re.findall(r'listen\s*=\s*"([^"]*)"', CONF)
-    check("config: every server listens on 0.0.0.0",
-          len(listens) == 3 and all(v == "0.0.0.0" for v in listens), f"listen values: {listens}")
+    check("config: every server listens on 0.0.0.0 (the producer's API and internal listener, "
+          "the worker's and the scheduler's)",
+          len(listens) == 4 and all(v == "0.0.0.0" for v in listens), f"listen values: {listens}")
     check("config: no secrets in the production config",
           not re.search(r"(command_secret|token_secret)\s*=", CONF)
           and not re.search(r"postgres(ql)?://[^:@/\"]+:[^@\"]+@", CONF),
@@ -221,7 +222,8 @@ def check_compose():
     prom = yaml.safe_load(read("deploy", "prometheus", "prometheus.yml"))
     jobs = {j["job_name"]: j for j in prom.get("scrape_configs", [])}
     static = lambda j: [t for sc in j.get("static_configs", []) for t in sc.get("targets", [])]
-    check("prometheus: scrapes producer:8080", "producer:8080" in static(jobs.get("vigil-producer", {})))
+    check("prometheus: scrapes the producer's internal listener, producer:9102",
+          static(jobs.get("vigil-producer", {})) == ["producer:9102"])
     check("prometheus: scrapes scheduler:9101", "scheduler:9101" in static(jobs.get("vigil-scheduler", {})))
     dns = [d for d in jobs.get("vigil-worker", {}).get("dns_sd_configs", [])]
     check("prometheus: discovers every worker replica by DNS on 9111",

@@ -74,6 +74,7 @@ for c in "${secret_cases[@]}"; do
     esac
   done
   args=(env "${unset_args[@]}" VIGIL_KAFKA_BROKERS=127.0.0.1:1 VIGIL_PRODUCER_PORT=18931
+    VIGIL_PRODUCER_METRICS_PORT=0
     VIGIL_WORKER_HTTP_PORT=18932 VIGIL_SCHEDULER_HTTP_PORT=18933
     VIGIL_DATABASE_URL=postgresql://nobody@127.0.0.1:1/none "${set_args[@]}")
   read -r -a cmdline <<<"$prog"
