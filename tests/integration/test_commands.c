@@ -296,16 +296,23 @@ static const char *header(rd_kafka_message_t *m, const char *name, char *buf, si
     return buf;
 }
 
-static void test_forged_or_unsigned_commands_go_to_the_dlq_and_change_nothing(void **state)
+/* An active session of t's tenant, 'victim', idle for 10 minutes: what a
+ * timeout_sessions of 300 s would end, were it run. */
+static void insert_victim(struct itest *t)
 {
-    struct itest t;
-    itest_open(&t, "cmd-forged");
-    const char *p[1] = {t.tenant};
-    exec_sql(&t,
+    const char *p[1] = {t->tenant};
+    exec_sql(t,
              "INSERT INTO mart.sessions (tenant_id, session_id, status, created_at, started_at,"
              " last_activity_at) VALUES ($1, 'victim', 'active', now() - interval '20 min',"
              " now() - interval '20 min', now() - interval '10 min')",
              1, p);
+}
+
+static void test_forged_or_unsigned_commands_go_to_the_dlq_and_change_nothing(void **state)
+{
+    struct itest t;
+    itest_open(&t, "cmd-forged");
+    insert_victim(&t);
     int64_t start[16];
     int32_t nparts = itest_end_offsets(&t, t.cfg->topic_dlq, start, 16);
     /* The verdict depends on the message alone: reached when the batch is
@@ -420,12 +427,7 @@ static void test_replayed_or_misaddressed_commands_are_refused_and_change_nothin
      * clock far ahead. */
     struct itest t;
     itest_open(&t, "cmd-replay");
-    const char *p[1] = {t.tenant};
-    exec_sql(&t,
-             "INSERT INTO mart.sessions (tenant_id, session_id, status, created_at, started_at,"
-             " last_activity_at) VALUES ($1, 'victim', 'active', now() - interval '20 min',"
-             " now() - interval '20 min', now() - interval '10 min')",
-             1, p);
+    insert_victim(&t);
     const char *forged = "vigil_worker_commands_refused_total{reason=\"unsigned_or_forged\"}";
     double before = itest_workers_metric(forged);
     char params[160];
