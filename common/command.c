@@ -228,7 +228,7 @@ int vg_command_id_valid(const char *id)
 /* -- message and signature --------------------------------------------- */
 
 json_t *vg_command_new(const char *command_id, const char *name, const json_t *params, int dry_run,
-                       int64_t issued_us)
+                       int64_t issued_us, const char *audience)
 {
     char at[VG_TS_LEN];
     vg_time_format(issued_us, at);
@@ -239,6 +239,7 @@ json_t *vg_command_new(const char *command_id, const char *name, const json_t *p
     json_object_set_new(msg, "params", params ? json_deep_copy(params) : json_object());
     json_object_set_new(msg, "dry_run", json_boolean(dry_run));
     json_object_set_new(msg, "issued_at", json_string(at));
+    json_object_set_new(msg, "aud", json_string(audience));
     return msg;
 }
 
@@ -311,9 +312,35 @@ static int malformed(char *errstr, size_t errstr_size, const char *what)
     return VG_EPARSE;
 }
 
-int vg_command_parse(const void *data, size_t len, const char *secret, struct vg_command *out,
-                     char *errstr, size_t errstr_size)
+/* The audience and the window of issue times, once the signature held. */
+static int check_trust(const struct vg_command *c, const struct vg_command_trust *trust,
+                       char *errstr, size_t errstr_size)
 {
+    if (!trust->audience || strcmp(c->audience, trust->audience)) {
+        snprintf(errstr, errstr_size, "command for another audience (\"%.64s\", this is \"%.64s\")",
+                 c->audience, trust->audience ? trust->audience : "");
+        return VG_EAUTH;
+    }
+    int64_t age_s = (trust->now_us - c->issued_us) / 1000000;
+    if (age_s > trust->max_age_s) {
+        snprintf(errstr, errstr_size,
+                 "command issued %lld s ago, past the window of %lld s (a replay?)",
+                 (long long)age_s, (long long)trust->max_age_s);
+        return VG_EAUTH;
+    }
+    if (-age_s > trust->max_skew_s) {
+        snprintf(errstr, errstr_size,
+                 "command issued %lld s in the future, past the clock skew of %lld s",
+                 (long long)-age_s, (long long)trust->max_skew_s);
+        return VG_EAUTH;
+    }
+    return 0;
+}
+
+int vg_command_parse(const void *data, size_t len, const struct vg_command_trust *trust,
+                     struct vg_command *out, char *errstr, size_t errstr_size)
+{
+    const char *secret = trust->secret;
     memset(out, 0, sizeof(*out));
     if (!data || len == 0)
         return malformed(errstr, errstr_size, "empty message");
@@ -339,8 +366,8 @@ int vg_command_parse(const void *data, size_t len, const char *secret, struct vg
     json_t *v;
     json_object_foreach(msg, key, v)
     {
-        static const char *const members[] = {"v",       "command_id", "name", "params",
-                                              "dry_run", "issued_at",  "sig"};
+        static const char *const members[] = {"v",         "command_id", "name", "params",
+                                              "dry_run",   "issued_at",  "aud",  "sig"};
         int known = 0;
         for (size_t i = 0; i < VG_ARRAY_LEN(members) && !known; i++)
             known = !strcmp(key, members[i]);
@@ -384,6 +411,17 @@ int vg_command_parse(const void *data, size_t len, const char *secret, struct vg
         malformed(errstr, errstr_size, "issued_at must be an RFC 3339 time");
         goto bad;
     }
+    v = json_object_get(msg, "aud");
+    if (!json_is_string(v) || json_string_length(v) < 1 ||
+        json_string_length(v) > VG_COMMAND_AUD_MAX ||
+        strlen(json_string_value(v)) != json_string_length(v)) {
+        malformed(errstr, errstr_size, "aud must name the workers' group");
+        goto bad;
+    }
+    out->audience = json_string_value(v);
+    if ((rc = check_trust(out, trust, errstr, errstr_size)))
+        goto bad;
+    rc = VG_EPARSE;
     out->def = vg_command_find(out->name);
     if (!out->def) {
         snprintf(errstr, errstr_size, "unknown command \"%.64s\"", out->name);

@@ -8,7 +8,15 @@
  * The message (schemas/json/command.json):
  *
  *   {"v":1,"command_id":"<schedule>@<slot>","name":"timeout_sessions",
- *    "params":{...},"dry_run":false,"issued_at":"<RFC 3339 UTC>","sig":"<hex>"}
+ *    "params":{...},"dry_run":false,"issued_at":"<RFC 3339 UTC>",
+ *    "aud":"<worker group>","sig":"<hex>"}
+ *
+ * "aud" (the audience) names the workers' group (worker.group) the command is
+ * for, and is signed like the rest: two deployments that share a secret
+ * cannot run each other's commands. A worker also refuses a command issued
+ * longer ago than worker.command_max_age_s (default 24 h) or later than now
+ * plus worker.command_max_skew_s: a captured command cannot be replayed
+ * after its window.
  *
  * The canonical form, which is what "sig" signs, is the message without its
  * "sig" member serialized as jansson's
@@ -22,8 +30,8 @@
  *     else, '/' and non-ASCII included, is written as is;
  *   - integers in plain decimal; true, false, null.
  *
- * For example {"command_id":"drafts@2026-01-01T00:17:00Z","dry_run":true,
- * "issued_at":"2026-01-01T00:17:00.000412Z","name":"cleanup_drafts",
+ * For example {"aud":"vigil-workers","command_id":"drafts@2026-01-01T00:17:00Z",
+ * "dry_run":true,"issued_at":"2026-01-01T00:17:00.000412Z","name":"cleanup_drafts",
  * "params":{"batch_size":1000,"older_than_hours":48},"v":1}.
  *
  * "sig" is the lower-case hex of HMAC-SHA256(VIGIL_COMMAND_SECRET, canonical
@@ -46,6 +54,7 @@
 #define VG_COMMAND_SIG_HEX       64    /* characters of "sig" */
 #define VG_COMMAND_SAMPLE_MAX    100   /* keys kept in ops.command_runs.sample */
 #define VG_COMMAND_BATCH_DEFAULT 1000
+#define VG_COMMAND_AUD_MAX       200 /* bytes of "aud", as a consumer group name */
 
 enum vg_param_type {
     VG_PARAM_INT,    /* a JSON integer within [min, max] */
@@ -93,9 +102,10 @@ int vg_command_param_parse(const struct vg_command_def *def, const char *name, c
 int vg_command_id_valid(const char *id);
 
 /* A new unsigned message. params may be NULL ({}); it is copied, not taken.
- * issued_us is the issue time in epoch microseconds. Never NULL. */
+ * issued_us is the issue time in epoch microseconds; audience is the
+ * workers' group it is for (worker.group). Never NULL. */
 json_t *vg_command_new(const char *command_id, const char *name, const json_t *params, int dry_run,
-                       int64_t issued_us);
+                       int64_t issued_us, const char *audience);
 
 /* The canonical form of msg (see above): msg without "sig", a new string
  * for free(). NULL only if msg is not an object or holds invalid UTF-8. */
@@ -110,6 +120,16 @@ int vg_command_sign(json_t *msg, const char *secret) VG_MUSTCHECK;
 int vg_command_verify(const json_t *msg, const char *secret, char *errstr,
                       size_t errstr_size) VG_MUSTCHECK;
 
+/* What a worker trusts: the key, its own group, and the window of issue
+ * times it accepts around now_us (epoch microseconds). */
+struct vg_command_trust {
+    const char *secret;   /* security.command_secret */
+    const char *audience; /* worker.group */
+    int64_t now_us;
+    int64_t max_age_s;  /* issued_at older than now - max_age_s is refused */
+    int64_t max_skew_s; /* issued_at later than now + max_skew_s is refused */
+};
+
 /* A command as the workers receive it. Strings and params point into msg. */
 struct vg_command {
     json_t *msg; /* owned */
@@ -119,19 +139,21 @@ struct vg_command {
     json_t *params;
     int dry_run;
     int64_t issued_us;
+    const char *audience;
 };
 
 /*
  * Parses and checks one message value: JSON (at most VG_COMMAND_MAX_BYTES),
- * signed with secret, then well formed (v 1, every member of its type, no
- * other members), a known name and valid params. On success fills *out (free
- * it with vg_command_free()) and returns 0. Otherwise returns VG_EAUTH
- * (unsigned or forged), VG_EPARSE (not a well-formed command), or
- * VG_ENOTFOUND (a command no worker knows), with errstr filled; *out is
- * left empty.
+ * signed with trust->secret, then well formed (v 1, every member of its
+ * type, no other members), a known name and valid params, for
+ * trust->audience and issued within trust's window. On success fills *out
+ * (free it with vg_command_free()) and returns 0. Otherwise returns VG_EAUTH
+ * (unsigned, forged, for another audience, or outside its window: a replay),
+ * VG_EPARSE (not a well-formed command), or VG_ENOTFOUND (a command no worker
+ * knows), with errstr filled; *out is left empty.
  */
-int vg_command_parse(const void *data, size_t len, const char *secret, struct vg_command *out,
-                     char *errstr, size_t errstr_size) VG_MUSTCHECK;
+int vg_command_parse(const void *data, size_t len, const struct vg_command_trust *trust,
+                     struct vg_command *out, char *errstr, size_t errstr_size) VG_MUSTCHECK;
 
 /* Frees what vg_command_parse() filled; accepts an empty struct. */
 void vg_command_free(struct vg_command *c);

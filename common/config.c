@@ -76,7 +76,7 @@ static const struct setting settings[] = {
     {"producer.listen", CT_STRING, OFF(producer_listen), "127.0.0.1", 0, 0, NULL, 0,
      "address the HTTP API listens on"},
     {"producer.port", CT_INT, OFF(producer_port), "8080", 1, 65535, NULL, 0,
-     "HTTP API port (health and metrics too)"},
+     "HTTP API port (/healthz and /readyz too; /metrics is on producer.metrics_port)"},
     {"producer.threads", CT_INT, OFF(producer_threads), "4", 1, 256, NULL, 0,
      "HTTP worker threads"},
     {"producer.max_body_bytes", CT_INT, OFF(producer_max_body_bytes), "1048576", 1024,
@@ -95,6 +95,31 @@ static const struct setting settings[] = {
      NULL, 0, "concurrent HTTP connections"},
     {"producer.connection_timeout_s", CT_INT, OFF(producer_connection_timeout_s), "30", 1, 3600,
      NULL, 0, "idle or slow connections are closed after this"},
+    {"producer.header_timeout_s", CT_INT, OFF(producer_header_timeout_s), "10", 1, 3600, NULL, 0,
+     "a connection's header block must be in this long after it opened (or "
+     "producer.connection_timeout_s if that is shorter); then its body has "
+     "producer.connection_timeout_s"},
+    {"producer.per_address_connection_limit", CT_INT, OFF(producer_per_address_connection_limit),
+     "128", 1, 100000, NULL, 0,
+     "concurrent HTTP connections from one client address (more are closed at once)"},
+    {"producer.inflight_body_bytes", CT_INT, OFF(producer_inflight_body_bytes), "268435456",
+     1024, 1LL << 40, NULL, 0,
+     "request bodies being read at once, in bytes, across every connection (a chunked body "
+     "counts as producer.max_body_bytes); past it, 503 with Retry-After"},
+    {"producer.rate_per_address_per_s", CT_INT, OFF(producer_rate_per_address_per_s), "2000", 1,
+     10000000, NULL, 0, "requests per second from one client address (429 beyond)"},
+    {"producer.burst_per_address", CT_INT, OFF(producer_burst_per_address), "10000", 1,
+     100000000, NULL, 0, "requests one client address may send at once"},
+    {"producer.rate_per_session_per_s", CT_INT, OFF(producer_rate_per_session_per_s), "20", 1,
+     10000000, NULL, 0,
+     "requests per second with one session token (a browser), besides its tenant's rate"},
+    {"producer.burst_per_session", CT_INT, OFF(producer_burst_per_session), "200", 1, 100000000,
+     NULL, 0, "requests one session token may send at once"},
+    {"producer.metrics_listen", CT_STRING, OFF(producer_metrics_listen), "127.0.0.1", 0, 0, NULL,
+     0, "address of the internal listener of /metrics, /healthz and /readyz"},
+    {"producer.metrics_port", CT_INT, OFF(producer_metrics_port), "9102", 0, 65535, NULL, 0,
+     "port of the internal listener (0: any free port); /metrics, whose series name the "
+     "tenants, is served there and never on producer.port"},
     {"producer.token_ttl_s", CT_INT, OFF(producer_token_ttl_s), "86400", 60, 31536000, NULL, 0,
      "lifetime of a session token when the session has no expires_at"},
     {"producer.tenants", CT_TENANTS, 0, NULL, 0, 0, NOENV, F_RELOADABLE,
@@ -125,6 +150,12 @@ static const struct setting settings[] = {
      "how long a worker waits for Kafka to acknowledge its dead letters and summaries; the wait "
      "is inside a transaction, so at most half of worker.idle_tx_timeout_ms (and at most 20 s: "
      "the worker must poll its consumer within max.poll.interval.ms, 60 s)"},
+    {"worker.command_max_age_s", CT_INT, OFF(worker_command_max_age_s), "86400", 60, 31536000,
+     NULL, 0,
+     "a command issued longer ago than this is refused (to vigil.dlq): a captured command "
+     "cannot be replayed later"},
+    {"worker.command_max_skew_s", CT_INT, OFF(worker_command_max_skew_s), "300", 0, 86400, NULL,
+     0, "a command issued later than now plus this is refused (clocks apart, or forged)"},
 
     {"scheduler.listen", CT_STRING, OFF(scheduler_listen), "127.0.0.1", 0, 0, NULL, 0,
      "address of the health and metrics server"},
@@ -205,7 +236,10 @@ static int props_add(struct vg_config *cfg, const char *nv, size_t len, char *wh
 {
     const char *eq = memchr(nv, '=', len);
     if (!eq || eq == nv) {
-        snprintf(why, whysz, "expected \"name=value\", got \"%.*s\"", (int)VG_MIN(len, 64), nv);
+        /* not quoted: the piece may be "sasl.password:..." */
+        snprintf(why, whysz,
+                 "piece %zu is not \"name=value\" (not shown: it may hold a secret)",
+                 cfg->nkafka_props + 1);
         return VG_EINVAL;
     }
     cfg->kafka_props =
@@ -638,6 +672,88 @@ static int check_relations(struct ctx *c, const struct vg_config *cfg)
                     "batch transaction, which the database ends after worker.idle_tx_timeout_ms",
                     (long long)cfg->worker_kafka_ack_timeout_ms,
                     (long long)cfg->worker_idle_tx_timeout_ms);
+    if (cfg->producer_inflight_body_bytes < cfg->producer_max_body_bytes)
+        return fail(c, 0,
+                    "producer.inflight_body_bytes (%lld) must be at least "
+                    "producer.max_body_bytes (%lld)",
+                    (long long)cfg->producer_inflight_body_bytes,
+                    (long long)cfg->producer_max_body_bytes);
+    return 0;
+}
+
+/* -- secrets --------------------------------------------------------- */
+
+/* Words that mark a value as an example rather than a key (lower case). */
+static const char *const placeholder_words[] = {
+    "change-me", "change_me", "changeme", "replace-me", "replace_me", "replaceme",
+    "placeholder", "openssl rand", "<secret>", "your-secret", "your_secret",
+};
+
+static int is_placeholder(const char *v)
+{
+    size_t n = strlen(v);
+    char low[256];
+    size_t k = VG_MIN(n, sizeof(low) - 1);
+    for (size_t i = 0; i < k; i++)
+        low[i] = (char)tolower((unsigned char)v[i]);
+    low[k] = '\0';
+    for (size_t i = 0; i < VG_ARRAY_LEN(placeholder_words); i++)
+        if (strstr(low, placeholder_words[i]))
+            return 1;
+    /* "aaaa...", "0000...", "abababab...": a few distinct bytes is no key */
+    unsigned char seen[256] = {0};
+    int distinct = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!seen[(unsigned char)v[i]]++)
+            distinct++;
+    return distinct < 6;
+}
+
+int vg_config_check_secret(const char *label, const char *value, char *errstr,
+                           size_t errstr_size)
+{
+    if (!value || !*value) {
+        snprintf(errstr, errstr_size, "%s is required and not set", label);
+        return VG_ENOTFOUND;
+    }
+    if (is_placeholder(value)) {
+        snprintf(errstr, errstr_size,
+                 "%s is a placeholder, not a key: set it to a random value of at least %d "
+                 "bytes (openssl rand -hex 32)",
+                 label, VG_SECRET_MIN_BYTES);
+        return VG_EINVAL;
+    }
+    if (strlen(value) < VG_SECRET_MIN_BYTES) {
+        snprintf(errstr, errstr_size,
+                 "%s must be at least %d bytes (it has %zu): openssl rand -hex 32 makes one", label,
+                 VG_SECRET_MIN_BYTES, strlen(value));
+        return VG_EINVAL;
+    }
+    return 0;
+}
+
+/* The secrets in the table, with the VG_NEED_* bit of each. */
+static const struct {
+    int need;
+    const char *label;
+    size_t off;
+} secrets[] = {
+    {VG_NEED_COMMAND_SECRET, "security.command_secret (VIGIL_COMMAND_SECRET)",
+     OFF(command_secret)},
+    {VG_NEED_TOKEN_SECRET, "security.token_secret (VIGIL_TOKEN_SECRET)", OFF(token_secret)},
+};
+
+int vg_config_require_secrets(const struct vg_config *cfg, int needs, char *errstr,
+                              size_t errstr_size)
+{
+    for (size_t i = 0; i < VG_ARRAY_LEN(secrets); i++) {
+        const char *v = *(char *const *)((const char *)cfg + secrets[i].off);
+        int set = v && *v;
+        if (!set && !(needs & secrets[i].need))
+            continue;
+        if (vg_config_check_secret(secrets[i].label, v, errstr, errstr_size))
+            return VG_ECONFIG;
+    }
     return 0;
 }
 
@@ -675,6 +791,8 @@ int vg_config_load(const char *path, struct vg_config **out, char *errstr, size_
         c.file = path ? path : "configuration";
         rc = check_relations(&c, cfg);
     }
+    if (rc == 0 && vg_config_require_secrets(cfg, 0, why, sizeof(why)))
+        rc = fail(&c, 0, "%s", why);
     if (rc == 0 && cfg->worker_id[0] == '\0') {
         char host[128] = "worker";
         gethostname(host, sizeof(host) - 1);

@@ -76,6 +76,13 @@ struct vg_config {
     int64_t producer_queue_max_messages;
     int64_t producer_connection_limit;
     int64_t producer_connection_timeout_s;
+    int64_t producer_header_timeout_s;
+    int64_t producer_per_address_connection_limit;
+    int64_t producer_inflight_body_bytes;
+    int64_t producer_rate_per_address_per_s, producer_burst_per_address;
+    int64_t producer_rate_per_session_per_s, producer_burst_per_session;
+    char *producer_metrics_listen;
+    int64_t producer_metrics_port;
     int64_t producer_token_ttl_s;
     struct vg_tenant *tenants;
     size_t ntenants;
@@ -90,6 +97,8 @@ struct vg_config {
     int64_t worker_summary_delay_ms;
     int64_t worker_idle_tx_timeout_ms;
     int64_t worker_kafka_ack_timeout_ms;
+    int64_t worker_command_max_age_s;
+    int64_t worker_command_max_skew_s;
 
     char *scheduler_listen;
     int64_t scheduler_http_port;
@@ -119,6 +128,34 @@ void vg_config_print_help(FILE *out);
 /* Number of declared settings, and the i-th one's dotted name (for tests and docs). */
 size_t vg_config_setting_count(void);
 const char *vg_config_setting_name(size_t i);
+
+/* The secrets a program needs (vg_config_require_secrets). */
+#define VG_NEED_COMMAND_SECRET 1 /* security.command_secret */
+#define VG_NEED_TOKEN_SECRET   2 /* security.token_secret */
+
+/* The shortest secret accepted, in bytes (DESIGN.md section 3). */
+#define VG_SECRET_MIN_BYTES 32
+
+/*
+ * Checks one secret's value: NULL or empty is VG_ENOTFOUND; shorter than
+ * VG_SECRET_MIN_BYTES, or a placeholder ("CHANGE-ME...", "changeme",
+ * "replace-me", "openssl rand", a value of a few repeated characters) is
+ * VG_EINVAL. errstr then says why, naming the setting as label (e.g.
+ * "security.token_secret (VIGIL_TOKEN_SECRET)"), never the value. Returns 0
+ * for a usable secret.
+ */
+int vg_config_check_secret(const char *label, const char *value, char *errstr,
+                           size_t errstr_size) VG_MUSTCHECK;
+
+/*
+ * The one start-up check of every program's secrets: each secret that is set
+ * must pass vg_config_check_secret(), and each one named in needs (a mask of
+ * VG_NEED_*) must be set. vg_config_load() already refuses a bad secret that
+ * is set; this adds the ones a program cannot run without. Returns 0, or
+ * VG_ECONFIG with errstr naming the setting and its environment variable.
+ */
+int vg_config_require_secrets(const struct vg_config *cfg, int needs, char *errstr,
+                              size_t errstr_size) VG_MUSTCHECK;
 
 /* Writes "\"secret\"" as "(set)" or "(unset)": what a log may say of a secret. */
 const char *vg_config_secret_state(const char *secret);

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crypto.h"
@@ -139,10 +140,69 @@ static json_t *put(const struct vg_event *ev, const struct field *f)
     return NULL;
 }
 
-static int dump_cb(const char *buf, size_t size, void *data)
+/* The shortest %g text of d that strtod reads back as d; a real stays a
+ * real ("2.0", not "2"). */
+static void dump_real(struct vg_buf *out, double d)
 {
-    vg_buf_append(data, buf, size);
-    return 0;
+    char s[40];
+    for (int p = 1; p <= 17; p++) {
+        snprintf(s, sizeof(s) - 2, "%.*g", p, d);
+        if (strtod(s, NULL) == d)
+            break;
+    }
+    if (!strpbrk(s, ".eE"))
+        strcat(s, ".0");
+    vg_buf_puts(out, s);
+}
+
+void vg_json_dump(const json_t *v, struct vg_buf *out)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *m;
+        int first = 1;
+        vg_buf_putc(out, '{');
+        json_object_foreach((json_t *)v, k, m)
+        {
+            if (!first)
+                vg_buf_putc(out, ',');
+            first = 0;
+            vg_buf_json_str(out, k, strlen(k));
+            vg_buf_putc(out, ':');
+            vg_json_dump(m, out);
+        }
+        vg_buf_putc(out, '}');
+        return;
+    }
+    case JSON_ARRAY:
+        vg_buf_putc(out, '[');
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i)
+                vg_buf_putc(out, ',');
+            vg_json_dump(json_array_get(v, i), out);
+        }
+        vg_buf_putc(out, ']');
+        return;
+    case JSON_STRING:
+        vg_buf_json_str(out, json_string_value(v), json_string_length(v));
+        return;
+    case JSON_INTEGER:
+        vg_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return;
+    case JSON_REAL:
+        dump_real(out, json_real_value(v));
+        return;
+    case JSON_TRUE:
+        vg_buf_puts(out, "true");
+        return;
+    case JSON_FALSE:
+        vg_buf_puts(out, "false");
+        return;
+    case JSON_NULL:
+        vg_buf_puts(out, "null");
+        return;
+    }
 }
 
 void vg_envelope_encode(const struct vg_event *ev, struct vg_buf *out)
@@ -154,7 +214,7 @@ void vg_envelope_encode(const struct vg_event *ev, struct vg_buf *out)
         if (v)
             json_object_set_new(env, fields[i].name, v);
     }
-    json_dump_callback(env, dump_cb, out, JSON_COMPACT);
+    vg_json_dump(env, out);
     json_decref(env);
 }
 

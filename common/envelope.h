@@ -131,6 +131,14 @@ void vg_envelope_encode(const struct vg_event *ev, struct vg_buf *out);
  * data is no envelope at all (empty, too large, not a JSON object) or
  * VG_EINVAL when a field breaks a rule.
  */
+/*
+ * Appends v as compact JSON, members in their order, like jansson's
+ * json_dumps(JSON_COMPACT | JSON_ENCODE_ANY) but for real numbers, which are
+ * written as the shortest text that reads back as the same double (0.1, not
+ * jansson's 0.10000000000000001): a client's number keeps its digits.
+ */
+void vg_json_dump(const json_t *v, struct vg_buf *out);
+
 int vg_envelope_decode(const void *data, size_t len, enum vg_topic topic, struct vg_event *ev,
                        json_t **body, char *errstr, size_t errstr_size) VG_MUSTCHECK;
 

@@ -35,7 +35,9 @@ rd_kafka_conf_t *vg_kafka_conf(const struct vg_config *cfg, const char *client_i
         const struct vg_kafka_prop *p = &cfg->kafka_props[i];
         char why[256];
         if (vg_kafka_set(conf, p->name, p->value, why, sizeof(why))) {
-            snprintf(errstr, errstr_size, "kafka.properties: %s: %s", p->name, why);
+            /* librdkafka quotes the value, which may be a password */
+            snprintf(errstr, errstr_size, "kafka.properties: %s: %s", p->name,
+                     *p->value && strstr(why, p->value) ? "invalid value (not shown)" : why);
             goto fail;
         }
     }
@@ -98,6 +100,11 @@ int vg_kafka_reachable(rd_kafka_t *rk, int timeout_ms)
     return err == RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
+int vg_kafka_min_insync(int64_t replication_factor)
+{
+    return replication_factor >= 3 ? 2 : 0;
+}
+
 int vg_kafka_create_topics(const struct vg_config *cfg, int timeout_ms, int *created,
                            char *errstr, size_t errstr_size)
 {
@@ -126,10 +133,18 @@ int vg_kafka_create_topics(const struct vg_config *cfg, int timeout_ms, int *cre
     conf = NULL; /* owned by rk now */
 
     rd_kafka_NewTopic_t *nt[N];
+    char min_insync[16];
+    snprintf(min_insync, sizeof(min_insync), "%d", vg_kafka_min_insync(cfg->replication_factor));
     for (size_t i = 0; i < N; i++) {
         char why[256];
         nt[i] = rd_kafka_NewTopic_new(topics[i].name, (int)topics[i].partitions,
                                       (int)cfg->replication_factor, why, sizeof(why));
+        if (nt[i] && vg_kafka_min_insync(cfg->replication_factor) &&
+            rd_kafka_NewTopic_set_config(nt[i], "min.insync.replicas", min_insync)) {
+            snprintf(why, sizeof(why), "cannot set min.insync.replicas");
+            rd_kafka_NewTopic_destroy(nt[i]);
+            nt[i] = NULL;
+        }
         if (!nt[i]) {
             snprintf(errstr, errstr_size, "topic %s: %s", topics[i].name, why);
             for (size_t j = 0; j < i; j++)

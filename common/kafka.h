@@ -55,9 +55,18 @@ rd_kafka_t *vg_kafka_producer_new(const struct vg_config *cfg,
                                   size_t errstr_size);
 
 /*
+ * min.insync.replicas for topics of this replication factor: 2 from 3
+ * replicas on (an acknowledged write survives the loss of one broker, and
+ * one broker may be down for writes to go on), else the broker's default
+ * (0: not set).
+ */
+int vg_kafka_min_insync(int64_t replication_factor);
+
+/*
  * Creates the topics of DESIGN.md section 5 with the configured partition
- * counts; existing topics are left as they are. *created gets how many were
- * new. Returns 0 or VG_EKAFKA with errstr filled.
+ * counts and replication factor, and min.insync.replicas by
+ * vg_kafka_min_insync(); existing topics are left as they are. *created gets
+ * how many were new. Returns 0 or VG_EKAFKA with errstr filled.
  */
 int vg_kafka_create_topics(const struct vg_config *cfg, int timeout_ms, int *created,
                            char *errstr, size_t errstr_size) VG_MUSTCHECK;

@@ -25,6 +25,49 @@ void vg_pg_error(PGconn *conn, const PGresult *res, char *errstr, size_t errstr_
     one_line(errstr);
 }
 
+/* Overwrites every occurrence of secret in s with as many '*'. */
+static void cut_out(char *s, const char *secret)
+{
+    size_t n = secret ? strlen(secret) : 0;
+    for (char *p = n ? strstr(s, secret) : NULL; p; p = strstr(p + n, secret))
+        memset(p, '*', n);
+}
+
+void vg_pg_connect_error(const char *url, PGconn *conn, char *errstr, size_t errstr_size)
+{
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(url ? url : "", &perr);
+    if (!opts) {
+        PQfreemem(perr); /* it quotes the string, password included */
+        snprintf(errstr, errstr_size,
+                 "database.url (VIGIL_DATABASE_URL) is not a valid libpq connection string "
+                 "(not shown: it may hold a password)");
+        return;
+    }
+    const char *host = NULL, *hostaddr = NULL, *port = NULL, *db = NULL, *password = NULL;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val)
+            continue;
+        if (!strcmp(o->keyword, "host"))
+            host = o->val;
+        else if (!strcmp(o->keyword, "hostaddr"))
+            hostaddr = o->val;
+        else if (!strcmp(o->keyword, "port"))
+            port = o->val;
+        else if (!strcmp(o->keyword, "dbname"))
+            db = o->val;
+        else if (!strcmp(o->keyword, "password"))
+            password = o->val;
+    }
+    char msg[512];
+    vg_pg_error(conn, NULL, msg, sizeof(msg));
+    cut_out(msg, password);
+    snprintf(errstr, errstr_size, "cannot connect to host %s port %s database %s: %s",
+             host ? host : hostaddr ? hostaddr : "(default)", port ? port : "(default)",
+             db ? db : "(default)", msg);
+    PQconninfoFree(opts);
+}
+
 /* Server notices go to our log at debug level, not raw to stderr. */
 static void on_notice(void *arg, const char *message)
 {
@@ -65,7 +108,7 @@ static int connect_once(struct vg_pg *pg, char *errstr, size_t errstr_size)
         pg->generation++;
         return 0;
     }
-    vg_pg_error(pg->conn, NULL, errstr, errstr_size);
+    vg_pg_connect_error(pg->url, pg->conn, errstr, errstr_size);
     count_error(NULL);
     PQfinish(pg->conn);
     pg->conn = NULL;

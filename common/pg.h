@@ -70,6 +70,15 @@ void vg_pg_rollback(PGconn *conn);
 /* Copies PostgreSQL's message for res (or the connection) into errstr, one line. */
 void vg_pg_error(PGconn *conn, const PGresult *res, char *errstr, size_t errstr_size);
 
+/*
+ * Why connecting to url (a libpq URI or key=value string) failed, for a log,
+ * without any secret: the target as "host H port P database D" only, read
+ * with PQconninfoParse(), then libpq's message for conn (may be NULL) with
+ * the password cut out. A url libpq cannot parse is not quoted at all:
+ * libpq's own message for it holds the whole string, password included.
+ */
+void vg_pg_connect_error(const char *url, PGconn *conn, char *errstr, size_t errstr_size);
+
 /* COPY ... FROM STDIN in text format, built in a buffer and sent in one go.
  * vg_copy_str() appends a field (escaped; NULL appends \N) followed by a tab
  * unless last, in which case a newline ends the row. */

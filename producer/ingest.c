@@ -81,6 +81,10 @@ int vg_ctime_parse(const struct vg_ingest *in, const char *s, int future_rule,
         us += in->received_us - in->sent_at_us;
         if (us < 0)
             return VG_EINVAL;
+        /* A clock far behind moves a late time past year 9999, which no
+         * envelope field holds: clamp, as the future rule clamps below. */
+        if (us > VG_TIME_MAX_US)
+            us = VG_TIME_MAX_US;
     }
     if (future_rule && us > in->received_us + VG_FUTURE_LIMIT_US) {
         us = in->received_us;

@@ -25,6 +25,8 @@
 
 /* An occurred_at further than this ahead of receipt is replaced and flagged. */
 #define VG_FUTURE_LIMIT_US (86400LL * 1000000LL)
+/* 9999-12-31T23:59:59.999999Z: the latest time any envelope field holds. */
+#define VG_TIME_MAX_US 253402300799999999LL
 
 /* Why a request is refused: DESIGN.md section 4's error body and its status. */
 struct vg_reject {

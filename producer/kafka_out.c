@@ -172,6 +172,15 @@ static void *poll_main(void *arg)
         rd_kafka_poll(k->rk, POLL_MS);
         vg_gauge_set(vg_stats.queue_depth, rd_kafka_outq_len(k->rk));
         expire(k, vg_mono_ms(), 0);
+        /* Readiness is refreshed here, not by /readyz: a metadata request
+         * blocks up to READY_TIMEOUT_MS, which no HTTP thread may wait. The
+         * deadlines above are settled first, so a down broker delays them
+         * by at most that once a second. */
+        if (vg_mono_ms() - atomic_load(&k->ready_checked_ms) >= READY_CACHE_MS) {
+            atomic_store(&k->ready_last, vg_kafka_reachable(k->rk, READY_TIMEOUT_MS));
+            atomic_store(&k->ready_checked_ms, vg_mono_ms());
+            expire(k, vg_mono_ms(), 0);
+        }
     }
     return NULL;
 }
@@ -288,11 +297,6 @@ int vg_kout_ready(struct vg_kout *k, char *reason, size_t reason_size)
     if (atomic_load(&k->fatal)) {
         snprintf(reason, reason_size, "kafka producer fatal error: %s", k->fatal_reason);
         return 0;
-    }
-    int64_t now = vg_mono_ms();
-    if (now - atomic_load(&k->ready_checked_ms) >= READY_CACHE_MS) {
-        atomic_store(&k->ready_last, vg_kafka_reachable(k->rk, READY_TIMEOUT_MS));
-        atomic_store(&k->ready_checked_ms, vg_mono_ms());
     }
     if (atomic_load(&k->ready_last))
         return 1;

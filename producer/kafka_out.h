@@ -90,8 +90,8 @@ void vg_delivery_release(struct vg_delivery *d);
 void vg_kout_wake_all(struct vg_kout *k);
 
 /*
- * 1 if a Kafka metadata request succeeds (cached for a second), else 0 with
- * reason filled. Never 1 after a fatal error.
+ * 1 if the poll thread's last Kafka metadata request (one a second) succeeded,
+ * else 0 with reason filled; never blocks. Never 1 after a fatal error.
  */
 int vg_kout_ready(struct vg_kout *k, char *reason, size_t reason_size);
 

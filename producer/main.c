@@ -27,10 +27,15 @@ int main(int argc, char **argv)
     int rc = vg_app_init(&app, "producer", argc, argv, NULL);
     if (rc)
         return rc < 0 ? 0 : rc;
+    char err[512];
+    if (vg_config_require_secrets(app.cfg, VG_NEED_TOKEN_SECRET, err, sizeof(err))) {
+        vg_error("refusing to start: %s (session tokens are signed with it)", err);
+        vg_app_free(&app);
+        return 1;
+    }
     vg_stats_init();
     vg_stats_tenants(app.cfg);
 
-    char err[512];
     struct vg_kout *kout = vg_kout_new(app.cfg, err, sizeof(err));
     if (!kout) {
         vg_error("kafka producer: %s", err);
@@ -44,8 +49,10 @@ int main(int argc, char **argv)
         vg_app_free(&app);
         return 1;
     }
-    vg_info("producer listening on %s:%d (brokers %s, %lld threads, ack timeout %lld ms)",
-            app.cfg->producer_listen, vg_server_port(srv), app.cfg->kafka_brokers,
+    vg_info("producer listening on %s:%d, /metrics on %s:%lld (brokers %s, %lld threads, ack "
+            "timeout %lld ms)",
+            app.cfg->producer_listen, vg_server_port(srv), app.cfg->producer_metrics_listen,
+            (long long)app.cfg->producer_metrics_port, app.cfg->kafka_brokers,
             (long long)app.cfg->producer_threads, (long long)app.cfg->producer_ack_timeout_ms);
 
     int status = 0;

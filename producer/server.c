@@ -1,5 +1,7 @@
 #include "server.h"
 
+#include <assert.h>
+#include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -13,6 +15,7 @@
 
 #include "deadline.h"
 #include "http.h"
+#include "limits.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "request.h"
@@ -36,6 +39,10 @@ struct vg_server {
     struct MHD_Daemon *daemon;
     struct vg_deadlines *deadlines; /* of requests on their way in */
     int64_t request_ms;             /* producer.connection_timeout_s: a request's whole time in */
+    int64_t header_ms;              /* producer.header_timeout_s: a connection's headers in */
+    struct vg_limits *limits;       /* per-client rates and the in-flight body bytes */
+    atomic_int connections;         /* open, for producer.connection_limit */
+    struct vg_http *internal;       /* producer.metrics_port: /metrics, /healthz, /readyz */
     struct vg_routes_env env;
     unsigned char *secret;
     size_t max_body;
@@ -109,6 +116,7 @@ struct req_box {
     struct MHD_Connection *conn;
     enum phase phase;
     size_t body_seen; /* bytes received, kept in r.body or not */
+    size_t reserved;  /* of producer.inflight_body_bytes (limits.h) */
 };
 
 /* vg_req_init() reads the request through this (see vg_req_lookup_fn). */
@@ -136,6 +144,7 @@ static void req_free(struct req_box *b)
 {
     /* Only reached when no wake is armed: a suspended connection never completes. */
     vg_req_free(&b->r);
+    vg_limits_release(b->srv->limits, b->reserved);
     snap_put(b->srv, b->snap);
     atomic_fetch_sub(&b->srv->inflight, 1);
     vg_gauge_add(vg_stats.inflight, -1);
@@ -153,8 +162,9 @@ static void deadline_set(struct vg_server *s, struct MHD_Connection *conn, int64
         vg_deadline_set(s->deadlines, i->socket_context, at_ms);
 }
 
-/* A connection's first request must be in within request_ms of the accept;
- * libmicrohttpd notifies the close before it closes the socket. */
+/* A connection's first header block must be in within header_ms of the
+ * accept (then its body within request_ms); libmicrohttpd notifies the close
+ * before it closes the socket. */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
@@ -164,8 +174,10 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (i)
             *socket_context =
-                vg_deadline_add(s->deadlines, i->connect_fd, vg_mono_ms() + s->request_ms);
+                vg_deadline_add(s->deadlines, i->connect_fd, vg_mono_ms() + s->header_ms);
+        atomic_fetch_add(&s->connections, 1);
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        atomic_fetch_sub(&s->connections, 1);
         vg_deadline_remove(s->deadlines, *socket_context);
         *socket_context = NULL;
     }
@@ -297,15 +309,39 @@ static const char *framing_fault(struct MHD_Connection *conn)
     return NULL;
 }
 
-/* /healthz, /readyz and /metrics: common/http.h answers them, not routes.c. */
+/* /healthz and /readyz: common/http.h answers them, not routes.c. /metrics
+ * names the tenants: it is served on the internal listener only. */
 static int is_health(enum vg_route route)
 {
-    return route == VG_ROUTE_HEALTHZ || route == VG_ROUTE_READYZ || route == VG_ROUTE_METRICS;
+    return route == VG_ROUTE_HEALTHZ || route == VG_ROUTE_READYZ;
+}
+
+/* The internal listener's readiness: the same as /readyz on the API port. */
+static int internal_ready(void *opaque, char *reason, size_t reason_size)
+{
+    struct vg_server *s = opaque;
+    if (atomic_load(&s->stopping)) {
+        snprintf(reason, reason_size, "shutting down");
+        return 0;
+    }
+    return vg_kout_ready(s->env.kout, reason, reason_size);
 }
 
 static void refuse_too_large(struct vg_req *r)
 {
     vg_req_refuse(r, 413, "body_too_large", NULL, 0, "the body exceeds producer.max_body_bytes");
+}
+
+/* The client's address as text, for its rate (limits.h). */
+static const char *client_address(struct MHD_Connection *conn, char *out, size_t size)
+{
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, size, "?");
+    if (i && i->client_addr && i->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)i->client_addr)->sin_addr, out,
+                  (socklen_t)size);
+    return out;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -328,11 +364,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (is_health(r->route))
             return MHD_YES; /* answered on the last call, which keeps the connection */
-        if (atomic_load(&s->stopping))
+        deadline_set(s, conn, vg_mono_ms() + s->request_ms); /* headers in: now the body */
+        char addr[INET_ADDRSTRLEN];
+        if (r->route == VG_ROUTE_METRICS)
+            vg_req_refuse(r, 404, "not_found", NULL, 0,
+                          "/metrics is served on producer.metrics_port, not on the API port");
+        else if (atomic_load(&s->stopping))
             vg_req_refuse(r, 503, "shutting_down", NULL, 1, "the producer is shutting down");
+        else if (vg_limits_admit_connection(r, atomic_load(&s->connections)) ||
+                 vg_limits_admit_address(s->limits, r, client_address(conn, addr, sizeof(addr))))
+            ; /* refused before anything else is looked at */
         else if (!vg_routes_begin(r) && r->head.body_length > (int64_t)s->max_body)
             refuse_too_large(r);
-        else if (!r->reply.status)
+        else if (!r->reply.status && !vg_limits_admit_body(s->limits, r, &b->reserved))
             return MHD_YES; /* read the body */
         /* Refused. With a body on its way, answer now (libmicrohttpd then
          * closes rather than read it); without, on the last call. */
@@ -411,6 +455,9 @@ struct vg_server *vg_server_start(const struct vg_config *cfg, struct vg_kout *k
     s->cur->cfg = cfg;
     s->max_body = (size_t)cfg->producer_max_body_bytes;
     s->request_ms = cfg->producer_connection_timeout_s * 1000;
+    s->header_ms = VG_MIN(cfg->producer_header_timeout_s, cfg->producer_connection_timeout_s) * 1000;
+    s->limits = vg_limits_new(cfg);
+    atomic_init(&s->connections, 0);
     s->deadlines = vg_deadlines_start(250);
     s->env.kout = kout;
     s->env.max_event_bytes = (size_t)cfg->producer_max_event_bytes;
@@ -418,19 +465,11 @@ struct vg_server *vg_server_start(const struct vg_config *cfg, struct vg_kout *k
     s->env.ack_timeout_ms = cfg->producer_ack_timeout_ms;
     s->env.token_ttl_s = cfg->producer_token_ttl_s;
     s->env.rl = vg_ratelimit_new();
-    if (cfg->token_secret && *cfg->token_secret) {
-        s->env.token_secret_len = strlen(cfg->token_secret);
-        s->secret = (unsigned char *)vg_xstrdup(cfg->token_secret);
-        if (s->env.token_secret_len < 16)
-            vg_warn("security.token_secret is shorter than 16 bytes: session tokens are weak");
-    } else {
-        /* Tokens then die with the process and differ between replicas. */
-        s->env.token_secret_len = 32;
-        s->secret = vg_xmalloc(32);
-        vg_random_bytes(s->secret, 32);
-        vg_warn("security.token_secret is not set (VIGIL_TOKEN_SECRET): session tokens are "
-                "signed with a random key and will not survive a restart");
-    }
+    /* main() refused to start without a usable one (vg_config_require_secrets):
+     * every replica signs with the same key, so any of them checks a token. */
+    assert(cfg->token_secret && *cfg->token_secret);
+    s->env.token_secret_len = strlen(cfg->token_secret);
+    s->secret = (unsigned char *)vg_xstrdup(cfg->token_secret);
     s->env.token_secret = s->secret;
 
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
@@ -440,12 +479,23 @@ struct vg_server *vg_server_start(const struct vg_config *cfg, struct vg_kout *k
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &addr,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U, MHD_OPTION_THREAD_POOL_SIZE,
         threads > 1 ? threads : 0U, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->producer_connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(cfg->producer_connection_limit + VG_LIMITS_CONNECTION_SLACK),
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->producer_per_address_connection_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->producer_connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
         s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(errstr, errstr_size, "cannot listen on %s:%lld (port in use?)",
                  cfg->producer_listen, (long long)cfg->producer_port);
+        vg_server_stop(s);
+        return NULL;
+    }
+    char why[256];
+    s->internal = vg_http_start(cfg->producer_metrics_listen, (int)cfg->producer_metrics_port,
+                                internal_ready, s, why, sizeof(why));
+    if (!s->internal) {
+        snprintf(errstr, errstr_size, "internal listener (producer.metrics_listen, "
+                                      "producer.metrics_port): %s", why);
         vg_server_stop(s);
         return NULL;
     }
@@ -478,10 +528,12 @@ void vg_server_stop(struct vg_server *s)
 {
     if (!s)
         return;
+    vg_http_stop(s->internal);
     if (s->daemon)
         MHD_stop_daemon(s->daemon); /* closes every connection: none left registered */
     vg_deadlines_stop(s->deadlines);
     vg_ratelimit_free(s->env.rl);
+    vg_limits_free(s->limits);
     if (s->secret) {
         memset(s->secret, 0, s->env.token_secret_len);
         free(s->secret);

@@ -18,6 +18,7 @@ struct vg_emitter {
     rd_kafka_t *rk;
     char *topic;
     char *secret;
+    char *audience; /* worker.group: the workers the commands are for */
     int outstanding;                /* sent, not yet reported */
     rd_kafka_resp_err_t last_error; /* of the last report */
 };
@@ -52,6 +53,7 @@ struct vg_emitter *vg_emitter_new(const struct vg_config *cfg, char *errstr, siz
     }
     e->topic = vg_xstrdup(cfg->topic_commands);
     e->secret = vg_xstrdup(cfg->command_secret ? cfg->command_secret : "");
+    e->audience = vg_xstrdup(cfg->worker_group);
     return e;
 }
 
@@ -73,7 +75,7 @@ int vg_emitter_send(struct vg_emitter *e, const char *command_id, const char *na
                     const json_t *params, int dry_run, int timeout_ms, char *errstr,
                     size_t errstr_size)
 {
-    json_t *msg = vg_command_new(command_id, name, params, dry_run, vg_now_us());
+    json_t *msg = vg_command_new(command_id, name, params, dry_run, vg_now_us(), e->audience);
     char *value = NULL;
     int rc = vg_command_sign(msg, e->secret);
     if (rc == 0)
@@ -119,5 +121,6 @@ void vg_emitter_free(struct vg_emitter *e)
     rd_kafka_destroy(e->rk);
     free(e->topic);
     free(e->secret);
+    free(e->audience);
     free(e);
 }

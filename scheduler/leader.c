@@ -45,7 +45,7 @@ static int connect_db(struct vg_leader *l)
     l->conn = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(l->conn) != CONNECTION_OK) {
         char err[512];
-        vg_pg_error(l->conn, NULL, err, sizeof(err));
+        vg_pg_connect_error(l->url, l->conn, err, sizeof(err));
         if (!l->warned)
             vg_warn("database unreachable, not leading; retrying every %lld ms: %s",
                     (long long)l->retry_ms, err);

@@ -309,9 +309,8 @@ int vg_scheduler_run(struct vg_app *app)
 {
     const struct vg_config *cfg = app->cfg;
     char err[512];
-    if (!cfg->command_secret || !*cfg->command_secret) {
-        vg_error("security.command_secret (VIGIL_COMMAND_SECRET) is not set: the scheduler "
-                 "signs every command with it and does not start without it");
+    if (vg_config_require_secrets(cfg, VG_NEED_COMMAND_SECRET, err, sizeof(err))) {
+        vg_error("refusing to start: %s (every command is signed with it)", err);
         return 1;
     }
     struct sched s;

@@ -153,7 +153,8 @@ static rd_kafka_t *producer(struct ctl *c)
 /* Signs and produces the command; 0 once Kafka acknowledged it. */
 static int send_command(struct ctl *c, const struct opts *o, const char *id)
 {
-    json_t *msg = vg_command_new(id, o->def->name, o->params, o->dry_run, vg_now_us());
+    json_t *msg = vg_command_new(id, o->def->name, o->params, o->dry_run, vg_now_us(),
+                                 c->cfg->worker_group);
     char *value = NULL;
     if (vg_command_sign(msg, c->cfg->command_secret) == 0)
         value = json_dumps(msg, JSON_COMPACT);
@@ -253,9 +254,9 @@ int vg_ctl_command(struct ctl *c)
         json_decref(o.params);
         return rc < 0 ? 0 : rc;
     }
-    if (!c->cfg->command_secret || !*c->cfg->command_secret) {
-        fprintf(stderr, "vigilctl command: VIGIL_COMMAND_SECRET (security.command_secret) is "
-                        "not set: commands must be signed\n");
+    char err[512];
+    if (vg_config_require_secrets(c->cfg, VG_NEED_COMMAND_SECRET, err, sizeof(err))) {
+        fprintf(stderr, "vigilctl command: %s: commands must be signed\n", err);
         json_decref(o.params);
         return 1;
     }

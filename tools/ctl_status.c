@@ -9,13 +9,16 @@
 
 #include "ctl.h"
 #include "kafka.h"
+#include "pg.h"
 #include "util.h"
 
 PGconn *vg_ctl_db(struct ctl *c)
 {
     PGconn *db = PQconnectdb(c->cfg->database_url);
     if (PQstatus(db) != CONNECTION_OK) {
-        fprintf(stderr, "vigilctl: cannot connect to the database: %s", PQerrorMessage(db));
+        char err[768];
+        vg_pg_connect_error(c->cfg->database_url, db, err, sizeof(err));
+        fprintf(stderr, "vigilctl: %s\n", err);
         PQfinish(db);
         return NULL;
     }

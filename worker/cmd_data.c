@@ -13,9 +13,12 @@
  *   The right to erasure, in one transaction. The subject's events (those
  *   whose body in raw.events, or whose staging.events row, names the visitor
  *   or user) are deleted from raw.events, staging.events and
- *   vault.link_event; for a visitor also vault.hub_visitor,
- *   vault.link_session_visitor and every vault.link_event row that points at
- *   the visitor's hub. Kept: raw.event_ids (ids carry no personal data, and
+ *   vault.link_event; for a visitor also vault.hub_visitor and
+ *   vault.link_session_visitor when the hub holds the visitor's id exactly.
+ *   The business key is matched exactly: the vault's hash keys fold case,
+ *   so "alice" and "ALICE" share a hub, and erasing one never touches the
+ *   other's events, links or (if it holds the other's id) the hub. Kept:
+ *   raw.event_ids (ids carry no personal data, and
  *   keeping them makes a replay of an erased event a duplicate rather than a
  *   resurrection), mart.sessions and vault.sat_session (session state without
  *   the subject's identity; counts are left as they were). Run it as a dry
@@ -120,14 +123,16 @@ static void erase_sql(struct vg_buf *b, const char *col, int visitor, int dry)
         "vault.hub_visitor x",
         "vault.link_session_visitor x",
     };
+    /* Exact business keys only: the hash keys fold case, so "alice" and
+     * "ALICE" share a hub, which is the subject's only when it holds the
+     * subject's id exactly; the events are matched by id. */
     const char *where[] = {
         "(x.tenant_id, x.event_id) IN (SELECT tenant_id, event_id FROM ev)",
         "(x.tenant_id, x.event_id) IN (SELECT tenant_id, event_id FROM ev)",
-        visitor ? "x.hk_event IN (SELECT vault.hash_key(tenant_id, event_id::text) FROM ev)"
-                  " OR x.hk_visitor = vault.hash_key($1::text, $2::text)"
-                : "x.hk_event IN (SELECT vault.hash_key(tenant_id, event_id::text) FROM ev)",
-        "x.hk_visitor = vault.hash_key($1::text, $2::text)",
-        "x.hk_visitor = vault.hash_key($1::text, $2::text)",
+        "x.hk_event IN (SELECT vault.hash_key(tenant_id, event_id::text) FROM ev)",
+        "x.tenant_id = $1::text AND x.visitor_id = $2::text",
+        "x.hk_visitor IN (SELECT h.hk_visitor FROM vault.hub_visitor h"
+        " WHERE h.tenant_id = $1::text AND h.visitor_id = $2::text)",
     };
     size_t parts = visitor ? 5 : 3;
     for (size_t i = 0; i < parts; i++) {

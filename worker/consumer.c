@@ -49,6 +49,18 @@ static int load_offsets(struct vg_consumer *c, rd_kafka_topic_partition_list_t *
     }
 }
 
+/* rd_kafka_assign(), its failure recorded and logged (the worker stops). */
+static void assign(struct vg_consumer *c, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    vg_error("cannot %s partitions: %s; stopping", parts ? "assign" : "unassign",
+             rd_kafka_err2str(e));
+    assigned_clear(c);
+    c->assign_error = e;
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -62,7 +74,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         if (load_offsets(c, parts)) {
             /* Stopping: take nothing, so nothing can be half-done. */
-            rd_kafka_assign(rk, NULL);
+            assign(c, rk, NULL);
             return;
         }
         assigned_clear(c);
@@ -73,11 +85,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             a->partition = parts->elems[i].partition;
             a->stored = parts->elems[i].offset >= 0 ? parts->elems[i].offset : -1;
         }
-        rd_kafka_assign(rk, parts);
+        assign(c, rk, parts);
         vg_info("assigned %d partitions (generation %llu)", parts->cnt,
                 (unsigned long long)c->generation);
     } else {
-        rd_kafka_assign(rk, NULL);
+        assign(c, rk, NULL);
         assigned_clear(c);
         vg_info("partitions revoked (generation %llu): %s", (unsigned long long)c->generation,
                 rd_kafka_err2str(err));
@@ -85,10 +97,30 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     vg_gauge_set(vg_worker_stats.assigned_partitions, (double)c->nassigned);
 }
 
+/* The rebalance protocols this consumer cannot follow (it assigns whole
+ * assignments with rd_kafka_assign). */
+static int incremental_protocol(const struct vg_config *cfg, char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < cfg->nkafka_props; i++) {
+        const struct vg_kafka_prop *p = &cfg->kafka_props[i];
+        if ((!strcmp(p->name, "partition.assignment.strategy") && strstr(p->value, "cooperative")) ||
+            (!strcmp(p->name, "group.protocol") && strcmp(p->value, "classic"))) {
+            snprintf(errstr, errstr_size,
+                     "kafka.properties: %s=%s asks for incremental rebalancing, which the worker "
+                     "does not support: use range or roundrobin with the classic protocol",
+                     p->name, p->value);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int vg_consumer_open(struct vg_consumer *c, const struct vg_config *cfg, struct vg_pg *pg,
                      const volatile sig_atomic_t *stop, char *errstr, size_t errstr_size)
 {
     memset(c, 0, sizeof(*c));
+    if (incremental_protocol(cfg, errstr, errstr_size))
+        return VG_ECONFIG;
     c->cfg = cfg;
     c->pg = pg;
     c->stop = stop;

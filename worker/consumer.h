@@ -33,9 +33,15 @@ struct vg_consumer {
     struct vg_assigned *assigned;
     size_t nassigned;
     const volatile sig_atomic_t *stop;
+    /* Set when librdkafka refused an assignment: this member then holds no
+     * partitions it knows of, and the worker stops (a restart rejoins). */
+    rd_kafka_resp_err_t assign_error;
 };
 
-/* Creates the consumer and subscribes. Returns 0 or VG_EKAFKA with errstr filled. */
+/* Creates the consumer and subscribes. Returns 0 or VG_EKAFKA with errstr
+ * filled; VG_ECONFIG for kafka.properties that choose an incremental
+ * (cooperative) rebalance protocol, which this consumer does not speak: it
+ * assigns and revokes whole assignments, so it refuses them at start. */
 int vg_consumer_open(struct vg_consumer *c, const struct vg_config *cfg, struct vg_pg *pg,
                      const volatile sig_atomic_t *stop, char *errstr,
                      size_t errstr_size) VG_MUSTCHECK;

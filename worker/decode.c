@@ -17,7 +17,7 @@ int vg_decode_event(struct vg_msg *m, struct vg_event *ev)
     return VG_EPARSE;
 }
 
-int vg_decode_command(struct vg_msg *m, const char *secret)
+int vg_decode_command(struct vg_msg *m, const struct vg_command_trust *trust)
 {
     const rd_kafka_message_t *rkm = m->rkm;
     struct vg_command c = {0};
@@ -27,7 +27,7 @@ int vg_decode_command(struct vg_msg *m, const char *secret)
         snprintf(err, sizeof(err), "%s", rd_kafka_message_errstr(rkm));
         rc = VG_EPARSE;
     } else {
-        rc = vg_command_parse(rkm->payload, rkm->len, secret, &c, err, sizeof(err));
+        rc = vg_command_parse(rkm->payload, rkm->len, trust, &c, err, sizeof(err));
     }
     if (rc) {
         vg_msg_refuse(m, "command", "%s", err);

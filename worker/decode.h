@@ -11,6 +11,7 @@
 #define VG_DECODE_H
 
 #include "batch.h"
+#include "command.h"
 #include "envelope.h"
 
 /*
@@ -23,12 +24,14 @@ int vg_decode_event(struct vg_msg *m, struct vg_event *ev);
 
 /*
  * Parses and verifies m's value as a signed command of vigil.commands
- * (common/command.h) with secret. On success m->body holds the message;
- * returns 0. Otherwise marks m refused (stage "command") with the reason and
- * returns VG_EAUTH (unsigned or forged), VG_ENOTFOUND (a command this worker
- * does not know) or VG_EPARSE (anything else). The verdict depends on the
- * message alone, so it is reached before any transaction.
+ * (common/command.h) under trust (the secret, this worker's group, the
+ * window of issue times). On success m->body holds the message; returns 0.
+ * Otherwise marks m refused (stage "command") with the reason and returns
+ * VG_EAUTH (unsigned, forged, for another group, or outside its window),
+ * VG_ENOTFOUND (a command this worker does not know) or VG_EPARSE (anything
+ * else). The verdict depends on the message and the clock alone, so it is
+ * reached before any transaction.
  */
-int vg_decode_command(struct vg_msg *m, const char *secret);
+int vg_decode_command(struct vg_msg *m, const struct vg_command_trust *trust);
 
 #endif

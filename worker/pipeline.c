@@ -61,7 +61,14 @@ static void decode_all(struct vg_pipeline *p, struct vg_batch *b)
     for (size_t i = 0; i < b->n; i++) {
         struct vg_msg *msg = &b->msgs[i];
         if (msg->kind == VG_MSG_COMMAND) {
-            int rc = vg_decode_command(msg, p->cfg->command_secret);
+            const struct vg_command_trust trust = {
+                .secret = p->cfg->command_secret,
+                .audience = p->cfg->worker_group,
+                .now_us = vg_now_us(),
+                .max_age_s = p->cfg->worker_command_max_age_s,
+                .max_skew_s = p->cfg->worker_command_max_skew_s,
+            };
+            int rc = vg_decode_command(msg, &trust);
             if (rc)
                 command_refused(msg, rc);
             continue;

@@ -52,9 +52,10 @@ static void copy_json(struct vg_buf *row, json_t *j, int last)
         vg_copy_str(row, NULL, last);
         return;
     }
-    char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-    vg_copy_str(row, text, last);
-    free(text);
+    struct vg_buf text = {0};
+    vg_json_dump(j, &text); /* a client's 0.1 stays 0.1 */
+    vg_copy_strn(row, text.data, text.len, last);
+    vg_buf_free(&text);
 }
 
 /* Days since the epoch of a time in microseconds. */

@@ -77,7 +77,8 @@ static void between_batches(struct worker *w)
         w->next_chores_ms = now + 2000;
 }
 
-static void loop(struct worker *w)
+/* The batch loop, until SIGTERM (0) or a failed assignment (1). */
+static int loop(struct worker *w)
 {
     const int64_t max_ms = w->cfg->batch_max_ms;
     while (!vg_stop_requested) {
@@ -109,9 +110,14 @@ static void loop(struct worker *w)
         }
         if (w->batch.n > 0 && vg_mono_ms() - w->batch.opened_ms >= max_ms)
             flush_batch(w);
+        if (w->consumer.assign_error) {
+            vg_batch_clear(&w->batch); /* its partitions are not known to be ours */
+            return 1;
+        }
     }
     /* SIGTERM: finish and commit the batch in hand. */
     flush_batch(w);
+    return 0;
 }
 
 int vg_worker_run(const struct vg_config *cfg)
@@ -147,7 +153,7 @@ int vg_worker_run(const struct vg_config *cfg)
             cfg->worker_group, (long long)cfg->batch_max_messages, (long long)cfg->batch_max_ms);
 
     vg_notify_ready("consuming");
-    loop(&w);
+    status = loop(&w);
 
     vg_notify_stopping();
     vg_info("worker stopping: leaving the group");

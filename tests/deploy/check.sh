@@ -51,7 +51,8 @@ compose() { # compose [VAR=value...] -- ARGS...: in a clean environment
   env -i PATH="$PATH" HOME="${HOME:-/tmp}" "${vars[@]}" \
     "${COMPOSE[@]}" -f "$ROOT/compose.yaml" --env-file "$TMP/empty.env" "$@"
 }
-SECRETS=(VIGIL_COMMAND_SECRET=test-command-secret VIGIL_TOKEN_SECRET=test-token-secret)
+SECRETS=(VIGIL_COMMAND_SECRET=test-command-secret-0123456789abcdef VIGIL_TOKEN_SECRET=test-token-secret-0123456789abcdef
+  GRAFANA_ADMIN_PASSWORD=test-grafana-password)
 if [ ${#COMPOSE[@]} -eq 0 ]; then
   result FAIL "compose: docker-compose config -q" "docker-compose is not installed (./dev installs it)"
 else
@@ -60,6 +61,11 @@ else
     result FAIL "compose: refuses to start without VIGIL_COMMAND_SECRET and VIGIL_TOKEN_SECRET"
   else
     result PASS "compose: refuses to start without VIGIL_COMMAND_SECRET and VIGIL_TOKEN_SECRET"
+  fi
+  if compose "${SECRETS[@]:0:2}" -- config -q > "$TMP/out" 2>&1; then
+    result FAIL "compose: refuses to start without GRAFANA_ADMIN_PASSWORD"
+  else
+    result PASS "compose: refuses to start without GRAFANA_ADMIN_PASSWORD"
   fi
   compose "${SECRETS[@]}" -- config > "$TMP/compose.yaml" 2> /dev/null || : > "$TMP/compose.yaml"
   # --scale must be accepted for the worker (compose resolves it without an engine).

@@ -62,8 +62,9 @@ def check_config():
           not re.search(r'keys_sha256\s*=\s*\[\s*"', CONF) and re.search(r"tenants\s*=\s*\(\s*\)\s*;", CONF),
           "config/vigil.production.conf must ship `tenants = ( );` and no keys_sha256")
     listens = re.findall(r'listen\s*=\s*"([^"]*)"', CONF)
-    check("config: every server listens on 0.0.0.0",
-          len(listens) == 3 and all(v == "0.0.0.0" for v in listens), f"listen values: {listens}")
+    check("config: every server listens on 0.0.0.0 (the producer's API and internal listener, "
+          "the worker's and the scheduler's)",
+          len(listens) == 4 and all(v == "0.0.0.0" for v in listens), f"listen values: {listens}")
     check("config: no secrets in the production config",
           not re.search(r"(command_secret|token_secret)\s*=", CONF)
           and not re.search(r"postgres(ql)?://[^:@/\"]+:[^@\"]+@", CONF),
@@ -135,6 +136,20 @@ def check_compose():
           f"missing: {[s for s in need if s not in svcs]}")
     if not all(s in svcs for s in need):
         return
+    # Grafana and Prometheus are for the operator on this host: published on
+    # loopback only (a reverse proxy or an SSH tunnel reaches them).
+    def loopback(p):
+        if isinstance(p, dict):
+            return p.get("host_ip") == "127.0.0.1"
+        return str(p).startswith("127.0.0.1:")
+    for name in ("grafana", "prometheus"):
+        ports = svcs[name].get("ports") or []
+        check(f"compose: {name} is published on 127.0.0.1 only",
+              all(loopback(p) for p in ports), f"ports: {ports}")
+    genv = svcs["grafana"].get("environment") or {}
+    check("compose: Grafana's admin password is the operator's (GRAFANA_ADMIN_PASSWORD)",
+          genv.get("GF_SECURITY_ADMIN_PASSWORD") not in (None, "", "admin"),
+          f"GF_SECURITY_ADMIN_PASSWORD={genv.get('GF_SECURITY_ADMIN_PASSWORD')}")
     w = svcs["worker"]
     check("compose: worker has no container_name (scales)", "container_name" not in w)
     check("compose: worker publishes no host port (scales)", not w.get("ports"),
@@ -190,7 +205,8 @@ def check_compose():
     prom = yaml.safe_load(read("deploy", "prometheus", "prometheus.yml"))
     jobs = {j["job_name"]: j for j in prom.get("scrape_configs", [])}
     static = lambda j: [t for sc in j.get("static_configs", []) for t in sc.get("targets", [])]
-    check("prometheus: scrapes producer:8080", "producer:8080" in static(jobs.get("vigil-producer", {})))
+    check("prometheus: scrapes the producer's internal listener, producer:9102",
+          static(jobs.get("vigil-producer", {})) == ["producer:9102"])
     check("prometheus: scrapes scheduler:9101", "scheduler:9101" in static(jobs.get("vigil-scheduler", {})))
     dns = [d for d in jobs.get("vigil-worker", {}).get("dns_sd_configs", [])]
     check("prometheus: discovers every worker replica by DNS on 9111",
@@ -214,6 +230,26 @@ def check_compose():
 
 
 # -- Grafana dashboard -----------------------------------------------------------
+
+def check_grafana_role():
+    # Grafana's login reads mart and ops, never raw payloads: the dashboards
+    # need nothing else, and nothing grants more.
+    sql = []
+    for f in glob.glob(path("deploy", "grafana", "dashboards", "*.json")):
+        sql += re.findall(r'"rawSql":\s*"((?:[^"\\]|\\.)*)"', open(f, encoding="utf-8").read())
+    tables = set(re.findall(r"(?:FROM|JOIN)\s+([a-z_]+)\.", " ".join(sql), re.I))
+    check("grafana: the dashboards read the mart and ops schemas only",
+          sql and tables <= {"mart", "ops"}, f"schemas {sorted(tables)}")
+    init = read("deploy", "grafana", "postgres-init", "10-grafana-reader.sh")
+    check("grafana: the compose init script grants grafana_reader nothing database-wide",
+          not re.search(r"GRANT\s", init, re.I), "it must not GRANT (the migration does)")
+    mig = glob.glob(path("schemas", "sql", "*_grafana_reader.sql"))
+    text = open(mig[0], encoding="utf-8").read() if mig else ""
+    grants = re.findall(r"\bGRANT\s+[A-Z ]+ON\s+(?:ALL TABLES IN )?SCHEMAS?\s+([a-z_, ]+)", text)
+    granted = {s.strip() for g in grants for s in g.split(",")}
+    check("grafana: a migration grants grafana_reader mart and ops, and no other schema",
+          granted == {"mart", "ops"}, f"granted {sorted(granted)}")
+
 
 def check_grafana():
     ds = yaml.safe_load(read("deploy", "grafana", "provisioning", "datasources", "vigil.yaml"))
@@ -371,6 +407,15 @@ def check_k8s():
     check("k8s: a Secret template holds the command and token secrets and the database URL",
           {"VIGIL_COMMAND_SECRET", "VIGIL_TOKEN_SECRET", "VIGIL_DATABASE_URL"} <= keys, f"keys {keys}")
     check("k8s: a Secret template holds the tenants and their keys", "tenants.conf" in keys)
+    # The base ships no usable HMAC key: left empty, every program refuses to
+    # start until an overlay's secretGenerator sets them (a placeholder such
+    # as "CHANGE-ME" would be refused too, but an empty value cannot be
+    # mistaken for a key, nor applied as is by an overlay).
+    shipped = {k: v for s in secrets for k, v in (s.get("stringData") or {}).items()
+               if k in ("VIGIL_COMMAND_SECRET", "VIGIL_TOKEN_SECRET")}
+    check("k8s: the base ships no value for VIGIL_COMMAND_SECRET and VIGIL_TOKEN_SECRET",
+          shipped and all(v in ("", None) for v in shipped.values()),
+          f"values {sorted(shipped)} are set: an overlay must supply them")
 
     # Every ConfigMap and Secret a pod uses is defined.
     names = {(o["kind"], o["metadata"]["name"]) for o in base if o.get("metadata")}
@@ -498,7 +543,8 @@ def check_dockerfile():
 
 
 def main():
-    for fn in (check_config, check_compose, check_grafana, check_alerts, check_k8s, check_dockerfile):
+    for fn in (check_config, check_compose, check_grafana, check_grafana_role, check_alerts, check_k8s,
+               check_dockerfile):
         try:
             fn()
         except Exception as e:  # a crash is a failure, never a silent pass

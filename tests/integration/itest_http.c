@@ -70,6 +70,7 @@ void itest_child_start(struct itest_child *c, const char *brokers, const char *c
         setenv("VIGIL_KAFKA_BROKERS", brokers, 1);
         setenv("VIGIL_PRODUCER_PORT", port, 1);
         setenv("VIGIL_PRODUCER_THREADS", "2", 1);
+        setenv("VIGIL_PRODUCER_METRICS_PORT", "0", 1); /* beside the stack's producer */
         for (; env && env[0][0]; env++)
             setenv(env[0][0], env[0][1], 1);
         int lfd = open(c->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -41,7 +41,7 @@ static void send_command(struct itest *t, const char *id, const char *name, cons
 {
     json_t *p = json_loads(params, 0, NULL);
     assert_non_null(p);
-    json_t *msg = vg_command_new(id, name, p, dry_run, vg_now_us());
+    json_t *msg = vg_command_new(id, name, p, dry_run, vg_now_us(), t->cfg->worker_group);
     json_decref(p);
     if (secret)
         assert_int_equal(vg_command_sign(msg, secret), 0);
@@ -296,16 +296,23 @@ static const char *header(rd_kafka_message_t *m, const char *name, char *buf, si
     return buf;
 }
 
-static void test_forged_or_unsigned_commands_go_to_the_dlq_and_change_nothing(void **state)
+/* An active session of t's tenant, 'victim', idle for 10 minutes: what a
+ * timeout_sessions of 300 s would end, were it run. */
+static void insert_victim(struct itest *t)
 {
-    struct itest t;
-    itest_open(&t, "cmd-forged");
-    const char *p[1] = {t.tenant};
-    exec_sql(&t,
+    const char *p[1] = {t->tenant};
+    exec_sql(t,
              "INSERT INTO mart.sessions (tenant_id, session_id, status, created_at, started_at,"
              " last_activity_at) VALUES ($1, 'victim', 'active', now() - interval '20 min',"
              " now() - interval '20 min', now() - interval '10 min')",
              1, p);
+}
+
+static void test_forged_or_unsigned_commands_go_to_the_dlq_and_change_nothing(void **state)
+{
+    struct itest t;
+    itest_open(&t, "cmd-forged");
+    insert_victim(&t);
     int64_t start[16];
     int32_t nparts = itest_end_offsets(&t, t.cfg->topic_dlq, start, 16);
     /* The verdict depends on the message alone: reached when the batch is
@@ -330,7 +337,7 @@ static void test_forged_or_unsigned_commands_go_to_the_dlq_and_change_nothing(vo
     send_command(&t, ids[1], "timeout_sessions", params, 0, "not-the-secret");
     /* signed for another tenant, then pointed at this one */
     json_t *o = json_loads(other, 0, NULL);
-    json_t *msg = vg_command_new(ids[2], "timeout_sessions", o, 0, vg_now_us());
+    json_t *msg = vg_command_new(ids[2], "timeout_sessions", o, 0, vg_now_us(), t.cfg->worker_group);
     json_decref(o);
     assert_int_equal(vg_command_sign(msg, itest_env("VIGIL_COMMAND_SECRET")), 0);
     json_object_set_new(json_object_get(msg, "params"), "tenant", json_string(t.tenant));
@@ -409,6 +416,56 @@ static void test_forged_or_unsigned_commands_go_to_the_dlq_and_change_nothing(vo
     for (int i = 0; i < 5; i++)
         if (!found[i])
             fail_msg("%s command not found on %s", i < 4 ? what[i] : "garbage", t.cfg->topic_dlq);
+    itest_close(&t);
+}
+
+static void test_replayed_or_misaddressed_commands_are_refused_and_change_nothing(void **state)
+{
+    /* Signed with the stack's own secret, so only the audience and the
+     * issue time can refuse them: a command of another deployment sharing
+     * the secret, one captured and replayed a day later, and one from a
+     * clock far ahead. */
+    struct itest t;
+    itest_open(&t, "cmd-replay");
+    insert_victim(&t);
+    const char *forged = "vigil_worker_commands_refused_total{reason=\"unsigned_or_forged\"}";
+    double before = itest_workers_metric(forged);
+    char params[160];
+    snprintf(params, sizeof(params), "{\"idle_seconds\":300,\"tenant\":\"%s\"}", t.tenant);
+    json_t *pj = json_loads(params, 0, NULL);
+    const int64_t hour_us = 3600000000LL;
+    const struct {
+        const char *what, *aud;
+        int64_t issued_us;
+    } cases[] = {
+        {"other-group", "vigil-workers-staging", vg_now_us()},
+        {"a-day-old", t.cfg->worker_group, vg_now_us() - 25 * hour_us},
+        {"from-the-future", t.cfg->worker_group, vg_now_us() + hour_us},
+    };
+    char ids[3][128];
+    for (int i = 0; i < 3; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "itest-%s-%s", t.tenant, cases[i].what);
+        json_t *msg = vg_command_new(ids[i], "timeout_sessions", pj, 0, cases[i].issued_us,
+                                     cases[i].aud);
+        assert_int_equal(vg_command_sign(msg, itest_env("VIGIL_COMMAND_SECRET")), 0);
+        char *v = json_dumps(msg, JSON_COMPACT);
+        json_decref(msg);
+        itest_produce(&t, t.cfg->topic_commands, "timeout_sessions", v);
+        free(v);
+    }
+    json_decref(pj);
+    itest_flush(&t);
+    barrier(&t, "replay");
+
+    assert_text(session(&t, "victim"), "active|-|-|-");
+    for (int i = 0; i < 3; i++) {
+        const char *q[1] = {ids[i]};
+        if (itest_count(&t, "SELECT count(*) FROM ops.command_runs WHERE command_id = $1", 1, q))
+            fail_msg("the %s command ran", cases[i].what);
+    }
+    double got = itest_workers_metric(forged) - before;
+    if (got != 3)
+        fail_msg("%s moved by %.0f, want 3", forged, got);
     itest_close(&t);
 }
 
@@ -627,6 +684,64 @@ static void test_erase_subject_dry_run_then_erase_removes_the_visitor(void **sta
     itest_close(&t);
 }
 
+static void test_erase_subject_erases_the_exact_visitor_id_not_its_case_variant(void **state)
+{
+    /* The vault's hash keys fold case: "v-case" and "V-CASE" share one
+     * hub (holding the id seen first, "v-case"). Erasing "V-CASE" must
+     * leave every row of "v-case": its events, their links and the hub. */
+    struct itest t;
+    itest_open(&t, "cmd-erase-case");
+    const char *p[1] = {t.tenant};
+    char kept[37], gone[2][37];
+    itest_uuid(kept);
+    send_event(&t, kept, "v-case");
+    itest_flush(&t);
+    assert_true(ITEST_WAIT(
+        itest_count(&t, "SELECT count(*) FROM vault.hub_visitor WHERE tenant_id = $1", 1, p) == 1,
+        60000));
+    for (int i = 0; i < 2; i++) {
+        itest_uuid(gone[i]);
+        send_event(&t, gone[i], "V-CASE");
+    }
+    itest_flush(&t);
+    assert_true(ITEST_WAIT(
+        itest_count(&t,
+                    "SELECT count(*) FROM vault.link_event WHERE hk_tenant = vault.hash_key($1)", 1,
+                    p) == 3,
+        60000));
+
+    char id[128], params[160];
+    snprintf(params, sizeof(params), "{\"tenant\":\"%s\",\"visitor_id\":\"V-CASE\"}", t.tenant);
+    snprintf(id, sizeof(id), "itest-%s-erase-case", t.tenant);
+    send_signed(&t, id, "erase_subject", params, 0);
+    char *run = wait_run(&t, id, RUN_TIMEOUT_MS);
+    if (strncmp(run, "done|6|", 7)) /* 2 raw, 2 staging, 2 event links */
+        fail_msg("erase V-CASE: %s; want done|6| (its own events only)", run);
+    free(run);
+    const char *q[2] = {t.tenant, kept};
+    const struct {
+        const char *what, *sql;
+        long long want;
+    } left[] = {
+        {"raw.events of v-case", "SELECT count(*) FROM raw.events WHERE tenant_id = $1"
+                                 " AND event_id = $2::uuid", 1},
+        {"staging.events of v-case", "SELECT count(*) FROM staging.events WHERE tenant_id = $1"
+                                     " AND event_id = $2::uuid", 1},
+        {"vault.link_event of v-case", "SELECT count(*) FROM vault.link_event"
+                                       " WHERE hk_event = vault.hash_key($1, $2)", 1},
+        {"the hub of v-case", "SELECT count(*) FROM vault.hub_visitor WHERE tenant_id = $1"
+                              " AND visitor_id = 'v-case' AND $2 <> ''", 1},
+        {"events of V-CASE", "SELECT count(*) FROM staging.events WHERE tenant_id = $1"
+                             " AND visitor_id = 'V-CASE' AND $2 <> ''", 0},
+    };
+    for (size_t i = 0; i < VG_ARRAY_LEN(left); i++) {
+        long long n = itest_count(&t, left[i].sql, 2, q);
+        if (n != left[i].want)
+            fail_msg("%s: %lld rows, want %lld", left[i].what, n, left[i].want);
+    }
+    itest_close(&t);
+}
+
 static void test_reprocess_rebuilds_missing_staging_and_vault_rows_once(void **state)
 {
     struct itest t;
@@ -696,7 +811,9 @@ static void test_purge_raw_drops_partitions_of_old_days_only(void **state)
 {
     struct itest t;
     itest_open(&t, "cmd-purge");
-    /* A day 40 days back, empty; today's partition must stay. */
+    /* A day 40 days back, empty; today's partition must stay. An earlier
+     * run's purge left its horizon, which refuses that day: forget it. */
+    exec_sql(&t, "DELETE FROM raw.purge_horizon", 0, NULL);
     exec_sql(&t, "SELECT raw.ensure_partition(now() - interval '40 days')", 0, NULL);
     char *old = value_of(&t,
                          "SELECT 'raw.events_' || to_char((now() - interval '40 days')"
@@ -723,6 +840,34 @@ static void test_purge_raw_drops_partitions_of_old_days_only(void **state)
         fail_msg("purge: %s; want at least 1 partition, %s among them", run, quoted);
     free(run);
     assert_int_equal(itest_count(&t, exists, 1, q), 0);
+
+    /* Its event ids went with it: a replay of an event received that day
+     * (a consumer reset, a DLQ replay) must not land a second time in a
+     * recreated partition. It is refused (dead-lettered); the barrier, an
+     * event of the same key received now, lands. */
+    char ev[1024], late[37], now_id[37], at40[VG_TS_LEN];
+    vg_time_format(vg_now_us() - 40LL * 86400 * 1000000, at40);
+    itest_uuid(late);
+    itest_event(&t, ev, sizeof(ev), late, "page.view", "s-purged", NULL, at40, NULL);
+    char *rcv = strstr(ev, "\"received_at\":\"");
+    assert_non_null(rcv);
+    memcpy(rcv + 15, at40, strlen(at40)); /* same length: received 40 days ago */
+    char key[160];
+    snprintf(key, sizeof(key), "%s/s-purged", t.tenant);
+    itest_produce(&t, t.cfg->topic_events, key, ev);
+    itest_uuid(now_id);
+    itest_event(&t, ev, sizeof(ev), now_id, "page.view", "s-purged", NULL, NULL, NULL);
+    itest_produce(&t, t.cfg->topic_events, key, ev);
+    itest_flush(&t);
+    const char *e[2] = {t.tenant, now_id};
+    const char *landed_sql = "SELECT count(*) FROM raw.events WHERE tenant_id = $1"
+                             " AND event_id = $2::uuid";
+    if (!ITEST_WAIT(itest_count(&t, landed_sql, 2, e) == 1, 60000))
+        fail_msg("the barrier event did not land");
+    e[1] = late;
+    if (itest_count(&t, landed_sql, 2, e) != 0)
+        fail_msg("an event received before the purge horizon landed again");
+    assert_int_equal(itest_count(&t, exists, 1, q), 0);
     char *today =
         value_of(&t, "SELECT 'events_' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD')", 0, NULL);
     q[0] = today;
@@ -740,8 +885,10 @@ int main(void)
         cmocka_unit_test(test_expire_sessions_by_hand_with_vigilctl_dry_run_first),
         cmocka_unit_test(test_same_command_id_sent_twice_runs_once),
         cmocka_unit_test(test_forged_or_unsigned_commands_go_to_the_dlq_and_change_nothing),
+        cmocka_unit_test(test_replayed_or_misaddressed_commands_are_refused_and_change_nothing),
         cmocka_unit_test(test_sweep_shared_by_two_workers_times_each_session_out_once),
         cmocka_unit_test(test_erase_subject_dry_run_then_erase_removes_the_visitor),
+        cmocka_unit_test(test_erase_subject_erases_the_exact_visitor_id_not_its_case_variant),
         cmocka_unit_test(test_reprocess_rebuilds_missing_staging_and_vault_rows_once),
         cmocka_unit_test(test_purge_raw_drops_partitions_of_old_days_only),
     };

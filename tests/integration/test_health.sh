@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Every running program answers /healthz, /readyz and /metrics on its port.
+# Every running program answers /healthz, /readyz and /metrics on its port;
+# the producer's /metrics (tenant labels) is on its internal listener only,
+# never on the public API port.
 set -euo pipefail
 producer=${VIGIL_HTTP:?run through ./dev test}
+producer_metrics=${VIGIL_PRODUCER_METRICS_HTTP:?run through ./dev test}
 scheduler=${VIGIL_SCHEDULER_HTTP:?run through ./dev test}
 workers=${VIGIL_WORKER_HTTP:?run through ./dev test}   # space-separated
 fails=0 passes=0
@@ -15,11 +18,15 @@ check() { # url, expected status, what the body must contain
     passes=$((passes+1))
   fi
 }
-for base in "$producer" "$scheduler" $workers; do
+for base in "$producer_metrics" "$scheduler" $workers; do
   check "$base/healthz" 200 ok
   check "$base/readyz" 200 ready
   check "$base/metrics" 200 "# TYPE "
   check "$base/nope" 404 ""
 done
+check "$producer/healthz" 200 ok
+check "$producer/readyz" 200 ready
+check "$producer/metrics" 404 '"error"'
+check "$producer/nope" 404 ""
 echo "$passes passed, $fails failed"
 [[ $fails -eq 0 ]]

@@ -8,8 +8,9 @@
  * ($VIGIL_HTTP, keys demo-key and acme-key). Key revocation, framing, the
  * connection timeout and the connection limit are checked on a producer this
  * test starts itself (the binary of this tree, on the stack's Kafka) with
- * small limits of its own (producer.connection_timeout_s = 3,
- * producer.connection_limit = 6), so that every test takes seconds.
+ * small limits of its own (CHILD_*: a connection timeout of 3 s, headers in
+ * 1 s, 6 connections, 8 per address, two bodies in flight, 20 requests per
+ * second per address, 2 per session), so that every test takes seconds.
  *
  * "Nothing was written" is read in raw.events, behind a barrier: after the
  * refused requests, one accepted request with the same Kafka key (tenant/
@@ -41,9 +42,14 @@
 #include "itest_stack.h"
 #include "token.h"
 
-#define CHILD_TIMEOUT_S 3
-#define CHILD_LIMIT     6
-#define CHILD_MAX_BODY  4096
+#define CHILD_TIMEOUT_S        3
+#define CHILD_HEADER_TIMEOUT_S 1
+#define CHILD_LIMIT            6
+#define CHILD_PER_ADDRESS      8
+#define CHILD_MAX_BODY         4096
+#define CHILD_INFLIGHT         (2 * CHILD_MAX_BODY) /* two bodies at a time */
+#define CHILD_ADDRESS_RATE     20 /* requests per second, and a burst of twice that */
+#define CHILD_SESSION_RATE     2  /* requests per second, and a burst of 5 */
 #define LAND_MS         30000 /* the workers land an accepted event within this */
 
 static struct itest st;
@@ -158,10 +164,17 @@ static long long demo_heartbeats(const char *sid)
 
 /* -- raw connections ---------------------------------------------------------- */
 
-static int raw_connect(int port)
+/* A connection to 127.0.0.1:port from source address from (NULL: any). */
+static int raw_connect_from(int port, const char *from)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
+    if (from) {
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        inet_pton(AF_INET, from, &src.sin_addr);
+        if (bind(fd, (struct sockaddr *)&src, sizeof(src)))
+            fail_msg("bind to %s: %s", from, strerror(errno));
+    }
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -170,6 +183,11 @@ static int raw_connect(int port)
     struct timeval tv = {.tv_sec = 5}; /* a server that stops reading fails a send */
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     return fd;
+}
+
+static int raw_connect(int port)
+{
+    return raw_connect_from(port, NULL);
 }
 
 /* Writes all of data; 0, or -1 once the server has closed (EPIPE, reset). */
@@ -271,13 +289,24 @@ static void child_start(struct itest_child *c)
 {
     itest_child_init(c, "security");
     child_config(c->conf, 0);
-    char num[3][16];
-    snprintf(num[0], sizeof(num[0]), "%d", CHILD_TIMEOUT_S);
-    snprintf(num[1], sizeof(num[1]), "%d", CHILD_LIMIT);
-    snprintf(num[2], sizeof(num[2]), "%d", CHILD_MAX_BODY);
+    char num[10][16];
+    const int values[10] = {CHILD_TIMEOUT_S,        CHILD_LIMIT,
+                            CHILD_MAX_BODY,         CHILD_HEADER_TIMEOUT_S,
+                            CHILD_PER_ADDRESS,      CHILD_INFLIGHT,
+                            CHILD_ADDRESS_RATE,     2 * CHILD_ADDRESS_RATE,
+                            CHILD_SESSION_RATE,     5};
+    for (int i = 0; i < 10; i++)
+        snprintf(num[i], sizeof(num[i]), "%d", values[i]);
     const char *const env[][2] = {{"VIGIL_PRODUCER_CONNECTION_TIMEOUT_S", num[0]},
                                   {"VIGIL_PRODUCER_CONNECTION_LIMIT", num[1]},
                                   {"VIGIL_PRODUCER_MAX_BODY_BYTES", num[2]},
+                                  {"VIGIL_PRODUCER_HEADER_TIMEOUT_S", num[3]},
+                                  {"VIGIL_PRODUCER_PER_ADDRESS_CONNECTION_LIMIT", num[4]},
+                                  {"VIGIL_PRODUCER_INFLIGHT_BODY_BYTES", num[5]},
+                                  {"VIGIL_PRODUCER_RATE_PER_ADDRESS_PER_S", num[6]},
+                                  {"VIGIL_PRODUCER_BURST_PER_ADDRESS", num[7]},
+                                  {"VIGIL_PRODUCER_RATE_PER_SESSION_PER_S", num[8]},
+                                  {"VIGIL_PRODUCER_BURST_PER_SESSION", num[9]},
                                   {NULL}};
     itest_child_start(c, st.cfg->kafka_brokers, env);
 }
@@ -709,27 +738,35 @@ static void only_the_barrier_lands(const char *visitor)
     assert_landed("demo", "visitor_id", visitor, NULL, 1);
 }
 
+/* When each of open_unfinished()'s two may be cut, in ms from their start:
+ * the headers at producer.header_timeout_s, the body at
+ * producer.connection_timeout_s (the reaper looks every 250 ms). */
+static const int cut_after_ms[2] = {CHILD_HEADER_TIMEOUT_S * 1000 - 500,
+                                    (CHILD_TIMEOUT_S - 1) * 1000};
+static const int cut_before_ms[2] = {CHILD_HEADER_TIMEOUT_S * 1000 + 1500,
+                                     (CHILD_TIMEOUT_S + 3) * 1000};
+
 static void test_a_stalled_request_is_closed_within_the_connection_timeout(void **state)
 {
     char visitor[96];
     snprintf(visitor, sizeof(visitor), "%s-stalled", run);
-    /* half a header block; and whole headers with a tenth of the body */
+    /* half a header block: cut at the header timeout, well before the
+     * connection timeout; and whole headers with a tenth of the body */
     int fds[2];
     open_unfinished(fds, "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bea",
                     "sec.stalled", visitor);
     int64_t t0 = vg_mono_ms();
-    const int bound_ms = (CHILD_TIMEOUT_S + 3) * 1000;
     for (int i = 0; i < 2; i++) {
         struct raw_answer a;
-        raw_read(fds[i], &a, bound_ms - (int)(vg_mono_ms() - t0), 0);
+        raw_read(fds[i], &a, cut_before_ms[i] - (int)(vg_mono_ms() - t0), 0);
         int64_t ms = vg_mono_ms() - t0;
         close(fds[i]);
         if (!a.closed)
-            fail_msg("stalled request %d still open after %lld ms (timeout %d s)", i, (long long)ms,
-                     CHILD_TIMEOUT_S);
-        if (ms < (CHILD_TIMEOUT_S - 1) * 1000)
-            fail_msg("stalled request %d closed after %lld ms, before the timeout of %d s", i,
-                     (long long)ms, CHILD_TIMEOUT_S);
+            fail_msg("stalled request %d still open after %lld ms (want a cut before %d ms)", i,
+                     (long long)ms, cut_before_ms[i]);
+        if (ms < cut_after_ms[i])
+            fail_msg("stalled request %d closed after %lld ms, before %d ms", i, (long long)ms,
+                     cut_after_ms[i]);
         if (a.status >= 200 && a.status < 300)
             fail_msg("stalled request %d answered %d", i, a.status);
     }
@@ -765,12 +802,11 @@ static void test_a_request_trickled_in_is_cut_at_the_connection_timeout(void **s
     }
     for (int i = 0; i < 2; i++) {
         close(fds[i]);
-        if (!closed_at[i])
-            fail_msg("trickled request %d still open after %lld ms (timeout %d s)", i,
-                     (long long)bound_ms, CHILD_TIMEOUT_S);
-        if (closed_at[i] - t0 < (CHILD_TIMEOUT_S - 1) * 1000)
-            fail_msg("trickled request %d closed after %lld ms, before the timeout of %d s", i,
-                     (long long)(closed_at[i] - t0), CHILD_TIMEOUT_S);
+        if (!closed_at[i] || closed_at[i] - t0 > cut_before_ms[i])
+            fail_msg("trickled request %d still open after %d ms", i, cut_before_ms[i]);
+        if (closed_at[i] - t0 < cut_after_ms[i])
+            fail_msg("trickled request %d closed after %lld ms, before %d ms", i,
+                     (long long)(closed_at[i] - t0), cut_after_ms[i]);
     }
     only_the_barrier_lands(visitor);
 }
@@ -781,62 +817,198 @@ static void hold(int *fds, int n, int port)
 {
     const char *req = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     for (int i = 0; i < n; i++) {
-        fds[i] = raw_connect(port);
-        assert_int_equal(raw_send(fds[i], req, strlen(req)), 0);
+        /* connections a previous test closed may still count for a moment */
         struct raw_answer a;
-        raw_read(fds[i], &a, 5000, 1);
+        int64_t until = vg_mono_ms() + 5000;
+        int tries = 0;
+        do {
+            if (tries++)
+                close(fds[i]);
+            fds[i] = raw_connect(port);
+            raw_send(fds[i], req, strlen(req));
+            raw_read(fds[i], &a, 2000, 1);
+        } while (a.status != 200 && vg_mono_ms() < until);
         if (a.status != 200)
             fail_msg("held connection %d: status %d", i, a.status);
     }
 }
 
-static void test_connections_past_the_limit_wait_until_a_slot_frees(void **state)
+/* POST /v1/events with the demo key, whole, on a fresh connection from
+ * source address from (NULL: any): the answer, read until the server
+ * answers or closes. */
+static void post_raw(const char *from, const char *body, struct raw_answer *a)
 {
-    /* libmicrohttpd stops accepting at producer.connection_limit: a
-     * connection past it waits in the listen backlog, unserved, until one
-     * closes, or until the connection timeout closes an idle one. */
-    const char *req = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    char req[1024];
+    int n = snprintf(req, sizeof(req),
+                     "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n\r\n%s",
+                     strlen(body), body);
+    int fd = raw_connect_from(kid.port, from);
+    assert_int_equal(raw_send(fd, req, (size_t)n), 0);
+    raw_read(fd, a, 3000, 1);
+    close(fd);
+}
+
+/* Asserts a raw answer is a JSON error with status and code, and Retry-After. */
+static void assert_raw_error(const struct raw_answer *a, const char *what, int status,
+                             const char *code, int retry_after)
+{
+    char want[96];
+    snprintf(want, sizeof(want), "\"code\":\"%s\"", code);
+    if (a->status != status || !strcasestr(a->data, "Content-Type: application/json") ||
+        !strstr(a->data, want) || (retry_after && !strcasestr(a->data, "Retry-After: ")))
+        fail_msg("%s: want %d %s as JSON%s: %.300s", what, status, code,
+                 retry_after ? " with Retry-After" : "", a->data);
+}
+
+static void test_a_connection_past_the_limit_gets_a_503_at_once(void **state)
+{
+    /* A connection past producer.connection_limit used to wait in the
+     * listen backlog, unserved and unanswered: now its request gets a JSON
+     * 503 with Retry-After at once, and a slot freed serves again. */
     int fds[CHILD_LIMIT];
     struct raw_answer a;
     vg_httpc_reconnect(kid.http); /* its kept-alive connection would hold a slot */
-    for (int round = 0; round < 2; round++) {
-        hold(fds, CHILD_LIMIT, kid.port);
-        int64_t t0 = vg_mono_ms();
-        int extra = raw_connect(kid.port);
-        assert_int_equal(raw_send(extra, req, strlen(req)), 0);
-        raw_read(extra, &a, 1000, 1);
-        if (a.len)
-            fail_msg("round %d: connection %d of a limit of %d served: %.100s", round,
-                     CHILD_LIMIT + 1, CHILD_LIMIT, a.data);
-        if (round == 0) {
-            /* a client leaves: the waiting one is served, well before the timeout */
-            close(fds[0]);
-            close(fds[1]);
-            raw_read(extra, &a, 1500, 1);
-            if (a.status != 200)
-                fail_msg("a slot freed, the waiting connection got status %d after %lld ms",
-                         a.status, (long long)(vg_mono_ms() - t0));
-            for (int i = 2; i < CHILD_LIMIT; i++)
-                close(fds[i]);
-        } else {
-            /* nobody leaves: the idle ones time out, then it is served */
-            raw_read(extra, &a, (CHILD_TIMEOUT_S + 3) * 1000, 1);
-            int64_t ms = vg_mono_ms() - t0;
-            if (a.status != 200)
-                fail_msg("held idle connections: the waiting one got status %d after %lld ms",
-                         a.status, (long long)ms);
-            for (int i = 0; i < CHILD_LIMIT; i++)
-                close(fds[i]);
-        }
-        close(extra);
+    hold(fds, CHILD_LIMIT, kid.port);
+    int64_t t0 = vg_mono_ms();
+    post_raw(NULL, "{\"type\":\"sec.past_limit\"}", &a);
+    int64_t ms = vg_mono_ms() - t0;
+    assert_raw_error(&a, "a connection past the limit", 503, "too_many_connections", 1);
+    if (ms > 1500)
+        fail_msg("a connection past the limit answered after %lld ms", (long long)ms);
+    close(fds[0]);
+    close(fds[1]);
+    /* a slot freed: served again (the close reaches the server first) */
+    int ok = ITEST_WAIT((post_raw(NULL, "{\"type\":\"sec.after_limit\"}", &a), a.status == 202),
+                        5000);
+    if (!ok)
+        fail_msg("after two connections left, a request got %d: %.200s", a.status, a.data);
+    for (int i = 2; i < CHILD_LIMIT; i++)
+        close(fds[i]);
+}
+
+static void test_connections_past_the_per_address_limit_are_refused(void **state)
+{
+    /* CHILD_PER_ADDRESS connections from 127.0.0.1 held: one more from it
+     * is closed unserved, one from 127.0.0.2 is still served. */
+    int fds[CHILD_PER_ADDRESS];
+    struct raw_answer a;
+    vg_httpc_reconnect(kid.http);
+    hold(fds, CHILD_PER_ADDRESS, kid.port);
+    const char *req = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    int extra = raw_connect_from(kid.port, "127.0.0.1");
+    raw_send(extra, req, strlen(req));
+    raw_read(extra, &a, 3000, 1);
+    close(extra);
+    if (a.status || !a.closed)
+        fail_msg("connection %d from one address: %s, status %d: %.100s",
+                 CHILD_PER_ADDRESS + 1, a.closed ? "closed" : "left open", a.status, a.data);
+    int other = raw_connect_from(kid.port, "127.0.0.2");
+    assert_int_equal(raw_send(other, req, strlen(req)), 0);
+    raw_read(other, &a, 3000, 1);
+    close(other);
+    if (a.status != 200)
+        fail_msg("another address past the first one's limit: status %d: %.100s", a.status,
+                 a.data);
+    for (int i = 0; i < CHILD_PER_ADDRESS; i++)
+        close(fds[i]);
+}
+
+static void test_bodies_past_the_inflight_budget_get_503_and_enqueue_nothing(void **state)
+{
+    /* Two bodies of nearly producer.max_body_bytes are on their way in,
+     * which is the whole of producer.inflight_body_bytes: a third is
+     * refused with a JSON 503 and Retry-After before a byte of it is read,
+     * rather than buffered. Once they end, bodies are read again. */
+    char visitor[96], head[512];
+    snprintf(visitor, sizeof(visitor), "%s-budget", run);
+    vg_httpc_reconnect(kid.http);
+    int held[2];
+    int n = snprintf(head, sizeof(head),
+                     "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %d\r\n\r\n{\"type\":\"sec.held\",",
+                     CHILD_MAX_BODY - 10);
+    for (int i = 0; i < 2; i++) {
+        held[i] = raw_connect(kid.port);
+        assert_int_equal(raw_send(held[i], head, (size_t)n), 0);
     }
-    /* and a normal request still works */
-    struct itest_answer b =
-        itest_call(kid.http, "POST", "/v1/events",
-                   "Authorization: Bearer demo-key\r\nContent-Type: application/json\r\n",
-                   "{\"type\":\"sec.after_limit\"}");
-    assert_int_equal(b.status, 202);
+    struct raw_answer a;
+    char body[256];
+    snprintf(body, sizeof(body), "{\"type\":\"sec.over_budget\",\"visitor_id\":\"%s\"}", visitor);
+    /* the held ones' headers reach the server first */
+    int refused = ITEST_WAIT((post_raw(NULL, body, &a), a.status == 503), 3000);
+    if (!refused)
+        fail_msg("a body past the in-flight budget: status %d: %.300s", a.status, a.data);
+    assert_raw_error(&a, "a body past the in-flight budget", 503, "overloaded", 1);
+    for (int i = 0; i < 2; i++)
+        close(held[i]);
+    int ok = ITEST_WAIT((post_raw(NULL, "{\"type\":\"sec.after_budget\"}", &a), a.status == 202),
+                        5000);
+    if (!ok)
+        fail_msg("after the held bodies ended, a request got %d: %.200s", a.status, a.data);
+    only_the_barrier_lands(visitor);
+}
+
+static void test_rates_per_address_and_per_session_are_charged_before_the_body(void **state)
+{
+    /* One browser session cannot spend its tenant's rate: past
+     * CHILD_SESSION_RATE requests per second (burst 5) its token gets 429,
+     * while another session of the same tenant goes on. */
+    char sid[2][96], token[2][VG_TOKEN_MAX], path[1024];
+    for (int i = 0; i < 2; i++) {
+        snprintf(sid[i], sizeof(sid[i]), "%s-rate%d", run, i);
+        demo_session(kid.http, sid[i], token[i], sizeof(token[i]));
+    }
+    int limited = 0;
+    for (int i = 0; i < 12 && !limited; i++) {
+        snprintf(path, sizeof(path), "/v1/sessions/%s/heartbeat?token=%s", sid[0], token[0]);
+        struct itest_answer b = itest_call(kid.http, "POST", path, NULL, NULL);
+        if (b.status == 429) {
+            assert_error(&b, "a session past its rate", 429, "rate_limited");
+            limited = 1;
+        } else if (b.status != 202) {
+            fail_msg("heartbeat %d: %d %.200s", i, b.status, b.resp.body.data);
+        }
+        itest_answer_free(&b);
+    }
+    if (!limited)
+        fail_msg("12 heartbeats of one session at once, none refused (rate %d/s, burst 5)",
+                 CHILD_SESSION_RATE);
+    snprintf(path, sizeof(path), "/v1/sessions/%s/heartbeat?token=%s", sid[1], token[1]);
+    struct itest_answer b = itest_call(kid.http, "POST", path, NULL, NULL);
+    if (b.status != 202)
+        fail_msg("another session of the tenant: %d %.200s", b.status, b.resp.body.data);
     itest_answer_free(&b);
+
+    /* One address: every request counts, a 401 as much as a 202, and it is
+     * refused before its body is read: headers announcing a body that never
+     * comes still get their 429 at once. */
+    vg_httpc_reconnect(kid.http);
+    struct raw_answer a;
+    int got429 = 0;
+    for (int i = 0; i < 4 * CHILD_ADDRESS_RATE && !got429; i++) {
+        const char *req = "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          "Authorization: Bearer wrong-key\r\nContent-Type: application/json\r\n"
+                          "Content-Length: 1000\r\n\r\n";
+        int fd = raw_connect(kid.port);
+        assert_int_equal(raw_send(fd, req, strlen(req)), 0);
+        raw_read(fd, &a, 2000, 1);
+        close(fd);
+        if (a.status == 429)
+            got429 = 1;
+        else if (a.status != 401)
+            fail_msg("request %d from one address: status %d: %.200s", i, a.status, a.data);
+    }
+    if (!got429)
+        fail_msg("%d requests at once from one address, none refused (rate %d/s)",
+                 4 * CHILD_ADDRESS_RATE, CHILD_ADDRESS_RATE);
+    assert_raw_error(&a, "an address past its rate", 429, "rate_limited", 1);
+    /* another address is not held back by this one */
+    post_raw("127.0.0.2", "{\"type\":\"sec.other_address\"}", &a);
+    if (a.status != 202)
+        fail_msg("another address: status %d: %.200s", a.status, a.data);
 }
 
 /* -- set-up ------------------------------------------------------------------- */
@@ -874,7 +1046,11 @@ int main(void)
         cmocka_unit_test(test_ambiguous_framing_is_refused_and_enqueues_nothing),
         cmocka_unit_test(test_a_stalled_request_is_closed_within_the_connection_timeout),
         cmocka_unit_test(test_a_request_trickled_in_is_cut_at_the_connection_timeout),
-        cmocka_unit_test(test_connections_past_the_limit_wait_until_a_slot_frees),
+        cmocka_unit_test(test_a_connection_past_the_limit_gets_a_503_at_once),
+        cmocka_unit_test(test_connections_past_the_per_address_limit_are_refused),
+        cmocka_unit_test(test_bodies_past_the_inflight_budget_get_503_and_enqueue_nothing),
+        /* last: it spends the child's rates */
+        cmocka_unit_test(test_rates_per_address_and_per_session_are_charged_before_the_body),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -41,7 +41,7 @@ check() { # name port env...
 
 check vigil-worker 9291 VIGIL_WORKER_HTTP_PORT=9291 VIGIL_WORKER_ID=$tag
 check vigil-scheduler 9292 VIGIL_SCHEDULER_HTTP_PORT=9292
-check vigil-producer 9293 VIGIL_PRODUCER_PORT=9293
+check vigil-producer 9293 VIGIL_PRODUCER_PORT=9293 VIGIL_PRODUCER_METRICS_PORT=9294
 
 rc=0
 valgrind $vg_opts --log-file="$tmp/vigilctl.vg" "$bin/vigilctl" status >"$tmp/vigilctl.out" 2>&1 || rc=$?

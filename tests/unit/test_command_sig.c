@@ -18,14 +18,24 @@
 #include "util.h"
 
 #define SECRET "test-secret"
+#define GROUP  "vigil-workers"
+#define NOW_US 1767226620000000LL /* 2026-01-01T00:17:00Z: when the workers read them */
+
+/* What the workers of GROUP trust, with secret, at NOW_US. */
+static struct vg_command_trust trust_of(const char *secret)
+{
+    return (struct vg_command_trust){
+        .secret = secret, .audience = GROUP, .now_us = NOW_US, .max_age_s = 86400,
+        .max_skew_s = 300};
+}
 
 /* Both vectors computed with Python's json.dumps(sort_keys=True,
  * separators=(',', ':'), ensure_ascii=False) and hmac/hashlib. */
 static const char canon1[] =
-    "{\"command_id\":\"drafts@2026-01-01T00:17:00Z\",\"dry_run\":true,"
+    "{\"aud\":\"vigil-workers\",\"command_id\":\"drafts@2026-01-01T00:17:00Z\",\"dry_run\":true,"
     "\"issued_at\":\"2026-01-01T00:17:00.000412Z\",\"name\":\"cleanup_drafts\","
     "\"params\":{\"batch_size\":1000,\"older_than_hours\":48},\"v\":1}";
-static const char sig1[] = "3e203994fa908bd6d907472ecbf5b2197bcd8ce30f113a959c63016dccc1f0f3";
+static const char sig1[] = "828ce7cdcc22eddedfafbab32518ca73781944964a14778b6a4fa2f68b574f68";
 
 static const char canon2[] =
     "{\"command_id\":\"x@1\",\"dry_run\":false,\"issued_at\":\"2026-01-01T00:00:00Z\","
@@ -39,7 +49,7 @@ static json_t *message1(void)
     assert_int_equal(vg_time_parse("2026-01-01T00:17:00.000412Z", &issued), 0);
     json_t *params = json_pack("{s:i, s:i}", "older_than_hours", 48, "batch_size", 1000);
     json_t *msg =
-        vg_command_new("drafts@2026-01-01T00:17:00Z", "cleanup_drafts", params, 1, issued);
+        vg_command_new("drafts@2026-01-01T00:17:00Z", "cleanup_drafts", params, 1, issued, GROUP);
     json_decref(params);
     return msg;
 }
@@ -55,7 +65,8 @@ static char *dump(const json_t *msg)
 static int parse(const char *text, const char *secret, char *err, size_t size)
 {
     struct vg_command c;
-    int rc = vg_command_parse(text, strlen(text), secret, &c, err, size);
+    const struct vg_command_trust trust = trust_of(secret);
+    int rc = vg_command_parse(text, strlen(text), &trust, &c, err, size);
     if (rc == 0) {
         assert_non_null(c.msg);
         vg_command_free(&c);
@@ -100,7 +111,8 @@ static void test_signed_command_parses_with_its_fields(void **state)
     char *text = dump(msg);
     struct vg_command c;
     char err[256] = "";
-    int rc = vg_command_parse(text, strlen(text), SECRET, &c, err, sizeof(err));
+    const struct vg_command_trust trust = trust_of(SECRET);
+    int rc = vg_command_parse(text, strlen(text), &trust, &c, err, sizeof(err));
     if (rc)
         fail_msg("refused: %s", err);
     assert_string_equal(c.command_id, "drafts@2026-01-01T00:17:00Z");
@@ -187,10 +199,52 @@ static char *signed_text(const char *json)
 {
     json_t *msg = json_loads(json, 0, NULL);
     assert_non_null(msg);
+    if (!json_object_get(msg, "aud"))
+        json_object_set_new(msg, "aud", json_string(GROUP));
     assert_int_equal(vg_command_sign(msg, SECRET), 0);
     char *text = dump(msg);
     json_decref(msg);
     return text;
+}
+
+static void test_audience_and_issue_time_are_signed_and_checked(void **state)
+{
+    static const struct {
+        const char *what;
+        const char *aud;   /* NULL: no aud member */
+        int64_t issued_us; /* relative to NOW_US */
+        int tamper_aud;    /* aud rewritten to GROUP after signing */
+        int rc;
+        const char *error;
+    } cases[] = {
+        {"this group, now", GROUP, 0, 0, 0, ""},
+        {"another group", "staging-workers", 0, 0, VG_EAUTH, "another audience"},
+        {"another group, rewritten to this one", "staging-workers", 0, 1, VG_EAUTH, "signature"},
+        {"no audience", NULL, 0, 0, VG_EPARSE, "aud"},
+        {"an empty audience", "", 0, 0, VG_EPARSE, "aud"},
+        {"23 h 59 min old", GROUP, -86340000000LL, 0, 0, ""},
+        {"24 h 1 min old", GROUP, -86460000000LL, 0, VG_EAUTH, "past the window of 86400 s"},
+        {"a year old", GROUP, -31536000000000LL, 0, VG_EAUTH, "past the window"},
+        {"4 min ahead", GROUP, 240000000LL, 0, 0, ""},
+        {"6 min ahead", GROUP, 360000000LL, 0, VG_EAUTH, "in the future"},
+    };
+    for (size_t i = 0; i < VG_ARRAY_LEN(cases); i++) {
+        json_t *msg = vg_command_new("a@1", "expire_sessions", NULL, 0,
+                                     NOW_US + cases[i].issued_us, cases[i].aud ? cases[i].aud : "");
+        if (!cases[i].aud)
+            json_object_del(msg, "aud");
+        assert_int_equal(vg_command_sign(msg, SECRET), 0);
+        if (cases[i].tamper_aud)
+            json_object_set_new(msg, "aud", json_string(GROUP));
+        char *text = dump(msg);
+        char err[256] = "";
+        int rc = parse(text, SECRET, err, sizeof(err));
+        if (rc != cases[i].rc || !strstr(err, cases[i].error))
+            fail_msg("%s: rc %d \"%s\"; want %d and \"%s\"", cases[i].what, rc, err, cases[i].rc,
+                     cases[i].error);
+        free(text);
+        json_decref(msg);
+    }
 }
 
 static void test_malformed_and_unknown_commands_are_told_apart(void **state)
@@ -249,7 +303,8 @@ static void test_malformed_and_unknown_commands_are_told_apart(void **state)
     assert_int_equal(parse("[1]", SECRET, err, sizeof(err)), VG_EPARSE);
     assert_int_equal(parse("{\"v\":1,\"v\":1}", SECRET, err, sizeof(err)), VG_EPARSE);
     struct vg_command c;
-    assert_int_equal(vg_command_parse(NULL, 0, SECRET, &c, err, sizeof(err)), VG_EPARSE);
+    const struct vg_command_trust trust = trust_of(SECRET);
+    assert_int_equal(vg_command_parse(NULL, 0, &trust, &c, err, sizeof(err)), VG_EPARSE);
     assert_null(c.msg);
 }
 
@@ -360,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_signed_command_parses_with_its_fields),
         cmocka_unit_test(test_tampered_field_fails_verification),
         cmocka_unit_test(test_wrong_secret_missing_or_bad_sig_fail),
+        cmocka_unit_test(test_audience_and_issue_time_are_signed_and_checked),
         cmocka_unit_test(test_malformed_and_unknown_commands_are_told_apart),
         cmocka_unit_test(test_params_are_checked_per_command),
         cmocka_unit_test(test_param_text_becomes_the_declared_type),

@@ -32,10 +32,73 @@ static int teardown(void **state)
     unsetenv("VIGIL_PRODUCER_PORT");
     unsetenv("VIGIL_KAFKA_BROKERS");
     unsetenv("VIGIL_COMMAND_SECRET");
+    unsetenv("VIGIL_TOKEN_SECRET");
     unsetenv("VIGIL_KAFKA_PROPERTIES");
     unsetenv("VIGIL_WORKER_IDLE_TX_TIMEOUT_MS");
     unsetenv("VIGIL_WORKER_KAFKA_ACK_TIMEOUT_MS");
     return 0;
+}
+
+#define GOOD_SECRET "5f0d8c2a9e4b7136a1c3e5f7092b4d6f8e1a3c5b7d9f0e2c4a6b8d0f1e3c5a79"
+
+static void test_secrets_short_or_placeholder_are_refused_and_never_echoed(void **state)
+{
+    static const struct {
+        const char *value;
+        int rc;           /* of vg_config_check_secret */
+        const char *word; /* in the error */
+    } cases[] = {
+        {NULL, VG_ENOTFOUND, "is required"},
+        {"", VG_ENOTFOUND, "is required"},
+        {"0123456789abcdef0123456789abcde", VG_EINVAL, "at least 32 bytes"},
+        {"CHANGE-ME: openssl rand -hex 32", VG_EINVAL, "placeholder"},
+        {"change-me-change-me-change-me-change-me", VG_EINVAL, "placeholder"},
+        {"ChangeMe0123456789abcdef0123456789abcdef", VG_EINVAL, "placeholder"},
+        {"replace_me_with_a_real_key_of_64_hex_digits", VG_EINVAL, "placeholder"},
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", VG_EINVAL, "placeholder"},
+        {"abababababababababababababababababababab", VG_EINVAL, "placeholder"},
+        {GOOD_SECRET, 0, NULL},
+        {"dev-0f9e8d7c6b5a49382716a5b4c3d2e1f00f9e8d7c6b5a49382716a5b4c3d2e1f0", 0, NULL},
+    };
+    for (size_t i = 0; i < VG_ARRAY_LEN(cases); i++) {
+        char err[512] = "";
+        int rc = vg_config_check_secret("security.token_secret (VIGIL_TOKEN_SECRET)",
+                                        cases[i].value, err, sizeof(err));
+        if (rc != cases[i].rc)
+            fail_msg("case %zu: rc %d, want %d (%s)", i, rc, cases[i].rc, err);
+        if (cases[i].word && (!strstr(err, cases[i].word) || !strstr(err, "VIGIL_TOKEN_SECRET")))
+            fail_msg("case %zu: error \"%s\" lacks \"%s\" or the variable", i, err,
+                     cases[i].word);
+        if (cases[i].value && *cases[i].value && strstr(err, cases[i].value))
+            fail_msg("case %zu: the error echoes the secret: %s", i, err);
+    }
+}
+
+static void test_a_set_bad_secret_fails_the_load_and_a_needed_one_must_be_set(void **state)
+{
+    struct vg_config *cfg = NULL;
+    char err[512] = "";
+    setenv("VIGIL_TOKEN_SECRET", "CHANGE-ME: openssl rand -hex 32", 1);
+    assert_int_equal(vg_config_load(NULL, &cfg, err, sizeof(err)), VG_ECONFIG);
+    assert_null(cfg);
+    assert_non_null(strstr(err, "VIGIL_TOKEN_SECRET"));
+    assert_null(strstr(err, "CHANGE-ME"));
+
+    unsetenv("VIGIL_TOKEN_SECRET");
+    assert_int_equal(vg_config_load(NULL, &cfg, err, sizeof(err)), 0);
+    assert_int_equal(vg_config_require_secrets(cfg, 0, err, sizeof(err)), 0);
+    assert_int_equal(vg_config_require_secrets(cfg, VG_NEED_TOKEN_SECRET, err, sizeof(err)),
+                     VG_ECONFIG);
+    assert_non_null(strstr(err, "security.token_secret"));
+    assert_int_equal(vg_config_require_secrets(cfg, VG_NEED_COMMAND_SECRET, err, sizeof(err)),
+                     VG_ECONFIG);
+    assert_non_null(strstr(err, "VIGIL_COMMAND_SECRET"));
+    vg_config_free(cfg);
+
+    setenv("VIGIL_COMMAND_SECRET", GOOD_SECRET, 1);
+    assert_int_equal(vg_config_load(NULL, &cfg, err, sizeof(err)), 0);
+    assert_int_equal(vg_config_require_secrets(cfg, VG_NEED_COMMAND_SECRET, err, sizeof(err)), 0);
+    vg_config_free(cfg);
 }
 
 static void test_defaults_need_no_file(void **state)
@@ -124,14 +187,14 @@ static void test_environment_overrides_the_file(void **state)
     const char *p = write_conf("producer = { port = 8081; };\n");
     setenv("VIGIL_PRODUCER_PORT", "9000", 1);
     setenv("VIGIL_KAFKA_BROKERS", "broker:1", 1);
-    setenv("VIGIL_COMMAND_SECRET", "s3cret", 1);
+    setenv("VIGIL_COMMAND_SECRET", GOOD_SECRET, 1);
     setenv("VIGIL_KAFKA_PROPERTIES", "a.b=1;c.d=two", 1);
     struct vg_config *cfg;
     char err[512] = "";
     assert_int_equal(vg_config_load(p, &cfg, err, sizeof(err)), 0);
     assert_int_equal(cfg->producer_port, 9000);
     assert_string_equal(cfg->kafka_brokers, "broker:1");
-    assert_string_equal(cfg->command_secret, "s3cret");
+    assert_string_equal(cfg->command_secret, GOOD_SECRET);
     assert_int_equal(cfg->nkafka_props, 2);
     assert_string_equal(cfg->kafka_props[1].name, "c.d");
     vg_config_free(cfg);
@@ -263,6 +326,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_defaults_need_no_file, teardown),
+        cmocka_unit_test_teardown(test_secrets_short_or_placeholder_are_refused_and_never_echoed,
+                                  teardown),
+        cmocka_unit_test_teardown(test_a_set_bad_secret_fails_the_load_and_a_needed_one_must_be_set,
+                                  teardown),
         cmocka_unit_test_teardown(test_file_values_are_read, teardown),
         cmocka_unit_test_teardown(test_broken_files_name_file_line_and_setting, teardown),
         cmocka_unit_test_teardown(test_missing_file_is_an_error, teardown),

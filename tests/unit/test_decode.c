@@ -112,14 +112,18 @@ static void test_signal_fields_are_read(void **state)
     json_decref(m.body);
 }
 
-#define SECRET "unit-test-secret"
+#define SECRET   "unit-test-secret-0123456789abcdef"
+#define GROUP    "unit-workers"
+#define ISSUED   1767225600000000LL /* 2026-01-01T00:00:00Z */
+#define HOUR_US  3600000000LL
 
-/* A command message of name, signed with secret (NULL: unsigned), then
- * changed by tamper if not NULL; as a new string. */
-static char *command_text(const char *name, const char *secret, const char *tamper)
+/* A command message of name for aud issued at issued_us, signed with secret
+ * (NULL: unsigned), then changed by tamper if not NULL; as a new string. */
+static char *command_text(const char *name, const char *secret, const char *tamper,
+                          const char *aud, int64_t issued_us)
 {
     json_t *params = json_pack("{s:i}", "older_than_days", 30);
-    json_t *msg = vg_command_new("unit@2026-01-01T00:00:00Z", name, params, 1, 1767225600000000);
+    json_t *msg = vg_command_new("unit@2026-01-01T00:00:00Z", name, params, 1, issued_us, aud);
     json_decref(params);
     if (secret)
         assert_int_equal(vg_command_sign(msg, secret), 0);
@@ -133,19 +137,34 @@ static char *command_text(const char *name, const char *secret, const char *tamp
 static void test_commands_are_verified_at_decode(void **state)
 {
     static const struct {
-        const char *what, *name, *secret, *tamper;
+        const char *what, *name, *secret, *tamper, *aud;
+        int64_t issued_us;
         int rc;
         const char *refusal; /* a word of the reason */
     } cmds[] = {
-        {"signed", "purge_raw", SECRET, NULL, 0, NULL},
-        {"unsigned", "purge_raw", NULL, NULL, VG_EAUTH, "sig"},
-        {"wrong secret", "purge_raw", "not-the-secret", NULL, VG_EAUTH, "sig"},
-        {"tampered", "purge_raw", SECRET, "dry_run", VG_EAUTH, "sig"},
-        {"unknown", "drop_everything", SECRET, NULL, VG_ENOTFOUND, "drop_everything"},
+        {"signed", "purge_raw", SECRET, NULL, GROUP, ISSUED, 0, NULL},
+        {"unsigned", "purge_raw", NULL, NULL, GROUP, ISSUED, VG_EAUTH, "sig"},
+        {"wrong secret", "purge_raw", "not-the-secret", NULL, GROUP, ISSUED, VG_EAUTH, "sig"},
+        {"tampered", "purge_raw", SECRET, "dry_run", GROUP, ISSUED, VG_EAUTH, "sig"},
+        {"unknown", "drop_everything", SECRET, NULL, GROUP, ISSUED, VG_ENOTFOUND,
+         "drop_everything"},
+        {"for another group", "purge_raw", SECRET, NULL, "staging-workers", ISSUED, VG_EAUTH,
+         "audience"},
+        {"a day and a second old", "purge_raw", SECRET, NULL, GROUP, ISSUED - 24 * HOUR_US - 1000000,
+         VG_EAUTH, "window"},
+        {"23 hours old", "purge_raw", SECRET, NULL, GROUP, ISSUED - 23 * HOUR_US, 0, NULL},
+        {"an hour ahead", "purge_raw", SECRET, NULL, GROUP, ISSUED + HOUR_US, VG_EAUTH, "future"},
+        {"a minute ahead", "purge_raw", SECRET, NULL, GROUP, ISSUED + 60000000, 0, NULL},
     };
+    const struct vg_command_trust trust = {.secret = SECRET,
+                                           .audience = GROUP,
+                                           .now_us = ISSUED,
+                                           .max_age_s = 86400,
+                                           .max_skew_s = 300};
     for (size_t i = 0; i < VG_ARRAY_LEN(cmds) + 1; i++) {
         char *text = i < VG_ARRAY_LEN(cmds)
-                         ? command_text(cmds[i].name, cmds[i].secret, cmds[i].tamper)
+                         ? command_text(cmds[i].name, cmds[i].secret, cmds[i].tamper,
+                                        cmds[i].aud, cmds[i].issued_us)
                          : vg_xstrdup("{\"not a command\"");
         int want = i < VG_ARRAY_LEN(cmds) ? cmds[i].rc : VG_EPARSE;
         const char *what = i < VG_ARRAY_LEN(cmds) ? cmds[i].what : "garbage";
@@ -154,7 +173,7 @@ static void test_commands_are_verified_at_decode(void **state)
         rkm.payload = text;
         rkm.len = strlen(text);
         struct vg_msg m = {.rkm = &rkm, .kind = VG_MSG_COMMAND};
-        int rc = vg_decode_command(&m, SECRET);
+        int rc = vg_decode_command(&m, &trust);
         if (rc != want)
             fail_msg("%s command: got %s, want %s", what, vg_strerror(rc), vg_strerror(want));
         if (want == 0 && (m.refused || !json_is_object(m.body)))

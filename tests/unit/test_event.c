@@ -407,6 +407,41 @@ static void test_token_scope_fills_and_guards_session(void **state)
     vg_outbox_free(&out);
 }
 
+static void test_numbers_in_properties_keep_the_clients_digits(void **state)
+{
+    /* jansson writes doubles with 17 significant digits: 0.1 became
+     * 0.10000000000000001 in the envelope, hence in raw.events.body and
+     * in properties. Each number must come out as the client wrote it
+     * (for doubles: the shortest text that reads back the same). */
+    struct vg_ingest in = ingest();
+    struct vg_outbox out = {0};
+    const char *body = "{\"type\":\"buy\",\"properties\":{\"price\":0.1,\"sum\":0.30000000000000004,"
+                       "\"tax\":-2.5e-07,\"big\":1e+300,\"n\":42,\"deep\":[1.1,{\"x\":19.99}]}}";
+    json_t *env = envelope_of(&in, body, 0, &out);
+    const char *text = vg_outmsg_value(&out, &out.msgs[0]);
+    static const char *const want[] = {
+        "\"price\":0.1,", "\"sum\":0.30000000000000004,", "\"tax\":-2.5e-07,",
+        "\"big\":1e+300,", "\"n\":42,", "\"deep\":[1.1,{\"x\":19.99}]",
+    };
+    for (size_t i = 0; i < VG_ARRAY_LEN(want); i++)
+        if (!strstr(text, want[i]))
+            fail_msg("the envelope lacks %s: %s", want[i], text);
+    json_t *p = json_object_get(env, "properties");
+    assert_true(json_real_value(json_object_get(p, "price")) == 0.1);
+    assert_true(json_real_value(json_object_get(p, "sum")) == 0.30000000000000004);
+    json_decref(env);
+    vg_outbox_free(&out);
+
+    /* and the worker's copy of properties (raw.events.properties) */
+    json_t *props = json_loads("{\"price\":0.1,\"deep\":[1.1]}", 0, NULL);
+    struct vg_buf b = {0};
+    vg_json_dump(props, &b);
+    vg_buf_putc(&b, '\0');
+    assert_string_equal(b.data, "{\"price\":0.1,\"deep\":[1.1]}");
+    vg_buf_free(&b);
+    json_decref(props);
+}
+
 static void test_reject_json_shape(void **state)
 {
     struct vg_reject rej;
@@ -435,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_event_size_and_depth_limits),
         cmocka_unit_test(test_token_scope_fills_and_guards_session),
         cmocka_unit_test(test_reject_json_shape),
+        cmocka_unit_test(test_numbers_in_properties_keep_the_clients_digits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -307,6 +307,34 @@ static void test_wake_all_releases_every_waiter(void **state)
     vg_kout_free(k);
 }
 
+static void test_readiness_never_blocks_the_caller_when_the_broker_is_gone(void **state)
+{
+    /* /readyz runs on an HTTP thread: it reads what the poll thread last
+     * found, and never makes the (blocking) metadata request itself. */
+    struct vg_kout *k = kout_new();
+    rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(vg_kout_handle(k));
+    assert_non_null(mc);
+    char reason[256];
+    int ready = 0;
+    for (int64_t until = vg_mono_ms() + 5000; !ready && vg_mono_ms() < until;)
+        ready = vg_kout_ready(k, reason, sizeof(reason));
+    assert_int_equal(ready, 1);
+    assert_int_equal(rd_kafka_mock_broker_set_down(mc, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    int64_t slowest = 0, t_end = vg_mono_ms() + 3500;
+    while (vg_mono_ms() < t_end) {
+        int64_t t0 = vg_mono_ms();
+        ready = vg_kout_ready(k, reason, sizeof(reason));
+        slowest = VG_MAX(slowest, vg_mono_ms() - t0);
+        vg_sleep_ms(20, NULL);
+    }
+    if (slowest > 100)
+        fail_msg("a readiness check blocked its caller for %lld ms", (long long)slowest);
+    if (ready)
+        fail_msg("still ready 3.5 s after the only broker went down");
+    assert_int_equal(rd_kafka_mock_broker_set_up(mc, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    vg_kout_free(k);
+}
+
 static int setup(void **state)
 {
     char err[512];
@@ -340,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_a_slow_broker_times_the_request_out_at_its_deadline),
         cmocka_unit_test(test_fatal_error_stops_production),
         cmocka_unit_test(test_wake_all_releases_every_waiter),
+        cmocka_unit_test(test_readiness_never_blocks_the_caller_when_the_broker_is_gone),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

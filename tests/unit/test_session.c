@@ -193,6 +193,38 @@ static void test_start_body_over_event_limit_is_413(void **state)
     assert_int_equal(rej.status, 413);
 }
 
+static void test_times_pushed_past_year_9999_by_the_skew_are_clamped(void **state)
+{
+    /* A client clock 60 years behind moves 9999-12-31 past what any time
+     * field can hold; the start is still accepted, so it must land: each
+     * time stays within year 9999, as occurred_at does. */
+    struct vg_ingest in = ingest();
+    in.has_sent_at = 1;
+    in.sent_at_us = RECEIVED_US - 60LL * 365 * 86400 * 1000000;
+    struct vg_outbox out = {0};
+    struct vg_reject rej;
+    struct vg_session_new s;
+    const char *body = "{\"session_id\":\"far\",\"status\":\"active\","
+                       "\"started_at\":\"9900-01-01T00:00:00Z\","
+                       "\"expires_at\":\"9999-12-31T00:00:00Z\"}";
+    if (vg_session_start(&in, body, strlen(body), 3600, &s, &out, &rej))
+        fail_msg("refused: %d %s %s", rej.status, rej.code, rej.message);
+    assert_int_equal(out.n, 1);
+    struct vg_event ev;
+    json_t *parsed = NULL;
+    char why[256] = "";
+    int rc = vg_envelope_decode(vg_outmsg_value(&out, &out.msgs[0]), out.msgs[0].val_len,
+                                VG_TOPIC_HEARTBEATS, &ev, &parsed, why, sizeof(why));
+    if (rc)
+        fail_msg("accepted, then refused by the worker's decoder: %s: %.400s", why,
+                 vg_outmsg_value(&out, &out.msgs[0]));
+    int64_t max_us;
+    assert_int_equal(vg_time_parse("9999-12-31T23:59:59.999999Z", &max_us), 0);
+    assert_true(ev.started_us <= max_us && ev.expires_us <= max_us);
+    json_decref(parsed);
+    vg_outbox_free(&out);
+}
+
 static void test_heartbeat_and_end(void **state)
 {
     struct vg_ingest in = ingest();
@@ -284,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_future_heartbeat_is_flagged),
         cmocka_unit_test(test_token_scope_guards_signals),
         cmocka_unit_test(test_activate),
+        cmocka_unit_test(test_times_pushed_past_year_9999_by_the_skew_are_clamped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "kafka.h"
 #include "util.h"
 
 static const struct {
@@ -29,6 +30,16 @@ static const struct {
     {"2026-11-23T01:54:07Zjunk", -1},
     {"", -1},
 };
+
+static void test_topics_of_three_replicas_get_min_insync_replicas_2(void **state)
+{
+    /* vigilctl topics: with 3 replicas an acknowledged write (acks=all) is
+     * on 2 brokers at least; with fewer, the broker's default stands. */
+    assert_int_equal(vg_kafka_min_insync(1), 0);
+    assert_int_equal(vg_kafka_min_insync(2), 0);
+    assert_int_equal(vg_kafka_min_insync(3), 2);
+    assert_int_equal(vg_kafka_min_insync(5), 2);
+}
 
 static void test_rfc3339_parse_table(void **state)
 {
@@ -102,6 +113,7 @@ static void test_backoff_grows_to_its_cap(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_topics_of_three_replicas_get_min_insync_replicas_2),
         cmocka_unit_test(test_rfc3339_parse_table),
         cmocka_unit_test(test_format_then_parse_round_trips),
         cmocka_unit_test(test_json_string_escapes),
