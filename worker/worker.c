@@ -38,14 +38,14 @@ static int ready(void *opaque, char *reason, size_t reason_size)
     return 1;
 }
 
-/* True if the message was already committed (a refetch after a rewind). */
-static int already_committed(const struct vg_consumer *c, const rd_kafka_message_t *rkm)
+/* The kind of message a topic carries. */
+static enum vg_msg_kind kind_of(const struct vg_config *cfg, const char *topic)
 {
-    const char *topic = rd_kafka_topic_name(rkm->rkt);
-    for (size_t i = 0; i < c->nassigned; i++)
-        if (c->assigned[i].partition == rkm->partition && !strcmp(c->assigned[i].topic, topic))
-            return c->assigned[i].stored >= 0 && rkm->offset < c->assigned[i].stored;
-    return 1; /* not ours any more */
+    if (!strcmp(topic, cfg->topic_heartbeats))
+        return VG_MSG_SIGNAL;
+    if (!strcmp(topic, cfg->topic_commands))
+        return VG_MSG_COMMAND;
+    return VG_MSG_EVENT;
 }
 
 static void flush_batch(struct worker *w)
@@ -93,13 +93,12 @@ static void loop(struct worker *w)
                 if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                     vg_warn("consumer: %s", rd_kafka_message_errstr(rkm));
                 rd_kafka_message_destroy(rkm);
-            } else if (already_committed(&w->consumer, rkm)) {
+            } else if (vg_consumer_stale(&w->consumer, rkm)) {
                 rd_kafka_message_destroy(rkm);
             } else {
                 if (w->batch.n == 0)
                     w->batch.generation = w->consumer.generation;
-                if (vg_batch_add(&w->batch, rkm,
-                                 vg_consumer_kind(&w->consumer, rd_kafka_topic_name(rkm->rkt))))
+                if (vg_batch_add(&w->batch, rkm, kind_of(w->cfg, rd_kafka_topic_name(rkm->rkt))))
                     flush_batch(w);
             }
         }
@@ -130,8 +129,14 @@ int vg_worker_run(const struct vg_config *cfg)
         vg_warn("database unreachable at start, will retry: %s", err);
     atomic_store(&w.db_ok, w.pg.conn != NULL);
     w.out = vg_out_new(cfg, err, sizeof(err));
-    if (!w.out || vg_consumer_open(&w.consumer, cfg, &w.pg, &vg_stop_requested, err,
-                                   sizeof(err))) {
+    const char *topics[] = {cfg->topic_events, cfg->topic_heartbeats, cfg->topic_commands};
+    struct vg_consumer_opts co = {.group = cfg->worker_group,
+                                  .client_id = cfg->worker_id,
+                                  .topics = topics,
+                                  .ntopics = VG_ARRAY_LEN(topics),
+                                  .assigned_gauge = vg_worker_stats.assigned_partitions};
+    if (!w.out ||
+        vg_consumer_open(&w.consumer, cfg, &co, &w.pg, &vg_stop_requested, err, sizeof(err))) {
         vg_error("cannot start the Kafka client: %s", err);
         status = 1;
         goto out;

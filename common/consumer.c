@@ -7,7 +7,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "offsets.h"
-#include "stats.h"
 #include "util.h"
 
 static void assigned_clear(struct vg_consumer *c)
@@ -35,7 +34,7 @@ static int load_offsets(struct vg_consumer *c, rd_kafka_topic_partition_list_t *
         char err[512];
         if (vg_pg_ensure(c->pg, c->stop))
             return VG_ETIMEOUT;
-        int rc = vg_offsets_load(c->pg->conn, c->cfg->worker_group, parts, err, sizeof(err));
+        int rc = vg_offsets_load(c->pg->conn, c->group, parts, err, sizeof(err));
         if (rc == 0)
             return 0;
         vg_warn("cannot read stored offsets, retrying: %s", err);
@@ -76,20 +75,24 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         vg_info("partitions revoked (generation %llu): %s", (unsigned long long)c->generation,
                 rd_kafka_err2str(err));
     }
-    vg_gauge_set(vg_worker_stats.assigned_partitions, (double)c->nassigned);
+    if (c->assigned_gauge)
+        vg_gauge_set(c->assigned_gauge, (double)c->nassigned);
 }
 
-int vg_consumer_open(struct vg_consumer *c, const struct vg_config *cfg, struct vg_pg *pg,
+int vg_consumer_open(struct vg_consumer *c, const struct vg_config *cfg,
+                     const struct vg_consumer_opts *o, struct vg_pg *pg,
                      const volatile sig_atomic_t *stop, char *errstr, size_t errstr_size)
 {
     memset(c, 0, sizeof(*c));
     c->cfg = cfg;
+    c->group = vg_xstrdup(o->group);
+    c->assigned_gauge = o->assigned_gauge;
     c->pg = pg;
     c->stop = stop;
-    rd_kafka_conf_t *conf = vg_kafka_conf(cfg, cfg->worker_id, errstr, errstr_size);
+    rd_kafka_conf_t *conf = vg_kafka_conf(cfg, o->client_id, errstr, errstr_size);
     if (!conf)
         return VG_EKAFKA;
-    if (vg_kafka_set(conf, "group.id", cfg->worker_group, errstr, errstr_size) ||
+    if (vg_kafka_set(conf, "group.id", o->group, errstr, errstr_size) ||
         vg_kafka_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
         vg_kafka_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size) ||
         vg_kafka_set(conf, "auto.offset.reset", "earliest", errstr, errstr_size) ||
@@ -121,10 +124,9 @@ int vg_consumer_open(struct vg_consumer *c, const struct vg_config *cfg, struct 
     conf = NULL; /* owned by rk */
     rd_kafka_poll_set_consumer(c->rk);
 
-    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(3);
-    rd_kafka_topic_partition_list_add(topics, cfg->topic_events, RD_KAFKA_PARTITION_UA);
-    rd_kafka_topic_partition_list_add(topics, cfg->topic_heartbeats, RD_KAFKA_PARTITION_UA);
-    rd_kafka_topic_partition_list_add(topics, cfg->topic_commands, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new((int)o->ntopics);
+    for (size_t i = 0; i < o->ntopics; i++)
+        rd_kafka_topic_partition_list_add(topics, o->topics[i], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (e) {
@@ -134,13 +136,12 @@ int vg_consumer_open(struct vg_consumer *c, const struct vg_config *cfg, struct 
     return 0;
 }
 
-enum vg_msg_kind vg_consumer_kind(const struct vg_consumer *c, const char *topic)
+int vg_consumer_stale(const struct vg_consumer *c, const rd_kafka_message_t *rkm)
 {
-    if (!strcmp(topic, c->cfg->topic_heartbeats))
-        return VG_MSG_SIGNAL;
-    if (!strcmp(topic, c->cfg->topic_commands))
-        return VG_MSG_COMMAND;
-    return VG_MSG_EVENT;
+    const struct vg_assigned *a = assigned_find(c, rd_kafka_topic_name(rkm->rkt), rkm->partition);
+    if (!a)
+        return 1; /* not ours any more */
+    return a->stored >= 0 && rkm->offset < a->stored;
 }
 
 /* A batch must start where the stored offset says: our topics have no
@@ -244,5 +245,6 @@ void vg_consumer_close(struct vg_consumer *c)
         rd_kafka_destroy(c->rk);
     }
     assigned_clear(c);
+    free(c->group);
     memset(c, 0, sizeof(*c));
 }

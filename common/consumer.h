@@ -1,12 +1,14 @@
 /*
- * consumer.h - the worker's Kafka consumer.
+ * consumer.h - a Kafka consumer whose offsets live in PostgreSQL.
  *
- * Joins the group over the events, heartbeats and commands topics. On every
- * assignment it reads the stored offsets from PostgreSQL and starts each
- * partition there; it never relies on offsets committed to Kafka (those are
- * written after each batch only so lag tools see them). Each assignment or
- * revocation bumps `generation`, so a batch gathered under an older
- * assignment is dropped rather than committed.
+ * The exactly-once pattern of DESIGN.md section 7, shared by every program
+ * that consumes in batches (the workers, the notifier). It joins a group
+ * over the given topics. On every assignment it reads the stored offsets
+ * from PostgreSQL (offsets.h) and starts each partition there; it never
+ * relies on offsets committed to Kafka (those are written after each batch
+ * only so lag tools see them). Each assignment or revocation bumps
+ * `generation`, so a batch gathered under an older assignment is dropped
+ * rather than committed.
  */
 #ifndef VG_CONSUMER_H
 #define VG_CONSUMER_H
@@ -28,20 +30,35 @@ struct vg_assigned {
 struct vg_consumer {
     rd_kafka_t *rk;
     const struct vg_config *cfg;
-    struct vg_pg *pg; /* borrowed: the worker's connection, used between batches */
+    char *group;                    /* group.id and key of ops.consumer_offsets */
+    struct vg_series *assigned_gauge; /* set to the partitions held, or NULL */
+    struct vg_pg *pg; /* borrowed: the owner's connection, used between batches */
     uint64_t generation;
     struct vg_assigned *assigned;
     size_t nassigned;
     const volatile sig_atomic_t *stop;
 };
 
-/* Creates the consumer and subscribes. Returns 0 or VG_EKAFKA with errstr filled. */
-int vg_consumer_open(struct vg_consumer *c, const struct vg_config *cfg, struct vg_pg *pg,
+/* What sets one consumer apart: its group, its name, its topics. */
+struct vg_consumer_opts {
+    const char *group;                /* copied */
+    const char *client_id;            /* client.id, for the broker's logs */
+    const char *const *topics;        /* ntopics names, subscribed to */
+    size_t ntopics;
+    struct vg_series *assigned_gauge; /* may be NULL */
+};
+
+/* Creates the consumer and subscribes. pg is borrowed: the owner's
+ * connection, used from rebalance callbacks, which run inside the owner's
+ * rd_kafka_consumer_poll(). Returns 0 or VG_EKAFKA with errstr filled. */
+int vg_consumer_open(struct vg_consumer *c, const struct vg_config *cfg,
+                     const struct vg_consumer_opts *o, struct vg_pg *pg,
                      const volatile sig_atomic_t *stop, char *errstr,
                      size_t errstr_size) VG_MUSTCHECK;
 
-/* The kind of message a topic carries. */
-enum vg_msg_kind vg_consumer_kind(const struct vg_consumer *c, const char *topic);
+/* True if rkm was already committed (a refetch after a rewind) or its
+ * partition is no longer ours: the caller drops it. */
+int vg_consumer_stale(const struct vg_consumer *c, const rd_kafka_message_t *rkm);
 
 /* Sets each batch partition's expected offset from the assignment and its
  * high watermark from the last fetch. Returns 0, or VG_ECONFLICT if a
