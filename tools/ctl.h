@@ -23,11 +23,16 @@ rd_kafka_t *vg_ctl_kafka(struct ctl *c, rd_kafka_type_t type);
 int vg_ctl_print_query(PGconn *db, const char *title, const char *sql, int nparams,
                        const char *const *params);
 
+/* Connects, prints one query's result, disconnects: 0, or 1 (printed why). */
+int vg_ctl_report(struct ctl *c, const char *title, const char *sql, int nparams,
+                  const char *const *params);
+
 int vg_ctl_status(struct ctl *c);
 int vg_ctl_dlq(struct ctl *c);
 int vg_ctl_command(struct ctl *c);
 int vg_ctl_sessions(struct ctl *c);
 int vg_ctl_stats(struct ctl *c);
 int vg_ctl_group(struct ctl *c);
+int vg_ctl_deliveries(struct ctl *c);
 
 #endif

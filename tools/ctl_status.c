@@ -75,6 +75,17 @@ int vg_ctl_print_query(PGconn *db, const char *title, const char *sql, int npara
     return 0;
 }
 
+int vg_ctl_report(struct ctl *c, const char *title, const char *sql, int nparams,
+                  const char *const *params)
+{
+    PGconn *db = vg_ctl_db(c);
+    if (!db)
+        return 1;
+    int rc = vg_ctl_print_query(db, title, sql, nparams, params);
+    PQfinish(db);
+    return rc;
+}
+
 static long long stored_offset(PGconn *db, const char *group, const char *topic, int partition)
 {
     char part[16];

@@ -96,6 +96,9 @@ static const struct {
      "command NAME      [--param K=V ...] [--dry-run] [--wait]: sign and send one command"},
     {"dlq", vg_ctl_dlq,
      "dlq list|replay   [--since TIME] [--match TEXT] [--limit N] [--dry-run]: dead letters"},
+    {"deliveries", vg_ctl_deliveries,
+     "deliveries list   [--status S] [--tenant T] [--limit N]: webhook and e-mail deliveries\n"
+     "deliveries retry  ID | --dead [--tenant T]: send again, due now, attempts from zero"},
 };
 
 static void usage(FILE *out)
