@@ -30,6 +30,7 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import jsonschema
 from aiosmtpd.controller import Controller
 
 ENV = os.environ
@@ -286,6 +287,12 @@ def test_an_ended_session_is_one_signed_webhook_and_one_email():
         check(s["session_id"] == sid and s["status"] == "ended" and s["tenant"] == "demo"
               and isinstance(s.get("duration_ms"), int), f"the webhook carries the summary: {s}")
         check(did in {r[0] for r in rows(kind)}, "Vigil-Delivery is the row's delivery_id")
+        schema = json.load(open(os.path.join(ENV["VIGIL_SOURCE_DIR"], "schemas/json/summary.json")))
+        errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(s)]
+        check(not errors, f"the worker's summary is valid against schemas/json/summary.json: {errors}")
+        check(s["counts"] == {"page.view": 1, "quiz.answer": 1}
+              and sorted(e["type"] for e in s["last_events"]) == ["page.view", "quiz.answer"],
+              f"counts by type and last events: {s['counts']}, {s['last_events']}")
         check(len(box.messages) == 1, f"one e-mail ({len(box.messages)})")
         mail_from, rcpts, content = box.messages[0]
         msg = email.message_from_bytes(content, policy=email.policy.default)
