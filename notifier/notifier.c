@@ -172,10 +172,18 @@ int vg_notifier_run(const struct vg_config *cfg)
         vg_error("curl_global_init failed");
         return 1;
     }
+    /* The delivery loop first: /readyz asks it. */
+    n.deliver = vg_deliver_start(cfg, err, sizeof(err));
+    if (!n.deliver) {
+        vg_error("%s", err);
+        curl_global_cleanup();
+        return 1;
+    }
     struct vg_http *http = vg_http_start(cfg->notifier_listen, (int)cfg->notifier_http_port,
                                          ready, &n, err, sizeof(err));
     if (!http) {
         vg_error("%s", err);
+        vg_deliver_stop(n.deliver);
         curl_global_cleanup();
         return 1;
     }
@@ -193,12 +201,6 @@ int vg_notifier_run(const struct vg_config *cfg)
         status = 1;
         goto out;
     }
-    n.deliver = vg_deliver_start(cfg, err, sizeof(err));
-    if (!n.deliver) {
-        vg_error("%s", err);
-        status = 1;
-        goto out;
-    }
     vg_batch_init(&n.batch, (size_t)cfg->notifier_batch_max_messages);
     vg_info("notifier %s consuming %s as group %s; %zu destinations; %lld deliveries in flight "
             "at most, %lld per destination",
@@ -210,10 +212,10 @@ int vg_notifier_run(const struct vg_config *cfg)
     vg_info("notifier stopping: leaving the group, finishing the deliveries in flight");
     vg_batch_free(&n.batch);
 out:
+    vg_http_stop(http); /* first: /readyz asks the delivery loop */
     vg_consumer_close(&n.consumer);
     vg_deliver_stop(n.deliver);
     vg_pg_close(&n.pg);
-    vg_http_stop(http);
     curl_global_cleanup();
     return status;
 }
