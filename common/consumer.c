@@ -144,6 +144,32 @@ int vg_consumer_stale(const struct vg_consumer *c, const rd_kafka_message_t *rkm
     return a->stored >= 0 && rkm->offset < a->stored;
 }
 
+int vg_consumer_gather(struct vg_consumer *c, struct vg_batch *b, int64_t max_ms,
+                       vg_msg_kind_fn kind, const void *opaque)
+{
+    int timeout = 100;
+    if (b->n > 0)
+        timeout = (int)VG_MAX(0, VG_MIN(b->opened_ms + max_ms - vg_mono_ms(), 100));
+    rd_kafka_message_t *rkm = rd_kafka_consumer_poll(c->rk, timeout);
+    /* A rebalance inside poll invalidates what was gathered before it. */
+    if (b->n > 0 && b->generation != c->generation)
+        vg_batch_clear(b);
+    if (rkm && rkm->err) {
+        if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            vg_warn("consumer: %s", rd_kafka_message_errstr(rkm));
+        rd_kafka_message_destroy(rkm);
+    } else if (rkm && vg_consumer_stale(c, rkm)) {
+        rd_kafka_message_destroy(rkm);
+    } else if (rkm) {
+        if (b->n == 0)
+            b->generation = c->generation;
+        const char *topic = rd_kafka_topic_name(rkm->rkt);
+        if (vg_batch_add(b, rkm, kind ? kind(topic, opaque) : VG_MSG_EVENT))
+            return 1;
+    }
+    return b->n > 0 && vg_mono_ms() - b->opened_ms >= max_ms;
+}
+
 /* A batch must start where the stored offset says: our topics have no
  * compaction and no transactions, so their offsets have no holes, and a
  * batch that starts later would commit past messages never processed (a

@@ -60,6 +60,19 @@ int vg_consumer_open(struct vg_consumer *c, const struct vg_config *cfg,
  * partition is no longer ours: the caller drops it. */
 int vg_consumer_stale(const struct vg_consumer *c, const rd_kafka_message_t *rkm);
 
+/* The kind of a message, from its topic (NULL: every message is an event). */
+typedef enum vg_msg_kind (*vg_msg_kind_fn)(const char *topic, const void *opaque);
+
+/*
+ * One pass of a batch loop: polls for at most 100 ms, or until b is
+ * max_ms old; clears b if a rebalance came in between (its messages were
+ * read under another assignment); adds a message of ours to b (errors and
+ * stale messages are destroyed here). Returns 1 when b is due: full, or
+ * max_ms old.
+ */
+int vg_consumer_gather(struct vg_consumer *c, struct vg_batch *b, int64_t max_ms,
+                       vg_msg_kind_fn kind, const void *opaque);
+
 /* Sets each batch partition's expected offset from the assignment and its
  * high watermark from the last fetch. Returns 0, or VG_ECONFLICT if a
  * partition is no longer assigned or the batch does not start at its stored

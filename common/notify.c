@@ -101,39 +101,61 @@ static int filters(struct np *p, config_setting_t *m, const char *name, struct v
     return 0;
 }
 
-static int webhook(struct np *p, config_setting_t *g, struct vg_notify *d)
+typedef int (*member_fn)(struct np *p, config_setting_t *m, const char *name,
+                         struct vg_notify *d);
+
+/* Every member of g: a filter, else what fn knows (VG_ENOTFOUND: nothing). */
+static int members(struct np *p, config_setting_t *g, const char *what, struct vg_notify *d,
+                   member_fn fn)
 {
-    d->type = VG_NOTIFY_WEBHOOK;
     for (int i = 0; i < config_setting_length(g); i++) {
         config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
         const char *name = config_setting_name(m);
-        int rc, handled;
-        if ((rc = filters(p, m, name, d, &handled)) || handled) {
-            if (rc)
-                return rc;
-        } else if (!strcmp(name, "url")) {
-            if ((rc = text(p, m, "notify.webhook.url", &d->url)))
-                return rc;
-            if (strncmp(d->url, "http://", 7) && strncmp(d->url, "https://", 8))
-                return bad(p, m, "notify.webhook.url: must start with http:// or https://");
-        } else if (!strcmp(name, "secret")) {
-            if ((rc = text(p, m, "notify.webhook.secret", &d->secret)))
-                return rc;
-        } else if (!strcmp(name, "secret_env")) {
-            if ((rc = secret_from_env(p, m, "notify.webhook.secret_env", &d->secret)))
-                return rc;
-        } else if (!strcmp(name, "format")) {
-            const char *v = config_setting_get_string(m);
-            if (v && !strcmp(v, "json"))
-                d->format = VG_NOTIFY_JSON;
-            else if (v && !strcmp(v, "slack"))
-                d->format = VG_NOTIFY_SLACK;
-            else
-                return bad(p, m, "notify.webhook.format: must be \"json\" or \"slack\"");
-        } else {
-            return bad(p, m, "notify.webhook.%s: unknown setting", name);
-        }
+        int handled, rc = filters(p, m, name, d, &handled);
+        if (!handled)
+            rc = fn(p, m, name, d);
+        if (rc == VG_ENOTFOUND)
+            return bad(p, m, "notify.%s.%s: unknown setting", what, name);
+        if (rc)
+            return rc;
     }
+    return 0;
+}
+
+static int webhook_member(struct np *p, config_setting_t *m, const char *name,
+                          struct vg_notify *d)
+{
+    int rc;
+    if (!strcmp(name, "url")) {
+        if ((rc = text(p, m, "notify.webhook.url", &d->url)))
+            return rc;
+        if (strncmp(d->url, "http://", 7) && strncmp(d->url, "https://", 8))
+            return bad(p, m, "notify.webhook.url: must start with http:// or https://");
+        return 0;
+    }
+    if (!strcmp(name, "secret"))
+        return text(p, m, "notify.webhook.secret", &d->secret);
+    if (!strcmp(name, "secret_env"))
+        return secret_from_env(p, m, "notify.webhook.secret_env", &d->secret);
+    if (!strcmp(name, "format")) {
+        const char *v = config_setting_get_string(m);
+        if (v && !strcmp(v, "json"))
+            d->format = VG_NOTIFY_JSON;
+        else if (v && !strcmp(v, "slack"))
+            d->format = VG_NOTIFY_SLACK;
+        else
+            return bad(p, m, "notify.webhook.format: must be \"json\" or \"slack\"");
+        return 0;
+    }
+    return VG_ENOTFOUND;
+}
+
+static int webhook(struct np *p, config_setting_t *g, struct vg_notify *d)
+{
+    d->type = VG_NOTIFY_WEBHOOK;
+    int rc = members(p, g, "webhook", d, webhook_member);
+    if (rc)
+        return rc;
     if (!d->url)
         return bad(p, g, "notify.webhook: url is required");
     if (!d->secret)
@@ -146,37 +168,31 @@ static int webhook(struct np *p, config_setting_t *g, struct vg_notify *d)
     return 0;
 }
 
+static int email_member(struct np *p, config_setting_t *m, const char *name, struct vg_notify *d)
+{
+    if (!strcmp(name, "smtp_url")) {
+        int rc = text(p, m, "notify.email.smtp_url", &d->smtp_url);
+        if (rc == 0 && strncmp(d->smtp_url, "smtp://", 7) && strncmp(d->smtp_url, "smtps://", 8))
+            rc = bad(p, m, "notify.email.smtp_url: must start with smtp:// or smtps://");
+        return rc;
+    }
+    if (!strcmp(name, "from"))
+        return text(p, m, "notify.email.from", &d->from);
+    if (!strcmp(name, "to"))
+        return texts(p, m, "notify.email.to", &d->to, &d->nto);
+    if (!strcmp(name, "username"))
+        return text(p, m, "notify.email.username", &d->username);
+    if (!strcmp(name, "password_env"))
+        return secret_from_env(p, m, "notify.email.password_env", &d->password);
+    return VG_ENOTFOUND;
+}
+
 static int email(struct np *p, config_setting_t *g, struct vg_notify *d)
 {
     d->type = VG_NOTIFY_EMAIL;
-    for (int i = 0; i < config_setting_length(g); i++) {
-        config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
-        const char *name = config_setting_name(m);
-        int rc, handled;
-        if ((rc = filters(p, m, name, d, &handled)) || handled) {
-            if (rc)
-                return rc;
-        } else if (!strcmp(name, "smtp_url")) {
-            if ((rc = text(p, m, "notify.email.smtp_url", &d->smtp_url)))
-                return rc;
-            if (strncmp(d->smtp_url, "smtp://", 7) && strncmp(d->smtp_url, "smtps://", 8))
-                return bad(p, m, "notify.email.smtp_url: must start with smtp:// or smtps://");
-        } else if (!strcmp(name, "from")) {
-            if ((rc = text(p, m, "notify.email.from", &d->from)))
-                return rc;
-        } else if (!strcmp(name, "to")) {
-            if ((rc = texts(p, m, "notify.email.to", &d->to, &d->nto)))
-                return rc;
-        } else if (!strcmp(name, "username")) {
-            if ((rc = text(p, m, "notify.email.username", &d->username)))
-                return rc;
-        } else if (!strcmp(name, "password_env")) {
-            if ((rc = secret_from_env(p, m, "notify.email.password_env", &d->password)))
-                return rc;
-        } else {
-            return bad(p, m, "notify.email.%s: unknown setting", name);
-        }
-    }
+    int rc = members(p, g, "email", d, email_member);
+    if (rc)
+        return rc;
     if (!d->smtp_url || !d->from || d->nto == 0)
         return bad(p, g, "notify.email: smtp_url, from and a non-empty to are required");
     if (!strchr(d->from, '@'))

@@ -124,29 +124,9 @@ static void flush(struct notifier *n)
 static void loop(struct notifier *n)
 {
     const int64_t max_ms = n->cfg->notifier_batch_max_ms;
-    while (!vg_stop_requested) {
-        int timeout = 100;
-        if (n->batch.n > 0)
-            timeout = (int)VG_MAX(0, VG_MIN(n->batch.opened_ms + max_ms - vg_mono_ms(), 100));
-        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(n->consumer.rk, timeout);
-        if (n->batch.n > 0 && n->batch.generation != n->consumer.generation)
-            vg_batch_clear(&n->batch);
-        if (rkm) {
-            if (rkm->err) {
-                vg_warn("consumer: %s", rd_kafka_message_errstr(rkm));
-                rd_kafka_message_destroy(rkm);
-            } else if (vg_consumer_stale(&n->consumer, rkm)) {
-                rd_kafka_message_destroy(rkm);
-            } else {
-                if (n->batch.n == 0)
-                    n->batch.generation = n->consumer.generation;
-                if (vg_batch_add(&n->batch, rkm, VG_MSG_EVENT))
-                    flush(n);
-            }
-        }
-        if (n->batch.n > 0 && vg_mono_ms() - n->batch.opened_ms >= max_ms)
+    while (!vg_stop_requested)
+        if (vg_consumer_gather(&n->consumer, &n->batch, max_ms, NULL, NULL))
             flush(n);
-    }
     flush(n); /* SIGTERM: record the batch in hand */
 }
 

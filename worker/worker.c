@@ -39,8 +39,9 @@ static int ready(void *opaque, char *reason, size_t reason_size)
 }
 
 /* The kind of message a topic carries. */
-static enum vg_msg_kind kind_of(const struct vg_config *cfg, const char *topic)
+static enum vg_msg_kind kind_of(const char *topic, const void *opaque)
 {
+    const struct vg_config *cfg = opaque;
     if (!strcmp(topic, cfg->topic_heartbeats))
         return VG_MSG_SIGNAL;
     if (!strcmp(topic, cfg->topic_commands))
@@ -79,30 +80,7 @@ static void loop(struct worker *w)
     const int64_t max_ms = w->cfg->batch_max_ms;
     while (!vg_stop_requested) {
         between_batches(w);
-        int timeout = 100;
-        if (w->batch.n > 0) {
-            int64_t left = w->batch.opened_ms + max_ms - vg_mono_ms();
-            timeout = (int)VG_MAX(0, VG_MIN(left, 100));
-        }
-        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(w->consumer.rk, timeout);
-        /* A rebalance inside poll invalidates what was gathered before it. */
-        if (w->batch.n > 0 && w->batch.generation != w->consumer.generation)
-            vg_batch_clear(&w->batch);
-        if (rkm) {
-            if (rkm->err) {
-                if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                    vg_warn("consumer: %s", rd_kafka_message_errstr(rkm));
-                rd_kafka_message_destroy(rkm);
-            } else if (vg_consumer_stale(&w->consumer, rkm)) {
-                rd_kafka_message_destroy(rkm);
-            } else {
-                if (w->batch.n == 0)
-                    w->batch.generation = w->consumer.generation;
-                if (vg_batch_add(&w->batch, rkm, kind_of(w->cfg, rd_kafka_topic_name(rkm->rkt))))
-                    flush_batch(w);
-            }
-        }
-        if (w->batch.n > 0 && vg_mono_ms() - w->batch.opened_ms >= max_ms)
+        if (vg_consumer_gather(&w->consumer, &w->batch, max_ms, kind_of, w->cfg))
             flush_batch(w);
     }
     /* SIGTERM: finish and commit the batch in hand. */
