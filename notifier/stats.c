@@ -12,8 +12,9 @@ void vg_notifier_stats_init(void)
     struct vg_notifier_stats *s = &vg_notifier_stats;
     s->summaries = vg_metrics_counter(
         "vigil_notifier_summaries_total",
-        "Summaries read, by result: recorded, skipped (ended too long ago), unrouted (no "
-        "destination wants it), refused (malformed).",
+        "Summaries read, by result: recorded and skipped (ended too long ago) count rows, one per "
+        "destination; unrouted (no destination wants it) and refused (malformed) count "
+        "summaries.",
         "result");
     s->deliveries = vg_metrics_counter(
         "vigil_notifier_deliveries_total",

@@ -1,9 +1,9 @@
 /*
  * stats.h - the notifier's metrics (DESIGN.md sections 9 and 11), declared once.
  *
- *   vigil_notifier_summaries_total{result}         summaries read: recorded, skipped
- *                                                  (too old), unrouted (no destination
- *                                                  wants it), refused (malformed)
+ *   vigil_notifier_summaries_total{result}         rows recorded or skipped (too old),
+ *                                                  summaries unrouted (no destination
+ *                                                  wants them) or refused (malformed)
  *   vigil_notifier_deliveries_total{type,outcome}  attempts finished: delivered, retry, dead
  *   vigil_notifier_attempts                        attempts a delivery took, when it ends
  *   vigil_notifier_latency_seconds{type}           the session's end to its delivery
