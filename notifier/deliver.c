@@ -100,6 +100,12 @@ static size_t dest_index(const struct vg_deliver *d, const char *destination)
     return d->ndests;
 }
 
+/* Slots free for new claims: transfers and unwritten outcomes hold theirs. */
+static int64_t room(const struct vg_deliver *d)
+{
+    return d->cfg->notifier_concurrency - (int64_t)(d->njobs + d->ndone);
+}
+
 static const char *type_name(const struct vg_notify *n)
 {
     return n->type == VG_NOTIFY_WEBHOOK ? "webhook" : "email";
@@ -213,8 +219,8 @@ static void job_start(struct vg_deliver *d, PGresult *r, int row)
 static void claim(struct vg_deliver *d)
 {
     const struct vg_config *cfg = d->cfg;
-    int64_t room = cfg->notifier_concurrency - (int64_t)(d->njobs + d->ndone);
-    if (room <= 0 || d->ndests == 0)
+    int64_t free_slots = room(d);
+    if (free_slots <= 0 || d->ndests == 0)
         return;
     struct vg_buf names = {0}, counts = {0};
     for (size_t i = 0; i < d->ndests; i++) {
@@ -229,7 +235,7 @@ static void claim(struct vg_deliver *d)
     vg_buf_putc(&counts, '}');
     char per[24], lim[24], lease[24], err[512];
     snprintf(per, sizeof(per), "%lld", (long long)cfg->notifier_per_destination);
-    snprintf(lim, sizeof(lim), "%lld", (long long)room);
+    snprintf(lim, sizeof(lim), "%lld", (long long)free_slots);
     snprintf(lease, sizeof(lease), "%lld",
              (long long)(cfg->notifier_timeout_ms / 1000 + LEASE_MARGIN_S));
     const char *p[7] = {d->known.data, names.data, counts.data, per, lim, lease,
@@ -246,7 +252,7 @@ static void claim(struct vg_deliver *d)
     for (int i = 0; i < PQntuples(r); i++)
         job_start(d, r, i);
     /* A full claim means more may be due: look again as soon as there is room. */
-    d->next_claim_ms = vg_mono_ms() + (PQntuples(r) == (int)room ? 0 : CLAIM_IDLE_MS);
+    d->next_claim_ms = vg_mono_ms() + (PQntuples(r) == (int)free_slots ? 0 : CLAIM_IDLE_MS);
     PQclear(r);
     vg_gauge_set(vg_notifier_stats.in_flight, (double)d->njobs);
 }
@@ -388,7 +394,8 @@ static void pass(struct vg_deliver *d, int claiming)
 {
     int64_t now = vg_mono_ms();
     if (claiming && connected(d) == 0) {
-        if (notified(d) || now >= d->next_claim_ms)
+        int woken = notified(d);
+        if (room(d) > 0 && (woken || now >= d->next_claim_ms))
             claim(d);
         refresh_gauges(d);
     }
@@ -396,8 +403,11 @@ static void pass(struct vg_deliver *d, int claiming)
     curl_multi_perform(d->multi, &running);
     collect(d);
     write_outcomes(d);
-    /* Sleep until a transfer moves, a NOTIFY arrives or the next claim is due. */
-    int wait = claiming ? (int)VG_MAX(0, VG_MIN(d->next_claim_ms - vg_mono_ms(), 100)) : 50;
+    /* Sleep until a transfer moves, a NOTIFY arrives or the next claim is due
+     * (with no slot free, only a transfer's end matters). */
+    int wait = 100;
+    if (claiming && room(d) > 0)
+        wait = (int)VG_MAX(0, VG_MIN(d->next_claim_ms - vg_mono_ms(), 100));
     struct curl_waitfd extra = {.fd = -1, .events = CURL_WAIT_POLLIN};
     if (claiming && d->pg.conn && PQstatus(d->pg.conn) == CONNECTION_OK)
         extra.fd = PQsocket(d->pg.conn);
