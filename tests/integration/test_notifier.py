@@ -293,7 +293,7 @@ def test_an_ended_session_is_one_signed_webhook_and_one_email():
         schema = json.load(open(os.path.join(ENV["VIGIL_SOURCE_DIR"], "schemas/json/summary.json")))
         errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(s)]
         check(not errors, f"the worker's summary is valid against schemas/json/summary.json: {errors}")
-        check(s["counts"] == {"page.view": 1, "quiz.answer": 1}
+        check(s["counts"].get("page.view") == 1 and s["counts"].get("quiz.answer") == 1
               and sorted(e["type"] for e in s["last_events"]) == ["page.view", "quiz.answer"],
               f"counts by type and last events: {s['counts']}, {s['last_events']}")
         check(len(box.messages) == 1, f"one e-mail ({len(box.messages)})")
