@@ -345,6 +345,21 @@ def test_503_twice_then_200_410_and_a_hanging_receiver():
               f"a hanging receiver is timed out and retried ({by[f'demo/slow-{kind}']})")
         check(n.metric("vigil_notifier_deliveries_total", '{type="webhook",outcome="dead"}') == 1,
               "the metric counts one dead")
+        dead = by[f"demo/gone-{kind}"][0]
+        ctl = [os.path.join(BIN, "vigilctl")]
+        out = subprocess.run(ctl + ["deliveries", "list", "--status", "dead", "--tenant", "demo",
+                                    "--limit", "1000"], capture_output=True, text=True)
+        check(out.returncode == 0 and dead in out.stdout, "vigilctl deliveries list shows it")
+        out = subprocess.run(ctl + ["deliveries", "retry", dead], capture_output=True, text=True)
+        check(out.returncode == 0 and "1 deliveries due again" in out.stdout,
+              f"vigilctl deliveries retry ID: {out.stdout.strip()} {out.stderr.strip()}")
+        wait_for("the retried delivery sent again", lambda: gone.count() == 2)
+        wait_for("and dead again",
+                 lambda: [r[2:4] for r in rows(kind) if r[0] == dead] == [["dead", "1"]])
+        out = subprocess.run(ctl + ["deliveries", "retry", "not-an-id"], capture_output=True,
+                             text=True)
+        check(out.returncode == 2 and "not a delivery id" in out.stderr,
+              "a bad id is refused with a clear error")
     finally:
         n.stop()
         for r in (flaky, gone, slow):
