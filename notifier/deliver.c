@@ -106,11 +106,6 @@ static int64_t room(const struct vg_deliver *d)
     return d->cfg->notifier_concurrency - (int64_t)(d->njobs + d->ndone);
 }
 
-static const char *type_name(const struct vg_notify *n)
-{
-    return n->type == VG_NOTIFY_WEBHOOK ? "webhook" : "email";
-}
-
 static void index_destinations(struct vg_deliver *d)
 {
     const struct vg_config *cfg = d->cfg;
@@ -261,7 +256,7 @@ static void claim(struct vg_deliver *d)
 static void job_done(struct vg_deliver *d, struct vg_job *j, CURLcode result)
 {
     const struct vg_config *cfg = d->cfg;
-    const char *type = type_name(j->dest);
+    int type = j->dest->type;
     struct done *o = &d->done[d->ndone++];
     snprintf(o->id, sizeof(o->id), "%s", j->id);
     o->k = j->k;
@@ -276,14 +271,12 @@ static void job_done(struct vg_deliver *d, struct vg_job *j, CURLcode result)
                            cfg->notifier_max_age_s, now_us, o->delay_ms);
     o->status = out == VG_DELIVERED ? "delivered" : out == VG_RETRY ? "pending" : "dead";
     const struct vg_notifier_stats *m = &vg_notifier_stats;
-    vg_counter_add(vg_metric_series(m->deliveries, type, vg_outcome_name(out)), 1);
-    vg_histogram_observe(vg_metric_series(m->request_seconds, type),
-                         (double)(vg_mono_ms() - j->started_ms) / 1e3);
+    vg_counter_add(m->deliveries[type][out], 1);
+    vg_histogram_observe(m->request_seconds[type], (double)(vg_mono_ms() - j->started_ms) / 1e3);
     if (out != VG_RETRY)
         vg_histogram_observe(m->attempts, (double)j->attempts);
     if (out == VG_DELIVERED && j->ended_us != VG_NO_TIME)
-        vg_histogram_observe(vg_metric_series(m->latency, type),
-                             (double)(now_us - j->ended_us) / 1e6);
+        vg_histogram_observe(m->latency[type], (double)(now_us - j->ended_us) / 1e6);
     if (out == VG_DEAD)
         vg_warn("delivery %s to %s is dead after %d attempts: %s", j->id, j->dest->destination,
                 j->attempts, o->why);

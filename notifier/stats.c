@@ -16,17 +16,25 @@ void vg_notifier_stats_init(void)
         "destination; unrouted (no destination wants it) and refused (malformed) count "
         "summaries.",
         "result");
-    s->deliveries = vg_metrics_counter(
+    struct vg_metric *deliveries = vg_metrics_counter(
         "vigil_notifier_deliveries_total",
         "Delivery attempts finished, by type (webhook, email) and outcome (delivered, retry, "
         "dead).",
         "type,outcome");
-    s->latency = vg_metrics_histogram("vigil_notifier_latency_seconds",
-                                      "From the session's end to its delivery, by type.", "type",
-                                      latency_buckets, VG_ARRAY_LEN(latency_buckets));
-    s->request_seconds = vg_metrics_histogram(
+    struct vg_metric *latency = vg_metrics_histogram(
+        "vigil_notifier_latency_seconds", "From the session's end to its delivery, by type.",
+        "type", latency_buckets, VG_ARRAY_LEN(latency_buckets));
+    struct vg_metric *request = vg_metrics_histogram(
         "vigil_notifier_request_seconds", "One webhook request or one e-mail, by type.", "type",
         NULL, 0);
+    static const char *types[2] = {[VG_NOTIFY_WEBHOOK] = "webhook", [VG_NOTIFY_EMAIL] = "email"};
+    for (int t = 0; t < 2; t++) {
+        for (int o = VG_DELIVERED; o <= VG_DEAD; o++)
+            s->deliveries[t][o] =
+                vg_metric_series(deliveries, types[t], vg_outcome_name((enum vg_outcome)o));
+        s->latency[t] = vg_metric_series(latency, types[t]);
+        s->request_seconds[t] = vg_metric_series(request, types[t]);
+    }
     s->attempts = vg_metric_plain(
         vg_metrics_histogram("vigil_notifier_attempts",
                              "Attempts a delivery took, counted when it is delivered or dead.",

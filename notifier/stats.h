@@ -19,11 +19,14 @@
 #define VG_NOTIFIER_STATS_H
 
 #include "metrics.h"
+#include "notify.h"
+#include "outcome.h"
 
 struct vg_notifier_stats {
-    struct vg_metric *summaries;  /* by result */
-    struct vg_metric *deliveries; /* by type, outcome */
-    struct vg_metric *latency, *request_seconds; /* by type */
+    struct vg_metric *summaries; /* by result */
+    /* Looked up once: by type (enum vg_notify_type) and outcome (enum vg_outcome). */
+    struct vg_series *deliveries[2][3];
+    struct vg_series *latency[2], *request_seconds[2];
     struct vg_series *attempts, *pending, *dead, *in_flight;
     struct vg_series *retries, *conflicts, *assigned_partitions;
 };
