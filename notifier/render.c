@@ -156,7 +156,8 @@ static size_t report_rows(const struct vg_summary *s, struct row *r)
     snprintf(r[n].value, sizeof(r[n].value), "%s%s%s%s", s->status, s->end_reason ? " (" : "",
              s->end_reason ? s->end_reason : "", s->end_reason ? ")" : "");
     r[n++].label = "Status";
-    snprintf(r[n].value, sizeof(r[n].value), "%s", event_field(s->root, "started_at"));
+    const char *started = event_field(s->root, "started_at");
+    snprintf(r[n].value, sizeof(r[n].value), "%s", *started ? started : "-");
     r[n++].label = "Started";
     snprintf(r[n].value, sizeof(r[n].value), "%s", s->ended_at ? s->ended_at : "-");
     r[n++].label = "Ended";
