@@ -1,5 +1,5 @@
 # One image for every Vigil program: vigil-producer, vigil-worker,
-# vigil-scheduler and vigilctl. The command picks the program:
+# vigil-scheduler, vigil-notifier and vigilctl. The command picks the program:
 #
 #   docker build -t vigil .
 #   docker run --rm vigil vigil-worker --help
@@ -19,17 +19,18 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-# Only the four programs: no unit tests, no sanitizer builds of the libraries.
+# Only the five programs: no unit tests, no sanitizer builds of the libraries.
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
- && cmake --build /build --target vigil-producer vigil-worker vigil-scheduler vigilctl \
+ && cmake --build /build --target vigil-producer vigil-worker vigil-scheduler vigil-notifier vigilctl \
  && strip /build/bin/vigil-producer /build/bin/vigil-worker /build/bin/vigil-scheduler \
-          /build/bin/vigilctl
+          /build/bin/vigil-notifier /build/bin/vigilctl
 
 FROM debian:12-slim
 LABEL org.opencontainers.image.title="vigil" \
-      org.opencontainers.image.description="Vigil event-tracking and session pipeline: vigil-producer, vigil-worker, vigil-scheduler, vigilctl"
+      org.opencontainers.image.description="Vigil event-tracking and session pipeline: vigil-producer, vigil-worker, vigil-scheduler, vigil-notifier, vigilctl"
 # Shared libraries only (librdkafka, libpq, jansson, libconfig, libmicrohttpd,
-# OpenSSL's libcrypto, libcurl for vigilctl send) and CA certificates for TLS
+# OpenSSL's libcrypto, libcurl for vigilctl send and the notifier's webhooks
+# and e-mail) and CA certificates for TLS
 # to Kafka, PostgreSQL and an https:// producer.
 # The numeric user lets Kubernetes verify runAsNonRoot.
 RUN apt-get update \
@@ -54,6 +55,7 @@ RUN printf '%s\n' \
       '      vigil-producer) port=${VIGIL_PRODUCER_PORT:-8080}; break ;;' \
       '      vigil-worker) port=${VIGIL_WORKER_HTTP_PORT:-9111}; break ;;' \
       '      vigil-scheduler) port=${VIGIL_SCHEDULER_HTTP_PORT:-9101}; break ;;' \
+      '      vigil-notifier) port=${VIGIL_NOTIFIER_HTTP_PORT:-9121}; break ;;' \
       '    esac' \
       '  done' \
       'fi' \
@@ -66,7 +68,7 @@ RUN printf '%s\n' \
       > /usr/local/bin/vigil-healthcheck \
  && chmod 0755 /usr/local/bin/vigil-healthcheck
 COPY --from=build /build/bin/vigil-producer /build/bin/vigil-worker /build/bin/vigil-scheduler \
-                  /build/bin/vigilctl /usr/local/bin/
+                  /build/bin/vigil-notifier /build/bin/vigilctl /usr/local/bin/
 # Migrations for `vigilctl migrate`; the production config (no tenants, no
 # keys, listens on 0.0.0.0). Mount your own over /etc/vigil/vigil.conf.
 COPY schemas/sql/ /usr/share/vigil/sql/
@@ -74,9 +76,9 @@ COPY config/vigil.production.conf /etc/vigil/vigil.conf
 ENV VIGIL_CONFIG=/etc/vigil/vigil.conf \
     VIGIL_SCHEMAS_DIR=/usr/share/vigil/sql
 USER 10001:10001
-# 8080: producer API, health and metrics; 9101: scheduler and 9111: worker
-# health and metrics.
-EXPOSE 8080 9101 9111
+# 8080: producer API, health and metrics; 9101: scheduler, 9111: worker and
+# 9121: notifier health and metrics.
+EXPOSE 8080 9101 9111 9121
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["vigil-healthcheck"]
 CMD ["vigil-producer"]

@@ -157,6 +157,36 @@ static const struct setting settings[] = {
     {"worker.command_max_skew_s", CT_INT, OFF(worker_command_max_skew_s), "300", 0, 86400, NULL,
      0, "a command issued later than now plus this is refused (clocks apart, or forged)"},
 
+    {"notifier.id", CT_STRING, OFF(notifier_id), "", 0, 0, NULL, 0,
+     "this notifier's name in logs and ops.deliveries (default: host name and pid)"},
+    {"notifier.group", CT_STRING, OFF(notifier_group), "vigil-notifiers", 0, 0, NULL, 0,
+     "Kafka consumer group over the summaries, and its key in ops.consumer_offsets"},
+    {"notifier.listen", CT_STRING, OFF(notifier_listen), "127.0.0.1", 0, 0, NULL, 0,
+     "address of the health and metrics server"},
+    {"notifier.http_port", CT_INT, OFF(notifier_http_port), "9121", 1, 65535, NULL, 0,
+     "port of the health and metrics server"},
+    {"notifier.batch.max_messages", CT_INT, OFF(notifier_batch_max_messages), "500", 1, 100000,
+     NULL, 0, "summaries recorded in one transaction, at most"},
+    {"notifier.batch.max_ms", CT_INT, OFF(notifier_batch_max_ms), "100", 1, 60000, NULL, 0,
+     "or this many milliseconds after the batch's first summary"},
+    {"notifier.max_attempts", CT_INT, OFF(notifier_max_attempts), "12", 1, 1000, NULL, 0,
+     "a delivery that failed this many times is dead"},
+    {"notifier.max_age_s", CT_INT, OFF(notifier_max_age_s), "86400", 1, 31536000, NULL, 0,
+     "a delivery still failing this long after it was recorded is dead"},
+    {"notifier.max_summary_age_s", CT_INT, OFF(notifier_max_summary_age_s), "86400", 1,
+     315360000, NULL, 0,
+     "a summary of a session that ended longer ago is recorded as skipped, not sent (backfills)"},
+    {"notifier.timeout_ms", CT_INT, OFF(notifier_timeout_ms), "10000", 100, 300000, NULL, 0,
+     "the longest one webhook request or one e-mail may take"},
+    {"notifier.backoff_base_ms", CT_INT, OFF(notifier_backoff_base_ms), "1000", 1, 3600000,
+     NULL, 0, "retries wait up to base * 2^(attempt-1), with full jitter"},
+    {"notifier.backoff_max_ms", CT_INT, OFF(notifier_backoff_max_ms), "600000", 1, 86400000,
+     NULL, 0, "and never longer than this (a Retry-After may ask for longer)"},
+    {"notifier.concurrency", CT_INT, OFF(notifier_concurrency), "64", 1, 4096, NULL, 0,
+     "deliveries in flight at once"},
+    {"notifier.per_destination", CT_INT, OFF(notifier_per_destination), "8", 1, 4096, NULL, 0,
+     "deliveries in flight to one destination at once, so a slow one cannot take every slot"},
+
     {"scheduler.listen", CT_STRING, OFF(scheduler_listen), "127.0.0.1", 0, 0, NULL, 0,
      "address of the health and metrics server"},
     {"scheduler.http_port", CT_INT, OFF(scheduler_http_port), "9101", 1, 65535, NULL, 0,
@@ -403,12 +433,18 @@ static int parse_tenant(struct ctx *c, config_setting_t *g, struct vg_tenant *t)
                                   &t->nredirect_hosts);
             if (rc)
                 return rc;
+        } else if (!strcmp(name, "notify")) {
+            char why[256];
+            int wl = ml;
+            if (vg_notify_parse(m, &t->notify, &t->nnotify, &wl, why, sizeof(why)))
+                return fail(c, wl, "producer.tenants.%s", why);
         } else {
             return fail(c, ml, "producer.tenants.%s: unknown setting", name);
         }
     }
     if (!t->id)
         return fail(c, line, "producer.tenants: a tenant has no id");
+    vg_notify_set_tenant(t->notify, t->nnotify, t->id);
     return 0;
 }
 
@@ -793,11 +829,14 @@ int vg_config_load(const char *path, struct vg_config **out, char *errstr, size_
     }
     if (rc == 0 && vg_config_require_secrets(cfg, 0, why, sizeof(why)))
         rc = fail(&c, 0, "%s", why);
-    if (rc == 0 && cfg->worker_id[0] == '\0') {
-        char host[128] = "worker";
+    char **ids[] = {&cfg->worker_id, &cfg->notifier_id};
+    for (size_t i = 0; i < VG_ARRAY_LEN(ids) && rc == 0; i++) {
+        if ((*ids[i])[0] != '\0')
+            continue;
+        char host[128] = "vigil";
         gethostname(host, sizeof(host) - 1);
-        free(cfg->worker_id);
-        cfg->worker_id = vg_xasprintf("%s-%d", host, (int)getpid());
+        free(*ids[i]);
+        *ids[i] = vg_xasprintf("%s-%d", host, (int)getpid());
     }
     if (rc) {
         vg_config_free(cfg);
@@ -830,6 +869,7 @@ void vg_config_free(struct vg_config *cfg)
         free(t->keys);
         strv_free(t->origins, t->norigins);
         strv_free(t->redirect_hosts, t->nredirect_hosts);
+        vg_notify_free(t->notify, t->nnotify);
     }
     free(cfg->tenants);
     for (size_t i = 0; i < cfg->nschedules; i++) {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "err.h"
+#include "notify.h"
 
 #ifndef VG_SHA256_LEN
 #define VG_SHA256_LEN 32
@@ -30,6 +31,8 @@ struct vg_tenant {
     size_t norigins;
     char **redirect_hosts; /* hosts that /t/{token} may redirect to */
     size_t nredirect_hosts;
+    struct vg_notify *notify; /* where its session summaries go (notify.h) */
+    size_t nnotify;
 };
 
 /* A scheduler entry: a five-field UTC cron expression and the command it emits. */
@@ -99,6 +102,21 @@ struct vg_config {
     int64_t worker_kafka_ack_timeout_ms;
     int64_t worker_command_max_age_s;
     int64_t worker_command_max_skew_s;
+
+    char *notifier_id;
+    char *notifier_group;
+    char *notifier_listen;
+    int64_t notifier_http_port;
+    int64_t notifier_batch_max_messages;
+    int64_t notifier_batch_max_ms;
+    int64_t notifier_max_attempts;
+    int64_t notifier_max_age_s;
+    int64_t notifier_max_summary_age_s;
+    int64_t notifier_timeout_ms;
+    int64_t notifier_backoff_base_ms;
+    int64_t notifier_backoff_max_ms;
+    int64_t notifier_concurrency;
+    int64_t notifier_per_destination;
 
     char *scheduler_listen;
     int64_t scheduler_http_port;

@@ -288,3 +288,26 @@ void vg_pg_rollback(PGconn *conn)
     if (conn && PQstatus(conn) == CONNECTION_OK && vg_pg_exec(conn, "ROLLBACK", err, sizeof(err)))
         vg_warn("rollback failed: %s", err);
 }
+
+void vg_pg_array_add(struct vg_buf *b, const char *s)
+{
+    vg_buf_putc(b, b->len == 0 ? '{' : ',');
+    if (!s) {
+        vg_buf_puts(b, "NULL");
+        return;
+    }
+    vg_buf_putc(b, '"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            vg_buf_putc(b, '\\');
+        vg_buf_putc(b, *s);
+    }
+    vg_buf_putc(b, '"');
+}
+
+void vg_pg_array_end(struct vg_buf *b)
+{
+    if (b->len == 0)
+        vg_buf_putc(b, '{');
+    vg_buf_putc(b, '}');
+}

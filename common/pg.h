@@ -90,4 +90,12 @@ void vg_copy_int(struct vg_buf *row, int64_t v, int last);
 int vg_pg_copy(PGconn *conn, const char *copy_sql, const struct vg_buf *data, char *errstr,
                size_t errstr_size) VG_MUSTCHECK;
 
+/* Appends s (NULL: SQL NULL) as the next element of a PostgreSQL array
+ * literal built in b ("{" is written before the first, vg_pg_array_end()
+ * closes it); quotes and backslashes are escaped, so any text is safe as a
+ * parameter such as $1::text[]. */
+void vg_pg_array_add(struct vg_buf *b, const char *s);
+/* Closes the literal ("{}" when nothing was added). */
+void vg_pg_array_end(struct vg_buf *b);
+
 #endif

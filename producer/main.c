@@ -14,7 +14,7 @@
 #include "log.h"
 #include "server.h"
 #include "signals.h"
-#include "notify.h"
+#include "service.h"
 #include "stats.h"
 #include "util.h"
 
@@ -56,19 +56,19 @@ int main(int argc, char **argv)
             (long long)app.cfg->producer_threads, (long long)app.cfg->producer_ack_timeout_ms);
 
     int status = 0;
-    vg_notify_ready("accepting events");
+    vg_service_ready("accepting events");
     while (!vg_stop_requested) {
-        vg_notify_watchdog();
+        vg_service_watchdog();
         vg_sleep_ms(100, &vg_stop_requested);
         if (vg_reload_requested) {
             vg_reload_requested = 0;
-            vg_notify_reloading();
+            vg_service_reloading();
             struct vg_config *old;
             if (vg_app_reload(&app, &old)) {
                 vg_stats_tenants(app.cfg);
                 vg_server_set_config(srv, app.cfg, old);
             }
-            vg_notify_ready("accepting events");
+            vg_service_ready("accepting events");
         }
         if (vg_kout_fatal(kout, err, sizeof(err))) {
             vg_error("kafka producer fatal error, shutting down: %s", err);
@@ -78,7 +78,7 @@ int main(int argc, char **argv)
     }
 
     vg_info("producer stopping: no new connections, answering requests in flight");
-    vg_notify_stopping();
+    vg_service_stopping();
     vg_server_quiesce(srv);
     int64_t grace = vg_mono_ms() + app.cfg->producer_ack_timeout_ms + DRAIN_SLACK_MS;
     int left = vg_server_drain(srv, grace);

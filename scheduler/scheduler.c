@@ -12,7 +12,7 @@
 #include "leader.h"
 #include "log.h"
 #include "metrics.h"
-#include "notify.h"
+#include "service.h"
 #include "pg.h"
 #include "signals.h"
 #include "util.h"
@@ -280,9 +280,9 @@ static void reload(struct sched *s)
 static void loop(struct sched *s)
 {
     int was_leading = 0;
-    vg_notify_ready("scheduling");
+    vg_service_ready("scheduling");
     while (!vg_stop_requested) {
-        vg_notify_watchdog();
+        vg_service_watchdog();
         if (vg_reload_requested)
             reload(s);
         int leading = vg_leader_poll(&s->leader);
@@ -362,7 +362,7 @@ int vg_scheduler_run(struct vg_app *app)
             s.n, (long long)cfg->scheduler_catchup_s, cfg->scheduler_listen,
             (long long)cfg->scheduler_http_port);
     loop(&s);
-    vg_notify_stopping();
+    vg_service_stopping();
     vg_info("scheduler stopping%s", s.leader.leader ? ": releasing the lead" : "");
     vg_leader_close(&s.leader);
 out:

@@ -38,6 +38,10 @@ void vg_ctl_out_flush(struct ctl *c);
 /* One row of a result as a JSON object (numbers, booleans and json typed). */
 json_t *vg_ctl_row_json(const PGresult *r, int row);
 
+/* Connects, prints one query's result, disconnects: 0, or 1 (printed why). */
+int vg_ctl_report(struct ctl *c, const char *key, const char *title, const char *sql,
+                  int nparams, const char *const *params);
+
 int vg_ctl_status(struct ctl *c);
 int vg_ctl_dlq(struct ctl *c);
 int vg_ctl_command(struct ctl *c);
@@ -48,5 +52,6 @@ int vg_ctl_stats(struct ctl *c);
 int vg_ctl_group(struct ctl *c);
 int vg_ctl_offsets(struct ctl *c);
 int vg_ctl_keys(struct ctl *c);
+int vg_ctl_deliveries(struct ctl *c);
 
 #endif

@@ -57,18 +57,6 @@ static int parse(struct ctl *c, struct filter *f)
     return 0;
 }
 
-/* Connects, prints one query's result, disconnects: 0, or 1 (printed why). */
-static int report(struct ctl *c, const char *title, const char *sql, int nparams,
-                  const char *const *params)
-{
-    PGconn *db = vg_ctl_db(c);
-    if (!db)
-        return 1;
-    int rc = vg_ctl_print_query(c, db, "sessions", title, sql, nparams, params);
-    PQfinish(db);
-    return rc;
-}
-
 int vg_ctl_sessions(struct ctl *c)
 {
     struct filter f;
@@ -76,8 +64,8 @@ int vg_ctl_sessions(struct ctl *c)
     if (rc)
         return rc;
     const char *p[4] = {f.tenant, f.status, f.since, f.limit};
-    return report(
-        c, NULL,
+    return vg_ctl_report(
+        c, "sessions", NULL,
         "SELECT tenant_id, session_id, kind, status, started_at, last_activity_at, ended_at,"
         " duration_ms, heartbeat_count AS heartbeats, event_count AS events, end_reason"
         " FROM mart.sessions"

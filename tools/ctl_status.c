@@ -45,6 +45,17 @@ rd_kafka_t *vg_ctl_kafka(struct ctl *c, rd_kafka_type_t type)
     return rk;
 }
 
+int vg_ctl_report(struct ctl *c, const char *key, const char *title, const char *sql,
+                  int nparams, const char *const *params)
+{
+    PGconn *db = vg_ctl_db(c);
+    if (!db)
+        return 1;
+    int rc = vg_ctl_print_query(c, db, key, title, sql, nparams, params);
+    PQfinish(db);
+    return rc;
+}
+
 static long long stored_offset(PGconn *db, const char *group, const char *topic, int partition)
 {
     char part[16];

@@ -150,6 +150,12 @@ static const struct {
      "  list prints the dead letters of vigil.dlq (from --since, default the beginning;\n"
      "  at most --limit, default 100) with their stage, origin and error; replay sends\n"
      "  the matching ones back to the topic they came from (--dry-run: only say which).\n"},
+    {"deliveries", vg_ctl_deliveries,
+     "deliveries list|retry [--status S] [--tenant T] [--limit N] | ID | --dead: deliveries",
+     "usage: vigilctl deliveries list [--status S] [--tenant T] [--limit N]\n"
+     "       vigilctl deliveries retry ID | --dead [--tenant T]\n"
+     "  list prints webhook and e-mail deliveries (ops.deliveries), newest first; retry\n"
+     "  makes one delivery, or every dead one, due now with its attempts from zero.\n"},
 };
 
 static const char global_help[] =

@@ -41,19 +41,6 @@ static const char mark_sql[] =
     " FROM unnest($1::text[], $2::text[]) AS k(tenant_id, session_id)"
     " WHERE o.tenant_id = k.tenant_id AND o.session_id = k.session_id";
 
-/* Appends s to a PostgreSQL text[] literal. */
-static void array_elem(struct vg_buf *b, const char *s)
-{
-    vg_buf_putc(b, b->len == 0 ? '{' : ',');
-    vg_buf_putc(b, '"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            vg_buf_putc(b, '\\');
-        vg_buf_putc(b, *s);
-    }
-    vg_buf_putc(b, '"');
-}
-
 int vg_summaries_send(PGconn *conn, const struct vg_config *cfg, struct vg_out *out, int max)
 {
     char err[512], last[16], lim[16], delay[24];
@@ -78,16 +65,16 @@ int vg_summaries_send(PGconn *conn, const struct vg_config *cfg, struct vg_out *
         vg_envelope_key(&key, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
         rc = vg_out_queue(out, cfg->topic_summaries, key.data, PQgetvalue(r, i, 2),
                           (size_t)PQgetlength(r, i, 2));
-        array_elem(&tenants, PQgetvalue(r, i, 0));
-        array_elem(&sessions, PQgetvalue(r, i, 1));
+        vg_pg_array_add(&tenants, PQgetvalue(r, i, 0));
+        vg_pg_array_add(&sessions, PQgetvalue(r, i, 1));
     }
     vg_buf_free(&key);
     PQclear(r);
     if (n > 0 && rc == 0)
         rc = vg_out_wait(out);
     if (n > 0 && rc == 0) {
-        vg_buf_putc(&tenants, '}');
-        vg_buf_putc(&sessions, '}');
+        vg_pg_array_end(&tenants);
+        vg_pg_array_end(&sessions);
         const char *mp[2] = {tenants.data, sessions.data};
         rc = vg_pg_query(conn, NULL, mark_sql, 2, mp, err, sizeof(err));
     }

@@ -10,7 +10,7 @@
 #include "kafka.h"
 #include "lag.h"
 #include "log.h"
-#include "notify.h"
+#include "service.h"
 #include "out.h"
 #include "pg.h"
 #include "pipeline.h"
@@ -40,14 +40,15 @@ static int ready(void *opaque, char *reason, size_t reason_size)
     return 1;
 }
 
-/* True if the message was already committed (a refetch after a rewind). */
-static int already_committed(const struct vg_consumer *c, const rd_kafka_message_t *rkm)
+/* The kind of message a topic carries. */
+static enum vg_msg_kind kind_of(const char *topic, const void *opaque)
 {
-    const char *topic = rd_kafka_topic_name(rkm->rkt);
-    for (size_t i = 0; i < c->nassigned; i++)
-        if (c->assigned[i].partition == rkm->partition && !strcmp(c->assigned[i].topic, topic))
-            return c->assigned[i].stored >= 0 && rkm->offset < c->assigned[i].stored;
-    return 1; /* not ours any more */
+    const struct vg_config *cfg = opaque;
+    if (!strcmp(topic, cfg->topic_heartbeats))
+        return VG_MSG_SIGNAL;
+    if (!strcmp(topic, cfg->topic_commands))
+        return VG_MSG_COMMAND;
+    return VG_MSG_EVENT;
 }
 
 static void flush_batch(struct worker *w)
@@ -82,33 +83,9 @@ static int loop(struct worker *w)
 {
     const int64_t max_ms = w->cfg->batch_max_ms;
     while (!vg_stop_requested) {
-        vg_notify_watchdog();
+        vg_service_watchdog();
         between_batches(w);
-        int timeout = 100;
-        if (w->batch.n > 0) {
-            int64_t left = w->batch.opened_ms + max_ms - vg_mono_ms();
-            timeout = (int)VG_MAX(0, VG_MIN(left, 100));
-        }
-        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(w->consumer.rk, timeout);
-        /* A rebalance inside poll invalidates what was gathered before it. */
-        if (w->batch.n > 0 && w->batch.generation != w->consumer.generation)
-            vg_batch_clear(&w->batch);
-        if (rkm) {
-            if (rkm->err) {
-                if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                    vg_warn("consumer: %s", rd_kafka_message_errstr(rkm));
-                rd_kafka_message_destroy(rkm);
-            } else if (already_committed(&w->consumer, rkm)) {
-                rd_kafka_message_destroy(rkm);
-            } else {
-                if (w->batch.n == 0)
-                    w->batch.generation = w->consumer.generation;
-                if (vg_batch_add(&w->batch, rkm,
-                                 vg_consumer_kind(&w->consumer, rd_kafka_topic_name(rkm->rkt))))
-                    flush_batch(w);
-            }
-        }
-        if (w->batch.n > 0 && vg_mono_ms() - w->batch.opened_ms >= max_ms)
+        if (vg_consumer_gather(&w->consumer, &w->batch, max_ms, kind_of, w->cfg))
             flush_batch(w);
         if (w->consumer.assign_error) {
             vg_batch_clear(&w->batch); /* its partitions are not known to be ours */
@@ -140,8 +117,16 @@ int vg_worker_run(const struct vg_config *cfg)
         vg_warn("database unreachable at start, will retry: %s", err);
     atomic_store(&w.db_ok, w.pg.conn != NULL);
     w.out = vg_out_new(cfg, err, sizeof(err));
-    if (!w.out || vg_consumer_open(&w.consumer, cfg, &w.pg, &vg_stop_requested, err,
-                                   sizeof(err))) {
+    const char *topics[] = {cfg->topic_events, cfg->topic_heartbeats, cfg->topic_commands};
+    struct vg_consumer_opts co = {.group = cfg->worker_group,
+                                  .client_id = cfg->worker_id,
+                                  .topics = topics,
+                                  .ntopics = VG_ARRAY_LEN(topics),
+                                  .assigned_gauge = vg_worker_stats.assigned_partitions,
+                                  .rebalances = vg_worker_stats.rebalances,
+                                  .on_rebalance = vg_lag_forget};
+    if (!w.out ||
+        vg_consumer_open(&w.consumer, cfg, &co, &w.pg, &vg_stop_requested, err, sizeof(err))) {
         vg_error("cannot start the Kafka client: %s", err);
         status = 1;
         goto out;
@@ -152,10 +137,10 @@ int vg_worker_run(const struct vg_config *cfg)
             cfg->worker_id, cfg->topic_events, cfg->topic_heartbeats, cfg->topic_commands,
             cfg->worker_group, (long long)cfg->batch_max_messages, (long long)cfg->batch_max_ms);
 
-    vg_notify_ready("consuming");
+    vg_service_ready("consuming");
     status = loop(&w);
 
-    vg_notify_stopping();
+    vg_service_stopping();
     vg_info("worker stopping: leaving the group");
     vg_batch_free(&w.batch);
     vg_pipeline_free(&w.pipeline);

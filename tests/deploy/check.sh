@@ -145,7 +145,7 @@ fi
 
 # -- the programs accept the shipped configuration -------------------------------
 if [ -x "$BIN/vigil-worker" ] && [ -x "$BIN/vigil-producer" ] && [ -n "$PY" ]; then
-  for prog in vigil-producer vigil-worker vigil-scheduler; do
+  for prog in vigil-producer vigil-worker vigil-scheduler vigil-notifier; do
     expect "config: $prog --check-config accepts config/vigil.production.conf" \
       env -i PATH="$PATH" "$BIN/$prog" --check-config -c "$ROOT/config/vigil.production.conf"
   done

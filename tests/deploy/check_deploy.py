@@ -79,7 +79,7 @@ def check_config():
 
 def code_metric_names():
     names = set()
-    for d in ("common", "producer", "worker", "scheduler", "tools"):
+    for d in ("common", "producer", "worker", "scheduler", "notifier", "tools"):
         for f in glob.glob(path(d, "*.c")):
             with open(f, encoding="utf-8", errors="replace") as fh:
                 names.update(re.findall(r'"(vigil_[a-z0-9_]+)"', fh.read()))
@@ -131,7 +131,8 @@ def check_compose():
         report("FAIL", "compose: resolved configuration", "docker-compose config failed (see above)")
         return
     svcs = c.get("services", {})
-    need = ["postgres", "kafka", "migrate", "producer", "worker", "scheduler", "prometheus", "grafana"]
+    need = ["postgres", "kafka", "migrate", "producer", "worker", "scheduler", "notifier", "prometheus",
+            "grafana"]
     check("compose: services " + ", ".join(need), all(s in svcs for s in need),
           f"missing: {[s for s in need if s not in svcs]}")
     if not all(s in svcs for s in need):
@@ -176,12 +177,12 @@ def check_compose():
     cmd = " ".join(svcs["migrate"].get("command") or []) + " " + " ".join(svcs["migrate"].get("entrypoint") or [])
     check("compose: migrate runs vigilctl migrate and vigilctl topics",
           "vigilctl migrate" in cmd and "vigilctl topics" in cmd, f"command: {cmd}")
-    for name in ("producer", "worker", "scheduler"):
+    for name in ("producer", "worker", "scheduler", "notifier"):
         d = svcs[name].get("depends_on") or {}
         check(f"compose: {name} starts after a successful migrate",
               isinstance(d, dict) and d.get("migrate", {}).get("condition") == "service_completed_successfully",
               f"depends_on: {d}")
-    for name in ("migrate", "producer", "worker", "scheduler"):
+    for name in ("migrate", "producer", "worker", "scheduler", "notifier"):
         env = svcs[name].get("environment") or {}
         missing = [k for k in ("VIGIL_KAFKA_BROKERS", "VIGIL_DATABASE_URL", "VIGIL_COMMAND_SECRET",
                                "VIGIL_TOKEN_SECRET") if not env.get(k)]
@@ -189,7 +190,8 @@ def check_compose():
               f"missing {missing}")
     for name, var, port in (("producer", "VIGIL_PRODUCER_LISTEN", None),
                             ("worker", "VIGIL_WORKER_LISTEN", "VIGIL_WORKER_HTTP_PORT"),
-                            ("scheduler", "VIGIL_SCHEDULER_LISTEN", "VIGIL_SCHEDULER_HTTP_PORT")):
+                            ("scheduler", "VIGIL_SCHEDULER_LISTEN", "VIGIL_SCHEDULER_HTTP_PORT"),
+                            ("notifier", "VIGIL_NOTIFIER_LISTEN", "VIGIL_NOTIFIER_HTTP_PORT")):
         env = svcs[name].get("environment") or {}
         check(f"compose: {name} listens on all interfaces", env.get(var) == "0.0.0.0",
               f"{var}={env.get(var)}")
@@ -208,6 +210,7 @@ def check_compose():
     check("prometheus: scrapes the producer's internal listener, producer:9102",
           static(jobs.get("vigil-producer", {})) == ["producer:9102"])
     check("prometheus: scrapes scheduler:9101", "scheduler:9101" in static(jobs.get("vigil-scheduler", {})))
+    check("prometheus: scrapes notifier:9121", "notifier:9121" in static(jobs.get("vigil-notifier", {})))
     dns = [d for d in jobs.get("vigil-worker", {}).get("dns_sd_configs", [])]
     check("prometheus: discovers every worker replica by DNS on 9111",
           any("worker" in d.get("names", []) and d.get("port") == 9111 and d.get("type", "SRV") == "A"
@@ -359,11 +362,18 @@ def check_k8s():
     deps = {}
     for d in by_kind.get("Deployment", []):
         cmd = " ".join((pod_spec(d).get("containers") or [{}])[0].get("command") or [])
-        for prog in ("vigil-producer", "vigil-worker", "vigil-scheduler"):
+        for prog in ("vigil-producer", "vigil-worker", "vigil-scheduler", "vigil-notifier"):
             if prog in cmd:
                 deps[prog] = d
-    check("k8s: Deployments for producer, worker and scheduler",
-          set(deps) == {"vigil-producer", "vigil-worker", "vigil-scheduler"}, f"found {sorted(deps)}")
+    check("k8s: Deployments for producer, worker, scheduler and notifier",
+          set(deps) == {"vigil-producer", "vigil-worker", "vigil-scheduler", "vigil-notifier"},
+          f"found {sorted(deps)}")
+    pdbs = {tuple(sorted(((p.get("spec") or {}).get("selector") or {}).get("matchLabels", {}).items()))
+            for p in by_kind.get("PodDisruptionBudget", [])}
+    for prog in ("vigil-worker", "vigil-notifier"):
+        if prog in deps:
+            want = ((deps[prog]["spec"].get("selector") or {}).get("matchLabels") or {})
+            check(f"k8s: a PodDisruptionBudget covers {prog}", tuple(sorted(want.items())) in pdbs)
 
     for prog, d in sorted(deps.items()):
         spec = pod_spec(d)
@@ -522,12 +532,14 @@ def check_dockerfile():
           users and re.match(r"^[1-9]\d*(:\d+)?$", users[-1]), f"USER {users}")
     check("docker: has a HEALTHCHECK", re.search(r"^HEALTHCHECK\s+", runtime, re.M))
     exposed = set(" ".join(re.findall(r"^EXPOSE\s+(.*)$", runtime, re.M)).split())
-    check("docker: exposes 8080, 9101 and 9111", {"8080", "9101", "9111"} <= exposed, f"{exposed}")
+    check("docker: exposes 8080, 9101, 9111 and 9121", {"8080", "9101", "9111", "9121"} <= exposed,
+          f"{exposed}")
     build = stages[-2] if len(stages) > 2 else ""
     targets = re.search(r"--target\s+([^\\&\n]+)", build)
     tl = set(targets.group(1).split()) if targets else set()
-    check("docker: builds only the four programs",
-          tl == {"vigil-producer", "vigil-worker", "vigil-scheduler", "vigilctl"}, f"targets {tl}")
+    check("docker: builds only the five programs",
+          tl == {"vigil-producer", "vigil-worker", "vigil-scheduler", "vigil-notifier", "vigilctl"},
+          f"targets {tl}")
     pkgs = re.findall(r"\b(lib[a-z0-9.+-]+)", " ".join(re.findall(r"apt-get install[^&]*", runtime)))
     check("docker: runtime installs shared libraries only (no -dev)",
           pkgs and not any(p.endswith("-dev") for p in pkgs), f"{pkgs}")

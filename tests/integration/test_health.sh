@@ -7,6 +7,7 @@ producer=${VIGIL_HTTP:?run through ./dev test}
 producer_metrics=${VIGIL_PRODUCER_METRICS_HTTP:?run through ./dev test}
 scheduler=${VIGIL_SCHEDULER_HTTP:?run through ./dev test}
 workers=${VIGIL_WORKER_HTTP:?run through ./dev test}   # space-separated
+notifier=${VIGIL_NOTIFIER_HTTP:?run through ./dev test}
 fails=0 passes=0
 check() { # url, expected status, what the body must contain
   local code body
@@ -18,7 +19,7 @@ check() { # url, expected status, what the body must contain
     passes=$((passes+1))
   fi
 }
-for base in "$producer_metrics" "$scheduler" $workers; do
+for base in "$producer_metrics" "$scheduler" $workers "$notifier"; do
   check "$base/healthz" 200 ok
   check "$base/readyz" 200 ready
   check "$base/metrics" 200 "# TYPE "

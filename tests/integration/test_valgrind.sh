@@ -42,6 +42,10 @@ check() { # name port env...
 check vigil-worker 9291 VIGIL_WORKER_HTTP_PORT=9291 VIGIL_WORKER_ID=$tag
 check vigil-scheduler 9292 VIGIL_SCHEDULER_HTTP_PORT=9292
 check vigil-producer 9293 VIGIL_PRODUCER_PORT=9293 VIGIL_PRODUCER_METRICS_PORT=9294
+# The notifier with a destination of its own name: it claims no one else's deliveries.
+sed "s/name = \"dev-receiver\"/name = \"$tag\"/" "${VIGIL_CONFIG:?}" >"$tmp/notifier.conf"
+check vigil-notifier 9295 VIGIL_CONFIG="$tmp/notifier.conf" VIGIL_NOTIFIER_HTTP_PORT=9295 \
+  VIGIL_NOTIFIER_ID=$tag VIGIL_NOTIFIER_GROUP=$tag VIGIL_KAFKA_TOPICS_SUMMARIES=$tag.summaries
 
 rc=0
 valgrind $vg_opts --log-file="$tmp/vigilctl.vg" "$bin/vigilctl" status >"$tmp/vigilctl.out" 2>&1 || rc=$?

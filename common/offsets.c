@@ -54,41 +54,41 @@ static const char advance_sql[] =
     "  ON CONFLICT DO NOTHING RETURNING 1)"
     "SELECT (SELECT count(*) FROM moved) + (SELECT count(*) FROM added)";
 
-int vg_offsets_advance(PGconn *conn, const char *group, const struct vg_batch *b, char *errstr,
-                       size_t errstr_size)
+int vg_offsets_advance(PGconn *conn, const char *group, const struct vg_part *parts,
+                       size_t nparts, char *errstr, size_t errstr_size)
 {
-    struct vg_buf topics = {0}, parts = {0}, expected = {0}, next = {0}, high = {0};
+    struct vg_buf topics = {0}, pnums = {0}, expected = {0}, next = {0}, high = {0};
     vg_buf_putc(&topics, '{');
-    vg_buf_putc(&parts, '{');
+    vg_buf_putc(&pnums, '{');
     vg_buf_putc(&expected, '{');
     vg_buf_putc(&next, '{');
     vg_buf_putc(&high, '{');
-    for (size_t i = 0; i < b->nparts; i++) {
-        const struct vg_part *p = &b->parts[i];
+    for (size_t i = 0; i < nparts; i++) {
+        const struct vg_part *p = &parts[i];
         const char *sep = i ? "," : "";
         /* topic names are [a-zA-Z0-9._-], safe inside a quoted array element */
         vg_buf_printf(&topics, "%s\"%s\"", sep, p->topic);
-        vg_buf_printf(&parts, "%s%d", sep, (int)p->partition);
+        vg_buf_printf(&pnums, "%s%d", sep, (int)p->partition);
         vg_buf_printf(&expected, "%s%lld", sep, (long long)p->expected);
         vg_buf_printf(&next, "%s%lld", sep, (long long)p->next);
         vg_buf_printf(&high, "%s%lld", sep, (long long)p->high);
     }
     vg_buf_putc(&topics, '}');
-    vg_buf_putc(&parts, '}');
+    vg_buf_putc(&pnums, '}');
     vg_buf_putc(&expected, '}');
     vg_buf_putc(&next, '}');
     vg_buf_putc(&high, '}');
-    const char *params[6] = {group, topics.data, parts.data, expected.data, next.data, high.data};
+    const char *params[6] = {group, topics.data, pnums.data, expected.data, next.data, high.data};
     PGresult *r;
     int rc = vg_pg_query(conn, &r, advance_sql, 6, params, errstr, errstr_size);
-    if (rc == 0 && strtoull(PQgetvalue(r, 0, 0), NULL, 10) != b->nparts) {
+    if (rc == 0 && strtoull(PQgetvalue(r, 0, 0), NULL, 10) != nparts) {
         snprintf(errstr, errstr_size, "stored offsets moved under us: %s of %zu partitions matched",
-                 PQgetvalue(r, 0, 0), b->nparts);
+                 PQgetvalue(r, 0, 0), nparts);
         rc = VG_ECONFLICT;
     }
     PQclear(r);
     vg_buf_free(&topics);
-    vg_buf_free(&parts);
+    vg_buf_free(&pnums);
     vg_buf_free(&expected);
     vg_buf_free(&next);
     vg_buf_free(&high);

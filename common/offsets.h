@@ -3,8 +3,10 @@
  *
  * The database, not Kafka, says where a partition's next batch starts. A
  * batch moves every partition it read with a compare-and-set inside its own
- * transaction: if another worker has moved one since this worker read it,
- * the partition is no longer ours and the whole batch is rolled back.
+ * transaction: if another member of the group (a worker, a notifier) has
+ * moved one since this one read it, the partition is no longer ours and the
+ * whole batch is rolled back. Keyed by consumer group, so every program
+ * that consumes this way shares the table.
  */
 #ifndef VG_OFFSETS_H
 #define VG_OFFSETS_H
@@ -24,13 +26,13 @@ int vg_offsets_load(PGconn *conn, const char *group, rd_kafka_topic_partition_li
                     char *errstr, size_t errstr_size) VG_MUSTCHECK;
 
 /*
- * Inside the batch's open transaction: for every partition of b, moves
+ * Inside the batch's open transaction: for each of the nparts parts, moves
  * next_offset from part->expected (-1: no row yet) to part->next, and records
  * part->high (unless -1) as the lag's reference. Returns 0;
  * VG_ECONFLICT if any row did not hold what was expected (the caller rolls
  * back); or a vg_pg_classify() code with errstr filled.
  */
-int vg_offsets_advance(PGconn *conn, const char *group, const struct vg_batch *b, char *errstr,
-                       size_t errstr_size) VG_MUSTCHECK;
+int vg_offsets_advance(PGconn *conn, const char *group, const struct vg_part *parts,
+                       size_t nparts, char *errstr, size_t errstr_size) VG_MUSTCHECK;
 
 #endif

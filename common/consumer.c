@@ -4,11 +4,9 @@
 #include <string.h>
 
 #include "kafka.h"
-#include "lag.h"
 #include "log.h"
 #include "metrics.h"
 #include "offsets.h"
-#include "stats.h"
 #include "util.h"
 
 static void assigned_clear(struct vg_consumer *c)
@@ -36,7 +34,7 @@ static int load_offsets(struct vg_consumer *c, rd_kafka_topic_partition_list_t *
         char err[512];
         if (vg_pg_ensure(c->pg, c->stop))
             return VG_ETIMEOUT;
-        int rc = vg_offsets_load(c->pg->conn, c->cfg->worker_group, parts, err, sizeof(err));
+        int rc = vg_offsets_load(c->pg->conn, c->group, parts, err, sizeof(err));
         if (rc == 0)
             return 0;
         vg_warn("cannot read stored offsets, retrying: %s", err);
@@ -66,11 +64,13 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     struct vg_consumer *c = opaque;
     c->generation++;
-    vg_counter_add(vg_metric_series(vg_worker_stats.rebalances,
-                                    err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assign"
-                                                                                 : "revoke"),
-                   1);
-    vg_lag_forget(c);
+    if (c->rebalances)
+        vg_counter_add(vg_metric_series(c->rebalances, err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS
+                                                           ? "assign"
+                                                           : "revoke"),
+                       1);
+    if (c->on_rebalance)
+        c->on_rebalance(c);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         if (load_offsets(c, parts)) {
             /* Stopping: take nothing, so nothing can be half-done. */
@@ -94,7 +94,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         vg_info("partitions revoked (generation %llu): %s", (unsigned long long)c->generation,
                 rd_kafka_err2str(err));
     }
-    vg_gauge_set(vg_worker_stats.assigned_partitions, (double)c->nassigned);
+    if (c->assigned_gauge)
+        vg_gauge_set(c->assigned_gauge, (double)c->nassigned);
 }
 
 /* The rebalance protocols this consumer cannot follow (it assigns whole
@@ -106,8 +107,8 @@ static int incremental_protocol(const struct vg_config *cfg, char *errstr, size_
         if ((!strcmp(p->name, "partition.assignment.strategy") && strstr(p->value, "cooperative")) ||
             (!strcmp(p->name, "group.protocol") && strcmp(p->value, "classic"))) {
             snprintf(errstr, errstr_size,
-                     "kafka.properties: %s=%s asks for incremental rebalancing, which the worker "
-                     "does not support: use range or roundrobin with the classic protocol",
+                     "kafka.properties: %s=%s asks for incremental rebalancing, which Vigil's "
+                     "consumers do not support: use range or roundrobin with the classic protocol",
                      p->name, p->value);
             return 1;
         }
@@ -115,19 +116,24 @@ static int incremental_protocol(const struct vg_config *cfg, char *errstr, size_
     return 0;
 }
 
-int vg_consumer_open(struct vg_consumer *c, const struct vg_config *cfg, struct vg_pg *pg,
+int vg_consumer_open(struct vg_consumer *c, const struct vg_config *cfg,
+                     const struct vg_consumer_opts *o, struct vg_pg *pg,
                      const volatile sig_atomic_t *stop, char *errstr, size_t errstr_size)
 {
     memset(c, 0, sizeof(*c));
     if (incremental_protocol(cfg, errstr, errstr_size))
         return VG_ECONFIG;
     c->cfg = cfg;
+    c->group = vg_xstrdup(o->group);
+    c->assigned_gauge = o->assigned_gauge;
+    c->rebalances = o->rebalances;
+    c->on_rebalance = o->on_rebalance;
     c->pg = pg;
     c->stop = stop;
-    rd_kafka_conf_t *conf = vg_kafka_conf(cfg, cfg->worker_id, errstr, errstr_size);
+    rd_kafka_conf_t *conf = vg_kafka_conf(cfg, o->client_id, errstr, errstr_size);
     if (!conf)
         return VG_EKAFKA;
-    if (vg_kafka_set(conf, "group.id", cfg->worker_group, errstr, errstr_size) ||
+    if (vg_kafka_set(conf, "group.id", o->group, errstr, errstr_size) ||
         vg_kafka_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
         vg_kafka_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size) ||
         vg_kafka_set(conf, "auto.offset.reset", "earliest", errstr, errstr_size) ||
@@ -159,10 +165,9 @@ int vg_consumer_open(struct vg_consumer *c, const struct vg_config *cfg, struct 
     conf = NULL; /* owned by rk */
     rd_kafka_poll_set_consumer(c->rk);
 
-    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(3);
-    rd_kafka_topic_partition_list_add(topics, cfg->topic_events, RD_KAFKA_PARTITION_UA);
-    rd_kafka_topic_partition_list_add(topics, cfg->topic_heartbeats, RD_KAFKA_PARTITION_UA);
-    rd_kafka_topic_partition_list_add(topics, cfg->topic_commands, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new((int)o->ntopics);
+    for (size_t i = 0; i < o->ntopics; i++)
+        rd_kafka_topic_partition_list_add(topics, o->topics[i], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (e) {
@@ -172,13 +177,38 @@ int vg_consumer_open(struct vg_consumer *c, const struct vg_config *cfg, struct 
     return 0;
 }
 
-enum vg_msg_kind vg_consumer_kind(const struct vg_consumer *c, const char *topic)
+int vg_consumer_stale(const struct vg_consumer *c, const rd_kafka_message_t *rkm)
 {
-    if (!strcmp(topic, c->cfg->topic_heartbeats))
-        return VG_MSG_SIGNAL;
-    if (!strcmp(topic, c->cfg->topic_commands))
-        return VG_MSG_COMMAND;
-    return VG_MSG_EVENT;
+    const struct vg_assigned *a = assigned_find(c, rd_kafka_topic_name(rkm->rkt), rkm->partition);
+    if (!a)
+        return 1; /* not ours any more */
+    return a->stored >= 0 && rkm->offset < a->stored;
+}
+
+int vg_consumer_gather(struct vg_consumer *c, struct vg_batch *b, int64_t max_ms,
+                       vg_msg_kind_fn kind, const void *opaque)
+{
+    int timeout = 100;
+    if (b->n > 0)
+        timeout = (int)VG_MAX(0, VG_MIN(b->opened_ms + max_ms - vg_mono_ms(), 100));
+    rd_kafka_message_t *rkm = rd_kafka_consumer_poll(c->rk, timeout);
+    /* A rebalance inside poll invalidates what was gathered before it. */
+    if (b->n > 0 && b->generation != c->generation)
+        vg_batch_clear(b);
+    if (rkm && rkm->err) {
+        if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            vg_warn("consumer: %s", rd_kafka_message_errstr(rkm));
+        rd_kafka_message_destroy(rkm);
+    } else if (rkm && vg_consumer_stale(c, rkm)) {
+        rd_kafka_message_destroy(rkm);
+    } else if (rkm) {
+        if (b->n == 0)
+            b->generation = c->generation;
+        const char *topic = rd_kafka_topic_name(rkm->rkt);
+        if (vg_batch_add(b, rkm, kind ? kind(topic, opaque) : VG_MSG_EVENT))
+            return 1;
+    }
+    return b->n > 0 && vg_mono_ms() - b->opened_ms >= max_ms;
 }
 
 /* A batch must start where the stored offset says: our topics have no
@@ -282,5 +312,6 @@ void vg_consumer_close(struct vg_consumer *c)
         rd_kafka_destroy(c->rk);
     }
     assigned_clear(c);
+    free(c->group);
     memset(c, 0, sizeof(*c));
 }
