@@ -63,8 +63,8 @@ def check_config():
           "config/vigil.production.conf must ship `tenants = ( );` and no keys_sha256")
     listens = re.findall(r'listen\s*=\s*"([^"]*)"', CONF)
     check("config: every server listens on 0.0.0.0 (the producer's API and internal listener, "
-          "the worker's and the scheduler's)",
-          len(listens) == 4 and all(v == "0.0.0.0" for v in listens), f"listen values: {listens}")
+          "the worker's, the scheduler's and the notifier's)",
+          len(listens) == 5 and all(v == "0.0.0.0" for v in listens), f"listen values: {listens}")
     check("config: no secrets in the production config",
           not re.search(r"(command_secret|token_secret)\s*=", CONF)
           and not re.search(r"postgres(ql)?://[^:@/\"]+:[^@\"]+@", CONF),

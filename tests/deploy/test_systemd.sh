@@ -63,8 +63,9 @@ def free_port():
 env = dict(os.environ, NOTIFY_SOCKET=path, VIGIL_KAFKA_BROKERS="127.0.0.1:1",
            VIGIL_DATABASE_URL="postgresql://nobody@127.0.0.1:1/none?connect_timeout=1",
            VIGIL_PRODUCER_PORT=free_port(), VIGIL_WORKER_HTTP_PORT=free_port(),
-           VIGIL_SCHEDULER_HTTP_PORT=free_port(),
-           VIGIL_COMMAND_SECRET="x" * 32, VIGIL_TOKEN_SECRET="y" * 32, WATCHDOG_USEC="2000000")
+           VIGIL_SCHEDULER_HTTP_PORT=free_port(), VIGIL_PRODUCER_METRICS_PORT=free_port(),
+           VIGIL_COMMAND_SECRET=os.urandom(32).hex(), VIGIL_TOKEN_SECRET=os.urandom(32).hex(),
+           WATCHDOG_USEC="2000000")
 env.pop("VIGIL_CONFIG", None)
 p = subprocess.Popen([sys.argv[1]], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 env["WATCHDOG_PID"] = str(p.pid)

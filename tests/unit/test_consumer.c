@@ -38,7 +38,10 @@ static void test_incremental_rebalancing_is_refused_at_start(void **state)
         assert_int_equal(vg_config_load(NULL, &cfg, err, sizeof(err)), 0);
         struct vg_consumer c;
         struct vg_pg pg = {0};
-        int rc = vg_consumer_open(&c, cfg, &pg, &stop, err, sizeof(err));
+        const char *topics[] = {"vigil.events"};
+        struct vg_consumer_opts o = {.group = "test", .client_id = "test", .topics = topics,
+                                     .ntopics = 1};
+        int rc = vg_consumer_open(&c, cfg, &o, &pg, &stop, err, sizeof(err));
         if (rc != cases[i].rc)
             fail_msg("%s: rc %d (%s), want %d", cases[i].props, rc, err, cases[i].rc);
         if (rc && !strstr(err, "incremental"))
