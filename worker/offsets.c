@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pg.h"
+#include "receipt.h"
 #include "util.h"
 
 int vg_offsets_load(PGconn *conn, const char *group, rd_kafka_topic_partition_list_t *parts,
@@ -35,7 +36,10 @@ int vg_offsets_load(PGconn *conn, const char *group, rd_kafka_topic_partition_li
 }
 
 /* One statement moves every partition: rows that moved are counted, and a
- * partition without a row yet is inserted only if still absent. */
+ * partition without a row yet is inserted only if still absent. Its
+ * pg_notify() reaches vigil-query's listener at commit, not before, so a
+ * receipt waiter wakes when the offsets it waits for are visible
+ * (common/receipt.h); a rolled-back batch notifies no one. */
 static const char advance_sql[] =
     "WITH want(topic, partition, expected, next, high) AS ("
     "  SELECT t, p, e, n, nullif(h, -1)"
@@ -52,7 +56,8 @@ static const char advance_sql[] =
     "   updated_at, high_watermark)"
     "  SELECT $1, w.topic, w.partition, w.next, now(), w.high FROM want w WHERE w.expected < 0"
     "  ON CONFLICT DO NOTHING RETURNING 1)"
-    "SELECT (SELECT count(*) FROM moved) + (SELECT count(*) FROM added)";
+    "SELECT (SELECT count(*) FROM moved) + (SELECT count(*) FROM added),"
+    " pg_notify('" VG_RECEIPT_CHANNEL "', $1)";
 
 int vg_offsets_advance(PGconn *conn, const char *group, const struct vg_batch *b, char *errstr,
                        size_t errstr_size)
