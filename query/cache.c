@@ -187,8 +187,10 @@ static void local_put(struct vg_cache *c, const char *key, uint64_t h, const cha
 
 /* -- Redis ----------------------------------------------------------------- */
 
-static void redis_failed(struct vg_cache *c, struct redis_conn *r, const char *why)
+static void redis_failed(struct vg_cache *c, struct redis_conn *r, const char *reason)
 {
+    char why[128]; /* reason may live in the context freed below */
+    snprintf(why, sizeof(why), "%s", reason ? reason : "?");
     if (r->ctx) {
         redisFree(r->ctx);
         r->ctx = NULL;

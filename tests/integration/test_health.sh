@@ -4,6 +4,7 @@ set -euo pipefail
 producer=${VIGIL_HTTP:?run through ./dev test}
 scheduler=${VIGIL_SCHEDULER_HTTP:?run through ./dev test}
 workers=${VIGIL_WORKER_HTTP:?run through ./dev test}   # space-separated
+query=${VIGIL_QUERY_HTTP:?run through ./dev test}
 fails=0 passes=0
 check() { # url, expected status, what the body must contain
   local code body
@@ -15,7 +16,7 @@ check() { # url, expected status, what the body must contain
     passes=$((passes+1))
   fi
 }
-for base in "$producer" "$scheduler" $workers; do
+for base in "$producer" "$scheduler" $workers "$query"; do
   check "$base/healthz" 200 ok
   check "$base/readyz" 200 ready
   check "$base/metrics" 200 "# TYPE "

@@ -29,6 +29,13 @@ check() { # name port env...
     fi
     sleep 0.2
   done
+  # vigil-query: its routes too, so the pool, the cache and the listener run.
+  if [[ $name == vigil-query ]]; then
+    local path
+    for path in /v1/stats /v1/status "/v1/sessions?limit=5" /v1/sessions/none /v1/receipts/x /; do
+      curl -sS -o /dev/null -H 'Authorization: Bearer demo-key' "http://127.0.0.1:$port$path" || true
+    done
+  fi
   kill -TERM "$pid"
   local rc=0
   wait "$pid" || rc=$?
@@ -42,6 +49,7 @@ check() { # name port env...
 check vigil-worker 9291 VIGIL_WORKER_HTTP_PORT=9291 VIGIL_WORKER_ID=$tag
 check vigil-scheduler 9292 VIGIL_SCHEDULER_HTTP_PORT=9292
 check vigil-producer 9293 VIGIL_PRODUCER_PORT=9293
+check vigil-query 9294 VIGIL_QUERY_PORT=9294
 
 rc=0
 valgrind $vg_opts --log-file="$tmp/vigilctl.vg" "$bin/vigilctl" status >"$tmp/vigilctl.out" 2>&1 || rc=$?
