@@ -80,7 +80,7 @@ def check_config():
           "config/vigil.production.conf must ship `tenants = ( );` and no keys_sha256")
     listens = re.findall(r'listen\s*=\s*"([^"]*)"', CONF)
     check("config: every server listens on 0.0.0.0",
-          len(listens) == 3 and all(v == "0.0.0.0" for v in listens), f"listen values: {listens}")
+          len(listens) >= 3 and all(v == "0.0.0.0" for v in listens), f"listen values: {listens}")
     check("config: no secrets in the production config",
           not re.search(r"(command_secret|token_secret)\s*=", CONF)
           and not re.search(r"postgres(ql)?://[^:@/\"]+:[^@\"]+@", CONF),
@@ -95,7 +95,7 @@ def check_config():
 
 def code_metric_names():
     names = set()
-    for d in ("common", "producer", "worker", "scheduler", "tools"):
+    for d in ("common", "producer", "worker", "scheduler", "query", "tools"):
         for f in glob.glob(path(d, "*.c")):
             with open(f, encoding="utf-8", errors="replace") as fh:
                 names.update(re.findall(r'"(vigil_[a-z0-9_]+)"', fh.read()))
@@ -340,11 +340,12 @@ def check_k8s():
     deps = {}
     for d in by_kind.get("Deployment", []):
         cmd = " ".join((pod_spec(d).get("containers") or [{}])[0].get("command") or [])
-        for prog in ("vigil-producer", "vigil-worker", "vigil-scheduler"):
+        for prog in ("vigil-producer", "vigil-worker", "vigil-scheduler", "vigil-query"):
             if prog in cmd:
                 deps[prog] = d
-    check("k8s: Deployments for producer, worker and scheduler",
-          set(deps) == {"vigil-producer", "vigil-worker", "vigil-scheduler"}, f"found {sorted(deps)}")
+    check("k8s: Deployments for producer, worker, scheduler and query",
+          set(deps) == {"vigil-producer", "vigil-worker", "vigil-scheduler", "vigil-query"},
+          f"found {sorted(deps)}")
 
     for prog, d in sorted(deps.items()):
         spec = pod_spec(d)
@@ -420,9 +421,11 @@ def check_k8s():
             check(f"k8s: Service {sv['metadata']['name']} targets a declared port",
                   all(tp in ports or isinstance(tp, int) for tp in tps), f"{tps} vs {ports}")
 
-    if "vigil-worker" in deps:
-        wl = deps["vigil-worker"]["spec"]["template"]["metadata"]["labels"]
-        check("k8s: a PodDisruptionBudget covers the workers",
+    for prog in ("vigil-worker", "vigil-query"):
+        if prog not in deps:
+            continue
+        wl = deps[prog]["spec"]["template"]["metadata"]["labels"]
+        check(f"k8s: a PodDisruptionBudget covers {prog}",
               any(labels_match(((p.get("spec") or {}).get("selector") or {}).get("matchLabels"), wl)
                   for p in by_kind.get("PodDisruptionBudget", [])))
     check("k8s: a migration Job runs vigilctl migrate",
@@ -498,8 +501,9 @@ def check_dockerfile():
     build = stages[-2] if len(stages) > 2 else ""
     targets = re.search(r"--target\s+([^\\&\n]+)", build)
     tl = set(targets.group(1).split()) if targets else set()
-    check("docker: builds only the four programs",
-          tl == {"vigil-producer", "vigil-worker", "vigil-scheduler", "vigilctl"}, f"targets {tl}")
+    check("docker: builds only the five programs",
+          tl == {"vigil-producer", "vigil-worker", "vigil-scheduler", "vigil-query", "vigilctl"},
+          f"targets {tl}")
     pkgs = re.findall(r"\b(lib[a-z0-9.+-]+)", " ".join(re.findall(r"apt-get install[^&]*", runtime)))
     check("docker: runtime installs shared libraries only (no -dev)",
           pkgs and not any(p.endswith("-dev") for p in pkgs), f"{pkgs}")
