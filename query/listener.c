@@ -128,11 +128,7 @@ struct vg_listener *vg_listener_start(const char *url, const char *group)
     l->url = vg_xstrdup(url);
     l->group = vg_xstrdup(group);
     pthread_mutex_init(&l->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&l->moved, &ca);
-    pthread_condattr_destroy(&ca);
+    vg_cond_init_mono(&l->moved);
     if (pthread_create(&l->thread, NULL, run, l) != 0)
         abort(); /* no thread at start-up: nothing to recover */
     return l;
@@ -167,12 +163,7 @@ int vg_listener_wait(struct vg_listener *l, uint64_t seen, int64_t deadline_ms)
         int64_t left = deadline_ms - vg_mono_ms();
         if (left <= 0)
             break;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t ns = ts.tv_nsec + (left % 1000) * 1000000;
-        ts.tv_sec += left / 1000 + ns / 1000000000;
-        ts.tv_nsec = ns % 1000000000;
-        pthread_cond_timedwait(&l->moved, &l->lock, &ts);
+        vg_cond_wait_until(&l->moved, &l->lock, deadline_ms);
     }
     int moved = l->generation != seen;
     pthread_mutex_unlock(&l->lock);

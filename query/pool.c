@@ -43,7 +43,7 @@ struct vg_qpool *vg_qpool_new(const char *url, int size, int64_t wait_ms,
     p->n = size;
     p->slots = vg_xcalloc((size_t)size, sizeof(*p->slots));
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->freed, NULL);
+    vg_cond_init_mono(&p->freed);
     return p;
 }
 
@@ -137,12 +137,7 @@ int vg_qpool_take(struct vg_qpool *p, PGconn **conn, char *errstr, size_t errstr
                      (long long)p->wait_ms);
             return VG_ETIMEOUT;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = ts.tv_nsec + (left % 1000) * 1000000;
-        ts.tv_sec += left / 1000 + ns / 1000000000;
-        ts.tv_nsec = ns % 1000000000;
-        pthread_cond_timedwait(&p->freed, &p->lock, &ts);
+        vg_cond_wait_until(&p->freed, &p->lock, deadline);
     }
     s->busy = 1;
     pthread_mutex_unlock(&p->lock);
