@@ -35,12 +35,6 @@ void vg_qreport_status(struct vg_qreq *r)
 {
     const char *p[2] = {vg_qreq_tenant(r), r->env->cfg->worker_group};
     answer_json(r, VG_SQL_STATUS, 2, p);
-    /* The dead letters live in Kafka, which vigil-query never reads. */
-    if (r->reply.status == 200 && r->reply.body.len) {
-        r->reply.body.len--;
-        vg_buf_puts(&r->reply.body,
-                    ",\"dlq\":{\"messages\":null,\"source\":\"vigilctl status (Kafka)\"}}");
-    }
 }
 
 /*

@@ -36,7 +36,9 @@ int vg_offsets_load(PGconn *conn, const char *group, rd_kafka_topic_partition_li
 }
 
 /* One statement moves every partition: rows that moved are counted, and a
- * partition without a row yet is inserted only if still absent. Its
+ * partition without a row yet is inserted only if still absent. The batch's
+ * dead letters are counted per topic in ops.dead_letters, in the same
+ * transaction, so exactly once (vigil-query shows them). Its
  * pg_notify() reaches vigil-query's listener at commit, not before, so a
  * receipt waiter wakes when the offsets it waits for are visible
  * (common/receipt.h); a rolled-back batch notifies no one. */
@@ -55,14 +57,42 @@ static const char advance_sql[] =
     "  INSERT INTO ops.consumer_offsets (consumer_group, topic, partition, next_offset,"
     "   updated_at, high_watermark)"
     "  SELECT $1, w.topic, w.partition, w.next, now(), w.high FROM want w WHERE w.expected < 0"
-    "  ON CONFLICT DO NOTHING RETURNING 1)"
+    "  ON CONFLICT DO NOTHING RETURNING 1),"
+    " dead AS ("
+    "  INSERT INTO ops.dead_letters AS d (consumer_group, topic, refused, updated_at)"
+    "  SELECT $1, t, n, now() FROM unnest($7::text[], $8::bigint[]) AS u(t, n)"
+    "  ON CONFLICT (consumer_group, topic)"
+    "  DO UPDATE SET refused = d.refused + excluded.refused, updated_at = now() RETURNING 1)"
     "SELECT (SELECT count(*) FROM moved) + (SELECT count(*) FROM added),"
-    " pg_notify('" VG_RECEIPT_CHANNEL "', $1)";
+    " pg_notify('" VG_RECEIPT_CHANNEL "', $1), (SELECT count(*) FROM dead)";
+
+/* The batch's dead letters per topic, as two array literals ({} when none). */
+static void dead_letters(const struct vg_batch *b, struct vg_buf *topics, struct vg_buf *counts)
+{
+    vg_buf_putc(topics, '{');
+    vg_buf_putc(counts, '{');
+    for (size_t p = 0; p < b->nparts; p++) {
+        const char *topic = b->parts[p].topic;
+        int seen = 0;
+        for (size_t q = 0; q < p && !seen; q++)
+            seen = !strcmp(b->parts[q].topic, topic);
+        long long n = 0;
+        for (size_t i = 0; i < b->n && !seen; i++)
+            n += b->msgs[i].refused && !strcmp(rd_kafka_topic_name(b->msgs[i].rkm->rkt), topic);
+        if (n == 0)
+            continue;
+        vg_buf_printf(topics, "%s\"%s\"", topics->len > 1 ? "," : "", topic);
+        vg_buf_printf(counts, "%s%lld", counts->len > 1 ? "," : "", n);
+    }
+    vg_buf_putc(topics, '}');
+    vg_buf_putc(counts, '}');
+}
 
 int vg_offsets_advance(PGconn *conn, const char *group, const struct vg_batch *b, char *errstr,
                        size_t errstr_size)
 {
     struct vg_buf topics = {0}, parts = {0}, expected = {0}, next = {0}, high = {0};
+    struct vg_buf dead_topics = {0}, dead_counts = {0};
     vg_buf_putc(&topics, '{');
     vg_buf_putc(&parts, '{');
     vg_buf_putc(&expected, '{');
@@ -83,9 +113,11 @@ int vg_offsets_advance(PGconn *conn, const char *group, const struct vg_batch *b
     vg_buf_putc(&expected, '}');
     vg_buf_putc(&next, '}');
     vg_buf_putc(&high, '}');
-    const char *params[6] = {group, topics.data, parts.data, expected.data, next.data, high.data};
+    dead_letters(b, &dead_topics, &dead_counts);
+    const char *params[8] = {group,     topics.data, parts.data,       expected.data,
+                             next.data, high.data,   dead_topics.data, dead_counts.data};
     PGresult *r;
-    int rc = vg_pg_query(conn, &r, advance_sql, 6, params, errstr, errstr_size);
+    int rc = vg_pg_query(conn, &r, advance_sql, 8, params, errstr, errstr_size);
     if (rc == 0 && strtoull(PQgetvalue(r, 0, 0), NULL, 10) != b->nparts) {
         snprintf(errstr, errstr_size, "stored offsets moved under us: %s of %zu partitions matched",
                  PQgetvalue(r, 0, 0), b->nparts);
@@ -97,5 +129,7 @@ int vg_offsets_advance(PGconn *conn, const char *group, const struct vg_batch *b
     vg_buf_free(&expected);
     vg_buf_free(&next);
     vg_buf_free(&high);
+    vg_buf_free(&dead_topics);
+    vg_buf_free(&dead_counts);
     return rc;
 }

@@ -367,7 +367,16 @@ def test_status():
     check(isinstance(doc["command_runs"], list), "status: the last command runs", doc)
     check(doc["events"] and all(e["tenant"] == "demo" for e in doc["events"]),
           "status: the tenant's last events, its own only", doc["events"])
-    check("dlq" in doc, "status: the DLQ", doc)
+    before = doc["dlq"]["messages"]
+    check(isinstance(before, int), "status: the DLQ count", doc["dlq"])
+    # A message no worker can decode goes to the DLQ and is counted once.
+    subprocess.run(["kcat", "-P", "-b", os.environ["VIGIL_KAFKA_BROKERS"], "-t", "vigil.events",
+                    "-k", "demo/" + RUN], input=b"not json at all", check=True)
+    deadline, after = time.monotonic() + 60, before
+    while time.monotonic() < deadline and after == before:
+        after = q("/v1/status")[2]["dlq"]["messages"]
+        time.sleep(0.2)
+    check(after == before + 1, "status: a dead letter counts once", before, after)
 
 
 # -- the cache ----------------------------------------------------------------

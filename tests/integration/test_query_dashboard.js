@@ -33,6 +33,7 @@ h.run("dashboard", async () => {
       want = { active: String(sum(stats.kinds, "active")),
                sessions24h: String(sum(stats.last_24h, "sessions")),
                events24h: String(sum(stats.last_24h, "events")),
+               dlq: String(status.dlq.messages),
                lagRows: status.layers.length,
                runs: Math.max(status.command_runs.length, 1) };
       await page.evaluate(() => { document.body.dataset.loaded = ""; });
@@ -41,6 +42,7 @@ h.run("dashboard", async () => {
         active: document.getElementById("active").textContent,
         sessions24h: document.getElementById("sessions24h").textContent,
         events24h: document.getElementById("events24h").textContent,
+        dlq: document.getElementById("dlq").textContent,
         lagRows: document.querySelectorAll("#lag tbody tr").length,
         runs: document.querySelectorAll("#runs tbody tr").length,
       }));
