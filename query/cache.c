@@ -18,6 +18,7 @@ struct slot {
     char *val;
     size_t len;
     int64_t read_ms;
+    int own; /* read from PostgreSQL by this process (not copied from Redis) */
 };
 
 struct redis_conn {
@@ -144,43 +145,80 @@ static int fresh(const struct vg_cache *c, int64_t read_ms)
 
 /* -- in process ------------------------------------------------------------ */
 
-static int local_get(struct vg_cache *c, const char *key, uint64_t h, struct vg_buf *out,
-                     int64_t *read_ms)
+/* The two slots a key may live in, and the lock of each. */
+static void slots_of(const struct vg_cache *c, uint64_t h, size_t i[2])
 {
-    size_t i = h % c->nslots;
+    i[0] = h % c->nslots;
+    i[1] = (h >> 32 ^ h * 0x9e3779b97f4a7c15ULL) % c->nslots;
+}
+
+static void lock2(struct vg_cache *c, const size_t i[2])
+{
+    size_t a = i[0] % LOCKS, b = i[1] % LOCKS;
+    pthread_mutex_lock(&c->locks[VG_MIN(a, b)]);
+    if (a != b)
+        pthread_mutex_lock(&c->locks[VG_MAX(a, b)]);
+}
+
+static void unlock2(struct vg_cache *c, const size_t i[2])
+{
+    size_t a = i[0] % LOCKS, b = i[1] % LOCKS;
+    pthread_mutex_unlock(&c->locks[a]);
+    if (a != b)
+        pthread_mutex_unlock(&c->locks[b]);
+}
+
+static int local_get(struct vg_cache *c, const char *key, uint64_t h, struct vg_buf *out,
+                     int64_t *read_ms, int64_t unchanged_since)
+{
+    size_t i[2];
     int hit = 0;
-    pthread_mutex_lock(&c->locks[i % LOCKS]);
-    struct slot *s = &c->slots[i];
-    if (s->key && !strcmp(s->key, key) && fresh(c, s->read_ms)) {
-        vg_buf_append(out, s->val, s->len);
-        *read_ms = s->read_ms;
-        hit = 1;
+    slots_of(c, h, i);
+    lock2(c, i);
+    for (int k = 0; k < 2 && !hit; k++) {
+        struct slot *s = &c->slots[i[k]];
+        if (s->key && !strcmp(s->key, key) &&
+            (fresh(c, s->read_ms) || (s->own && s->read_ms > unchanged_since))) {
+            vg_buf_append(out, s->val, s->len);
+            *read_ms = s->read_ms;
+            hit = 1;
+        }
     }
-    pthread_mutex_unlock(&c->locks[i % LOCKS]);
+    unlock2(c, i);
     return hit;
 }
 
 static void local_put(struct vg_cache *c, const char *key, uint64_t h, const char *val,
-                      size_t len, int64_t read_ms)
+                      size_t len, int64_t read_ms, int own)
 {
-    size_t i = h % c->nslots;
-    char *k = vg_xstrdup(key), *v = vg_xmalloc(len ? len : 1);
+    size_t i[2];
+    char *k = vg_xstrdup(key), *v = vg_xmalloc(len ? len : 1), *old_k = NULL, *old_v = NULL;
     memcpy(v, val, len);
-    pthread_mutex_lock(&c->locks[i % LOCKS]);
-    struct slot *s = &c->slots[i];
-    char *old_k = s->key, *old_v = s->val;
-    if (old_k && !strcmp(old_k, key) && s->read_ms > read_ms) {
-        /* A newer read is there already. */
-        pthread_mutex_unlock(&c->locks[i % LOCKS]);
-        free(k);
-        free(v);
-        return;
+    slots_of(c, h, i);
+    lock2(c, i);
+    /* The key's own slot if it has one, else an empty one, else the older. */
+    struct slot *a = &c->slots[i[0]], *b = &c->slots[i[1]], *s;
+    if (a->key && !strcmp(a->key, key))
+        s = a;
+    else if (b->key && !strcmp(b->key, key))
+        s = b;
+    else if (!a->key || (b->key && a->read_ms <= b->read_ms))
+        s = a;
+    else
+        s = b;
+    if (s->key && !strcmp(s->key, key) && s->read_ms > read_ms) {
+        old_k = k; /* a newer read is there already */
+        old_v = v;
+    } else {
+        old_k = s->key;
+        old_v = s->val;
+        s->key = k;
+        s->val = v;
+        s->len = len;
+        s->read_ms = read_ms;
+        s->own = own;
     }
-    s->key = k;
-    s->val = v;
-    s->len = len;
-    s->read_ms = read_ms;
-    pthread_mutex_unlock(&c->locks[i % LOCKS]);
+    unlock2(c, i);
     free(old_k);
     free(old_v);
 }
@@ -311,13 +349,14 @@ static void redis_put(struct vg_cache *c, const char *key, const char *val, size
 
 /* -- both ------------------------------------------------------------------ */
 
-int vg_cache_get(struct vg_cache *c, const char *key, struct vg_buf *out, int64_t *read_ms)
+int vg_cache_get(struct vg_cache *c, const char *key, struct vg_buf *out, int64_t *read_ms,
+                 int64_t unchanged_since)
 {
     if (c->max_staleness_ms <= 0)
         return 0;
     uint64_t h = hash(key);
     if (c->nslots) {
-        if (local_get(c, key, h, out, read_ms)) {
+        if (local_get(c, key, h, out, read_ms, unchanged_since)) {
             vg_counter_add(vg_qstats.local_hit, 1);
             return 1;
         }
@@ -325,7 +364,7 @@ int vg_cache_get(struct vg_cache *c, const char *key, struct vg_buf *out, int64_
     }
     if (c->nredis && redis_get(c, key, out, read_ms)) {
         if (c->nslots)
-            local_put(c, key, h, out->data, out->len, *read_ms);
+            local_put(c, key, h, out->data, out->len, *read_ms, 0);
         return 1;
     }
     return 0;
@@ -338,7 +377,7 @@ void vg_cache_put(struct vg_cache *c, const char *key, const char *value, size_t
         return;
     uint64_t h = hash(key);
     if (c->nslots)
-        local_put(c, key, h, value, len, read_ms);
+        local_put(c, key, h, value, len, read_ms, 1);
     if (c->nredis)
         redis_put(c, key, value, len, read_ms);
 }

@@ -1,13 +1,16 @@
 /*
  * cache.h - the optional cache of session rows (DESIGN.md section 10).
  *
- * Two levels: an in-process, direct-mapped table of query.cache.entries
- * slots (a new entry replaces whatever hashed to its slot: bounded, no
- * eviction lists), and, when query.redis_url is set, Redis, which the
- * replicas share. PostgreSQL stays the truth: every value carries the wall
- * clock time at which it was read from PostgreSQL (taken just before the
- * read), and nothing older than query.cache.max_staleness_ms is ever
- * served, whichever level it comes from; Redis keys expire at that age too.
+ * Two levels: an in-process table of query.cache.entries slots, where a key
+ * may live in one of two slots (a new entry takes the emptier or older of
+ * the two: bounded, no eviction lists), and, when query.redis_url is set,
+ * Redis, which the replicas share. PostgreSQL stays the truth: every value
+ * carries the wall clock time at which it was read from PostgreSQL (taken
+ * just before the read). A value is served while it is younger than
+ * query.cache.max_staleness_ms; Redis keys expire at that age. A value this
+ * process read itself is served longer only while the caller vouches that
+ * nothing changed since (listener.h's vg_listener_unchanged_since()): then
+ * it is still what PostgreSQL holds, within the same bound.
  *
  * Redis is reached through hiredis with query.redis_timeout_ms on connect
  * and on every command. When it fails, the cache says so in
@@ -38,10 +41,12 @@ void vg_cache_free(struct vg_cache *c);
 
 /*
  * Looks key up, first in process, then in Redis. On a hit no older than the
- * bound, appends the value to out, sets *read_ms (when it was read from
- * PostgreSQL, Unix ms) and returns 1; else returns 0.
+ * bound, or read by this process after unchanged_since (Unix ms; INT64_MAX:
+ * no such promise), appends the value to out, sets *read_ms (when it was
+ * read from PostgreSQL, Unix ms) and returns 1; else returns 0.
  */
-int vg_cache_get(struct vg_cache *c, const char *key, struct vg_buf *out, int64_t *read_ms);
+int vg_cache_get(struct vg_cache *c, const char *key, struct vg_buf *out, int64_t *read_ms,
+                 int64_t unchanged_since);
 
 /* Stores value (len bytes) read from PostgreSQL at read_ms (Unix ms), in both levels. */
 void vg_cache_put(struct vg_cache *c, const char *key, const char *value, size_t len,

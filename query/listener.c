@@ -12,8 +12,8 @@
 #include "pg.h"
 #include "util.h"
 
-#define FALLBACK_MS 1000 /* the snapshot is re-read at least this often */
-#define MAX_PARTS 4096   /* offsets rows kept; a group has as many as partitions */
+#define MAX_PARTS 4096 /* offsets rows kept; a group has as many as partitions */
+#define SIGNAL_SLACK_MS 20 /* a commit's signal may reach our backend this late */
 
 struct offset_row {
     char topic[VG_RECEIPT_TOPIC_MAX + 1];
@@ -24,9 +24,12 @@ struct offset_row {
 struct vg_listener {
     char *url;
     char *group;
+    int64_t confirm_ms;
     pthread_t thread;
     atomic_int stop;
     atomic_int ready;
+    atomic_llong changed_ms;   /* a sessions notification last arrived (Unix ms) */
+    atomic_llong confirmed_ms; /* nothing written before this is unknown (Unix ms) */
 
     pthread_mutex_t lock;
     pthread_cond_t moved;
@@ -72,28 +75,61 @@ static int reload(struct vg_listener *l, PGconn *conn)
     return 0;
 }
 
-/* One connection's life: LISTEN, then read on every notification. */
+/* Takes the notifications that arrived; a session's moves the generation. */
+static void drain(struct vg_listener *l, PGconn *conn)
+{
+    PGnotify *note;
+    int sessions = 0;
+    while ((note = PQnotifies(conn)) != NULL) {
+        sessions |= !strcmp(note->relname, VG_SESSIONS_CHANNEL);
+        PQfreemem(note);
+    }
+    if (!sessions)
+        return;
+    atomic_store(&l->changed_ms, vg_now_ms());
+    pthread_mutex_lock(&l->lock);
+    l->generation++;
+    pthread_cond_broadcast(&l->moved);
+    pthread_mutex_unlock(&l->lock);
+}
+
+/* One round trip (the snapshot), then what came with it: after it, nothing
+ * written before it began is unknown. */
+static int confirm(struct vg_listener *l, PGconn *conn)
+{
+    int64_t began = vg_now_ms() - SIGNAL_SLACK_MS;
+    if (reload(l, conn) || !PQconsumeInput(conn))
+        return -1;
+    drain(l, conn);
+    atomic_store(&l->confirmed_ms, began);
+    return 0;
+}
+
+/* One connection's life: LISTEN, then confirm on every notification and
+ * every confirm_ms. */
 static void listen_on(struct vg_listener *l, PGconn *conn)
 {
     char err[512];
-    if (vg_pg_exec(conn, "LISTEN " VG_RECEIPT_CHANNEL, err, sizeof(err))) {
+    if (vg_pg_exec(conn, "LISTEN " VG_RECEIPT_CHANNEL "; LISTEN " VG_SESSIONS_CHANNEL, err,
+                   sizeof(err))) {
         vg_warn("listener: LISTEN failed: %s", err);
         return;
     }
-    if (reload(l, conn))
+    /* Whatever changed while no one listened is unknown: everything cached
+     * before now is suspect. */
+    atomic_store(&l->changed_ms, vg_now_ms());
+    if (confirm(l, conn))
         return;
     atomic_store(&l->ready, 1);
     while (!atomic_load(&l->stop)) {
         struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
-        int n = poll(&pfd, 1, FALLBACK_MS);
+        int n = poll(&pfd, 1, (int)l->confirm_ms);
         if (n < 0 && errno != EINTR)
             break;
         if (n > 0 && !PQconsumeInput(conn))
             break;
-        PGnotify *note;
-        while ((note = PQnotifies(conn)) != NULL)
-            PQfreemem(note);
-        if (PQstatus(conn) != CONNECTION_OK || reload(l, conn))
+        drain(l, conn);
+        if (PQstatus(conn) != CONNECTION_OK || confirm(l, conn))
             break;
     }
     atomic_store(&l->ready, 0);
@@ -122,9 +158,10 @@ static void *run(void *arg)
     return NULL;
 }
 
-struct vg_listener *vg_listener_start(const char *url, const char *group)
+struct vg_listener *vg_listener_start(const char *url, const char *group, int64_t confirm_ms)
 {
     struct vg_listener *l = vg_xcalloc(1, sizeof(*l));
+    l->confirm_ms = confirm_ms > 0 ? confirm_ms : 1;
     l->url = vg_xstrdup(url);
     l->group = vg_xstrdup(group);
     pthread_mutex_init(&l->lock, NULL);
@@ -188,4 +225,12 @@ int vg_listener_landed(struct vg_listener *l, const struct vg_receipt *r)
 int vg_listener_ready(struct vg_listener *l)
 {
     return atomic_load(&l->ready);
+}
+
+int64_t vg_listener_unchanged_since(struct vg_listener *l, int64_t max_age_ms)
+{
+    int64_t confirmed = atomic_load(&l->confirmed_ms);
+    if (!atomic_load(&l->ready) || vg_now_ms() - confirmed > max_age_ms)
+        return INT64_MAX;
+    return atomic_load(&l->changed_ms);
 }

@@ -49,7 +49,10 @@ int main(int argc, char **argv)
     env.pool = vg_qpool_new(cfg->database_url, (int)cfg->query_pool_size,
                             cfg->query_pool_wait_ms, cfg->query_statement_timeout_ms, vg_qsql,
                             vg_qsql_count);
-    env.listener = vg_listener_start(cfg->database_url, cfg->worker_group);
+    /* Confirmed four times within the staleness bound (listener.h). */
+    int64_t confirm_ms = VG_MAX(cfg->query_cache_max_staleness_ms / 4, 50);
+    env.listener = vg_listener_start(cfg->database_url, cfg->worker_group,
+                                     VG_MIN(confirm_ms, 1000));
     struct vg_qserver *srv = vg_qserver_start(&env, err, sizeof(err));
     if (!srv) {
         vg_error("%s", err);

@@ -1,6 +1,46 @@
 #include "qstats.h"
 
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "util.h"
+
+#define MAX_ROUTES 16
+
 struct vg_qstats vg_qstats;
+
+static const unsigned statuses[] = {200, 304, 400, 401, 403, 404, 405, 500, 503};
+static _Atomic(struct vg_series *) answers[MAX_ROUTES][VG_ARRAY_LEN(statuses)];
+static _Atomic(struct vg_series *) seconds_of[MAX_ROUTES];
+
+/* The series in *slot, looked up the first time (two threads may both look it
+ * up: the registry returns the same series to both). */
+static struct vg_series *kept(_Atomic(struct vg_series *) *slot, struct vg_metric *m,
+                              const char *label, const char *status)
+{
+    struct vg_series *s = atomic_load_explicit(slot, memory_order_acquire);
+    if (!s) {
+        s = status ? vg_metric_series(m, label, status) : vg_metric_series(m, label);
+        atomic_store_explicit(slot, s, memory_order_release);
+    }
+    return s;
+}
+
+void vg_qstats_answer(int route, const char *label, unsigned status, double seconds)
+{
+    char code[8];
+    snprintf(code, sizeof(code), "%u", status);
+    size_t i = 0;
+    while (i < VG_ARRAY_LEN(statuses) && statuses[i] != status)
+        i++;
+    if (route < 0 || route >= MAX_ROUTES || i == VG_ARRAY_LEN(statuses)) {
+        vg_counter_add(vg_metric_series(vg_qstats.http_requests, label, code), 1);
+        vg_histogram_observe(vg_metric_series(vg_qstats.http_seconds, label), seconds);
+        return;
+    }
+    vg_counter_add(kept(&answers[route][i], vg_qstats.http_requests, label, code), 1);
+    vg_histogram_observe(kept(&seconds_of[route], vg_qstats.http_seconds, label, NULL), seconds);
+}
 
 void vg_qstats_init(void)
 {

@@ -26,4 +26,11 @@ extern struct vg_qstats vg_qstats;
 /* Declares the families and looks the fixed series up; call once before serving. */
 void vg_qstats_init(void);
 
+/*
+ * Counts one answer of route number `route` (label its metric label, a static
+ * string) with status, taking seconds. The series of the usual statuses are
+ * looked up once per route and kept, so the hot path only adds.
+ */
+void vg_qstats_answer(int route, const char *label, unsigned status, double seconds);
+
 #endif

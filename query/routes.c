@@ -244,12 +244,15 @@ void vg_qroutes_handle(struct vg_qreq *r)
 {
     const struct route *rt = NULL;
     r->route_label = "other";
+    r->route_index = -1;
     for (size_t i = 0; i < VG_ARRAY_LEN(routes) && !rt; i++) {
         int m = match(r, &routes[i]);
         if (m < 0)
             return;
-        if (m)
+        if (m) {
             rt = &routes[i];
+            r->route_index = (int)i;
+        }
     }
     if (!rt) {
         vg_qreq_error(r, 404, "not_found", NULL, "no such route");

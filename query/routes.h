@@ -62,6 +62,7 @@ struct vg_qreq {
     vg_qlookup_fn lookup;
     void *lookup_ctx;
     const char *route_label; /* for metrics */
+    int route_index;         /* for metrics: the route's place in the table, -1 for none */
 
     enum vg_who who;
     char tenant[VG_TENANT_MAX + 1]; /* the tenant read, "" for an admin over all */

@@ -89,11 +89,8 @@ answer:
                         .lookup_ctx = conn};
     vg_qroutes_handle(&r);
     enum MHD_Result res = send_reply(conn, &r.reply);
-    char status[8];
-    snprintf(status, sizeof(status), "%u", r.reply.status);
-    vg_counter_add(vg_metric_series(vg_qstats.http_requests, r.route_label, status), 1);
-    vg_histogram_observe(vg_metric_series(vg_qstats.http_seconds, r.route_label),
-                         (double)(vg_mono_ms() - start) / 1000.0);
+    vg_qstats_answer(r.route_index, r.route_label, r.reply.status,
+                     (double)(vg_mono_ms() - start) / 1000.0);
     vg_qreq_free(&r);
     return res;
 }

@@ -21,7 +21,7 @@
 
 #define DEFAULT_LIMIT 100
 #define MAX_LIMIT 1000
-#define FALLBACK_RECHECK_MS 2000 /* a long-poll re-reads at least this often (commands) */
+#define FALLBACK_RECHECK_MS 5000 /* a long-poll re-reads this often even unwoken */
 
 struct rec {
     struct vg_buf raw; /* the cache value */
@@ -117,7 +117,12 @@ static int load(struct vg_qreq *r, struct rec *s, int cached)
     snprintf(key, sizeof(key), "vigil:s:%s/%s", r->tenant, r->arg);
     int64_t read_ms;
     vg_buf_reset(&s->raw);
-    if (cached && vg_cache_get(r->env->cache, key, &s->raw, &read_ms) && rec_parse(s) == 0)
+    const struct vg_config *cfg = r->env->cfg;
+    if (cached &&
+        vg_cache_get(r->env->cache, key, &s->raw, &read_ms,
+                     vg_listener_unchanged_since(r->env->listener,
+                                                 cfg->query_cache_max_staleness_ms)) &&
+        rec_parse(s) == 0)
         return 0;
     read_ms = vg_now_ms();
     const char *p[2] = {r->tenant, r->arg};

@@ -1,4 +1,4 @@
--- What vigil-query reads without Kafka or a full scan (DESIGN.md section 10).
+-- What vigil-query reads without Kafka, a full scan or polling (DESIGN.md section 10).
 
 -- Dead letters per consumer group and source topic, counted in the batch
 -- transaction that moves the offsets past them: exactly once, as the
@@ -21,3 +21,22 @@ COMMENT ON COLUMN ops.dead_letters.updated_at IS 'When the last one was counted.
 -- GET /v1/sessions: a tenant's sessions, newest activity first, by keyset.
 CREATE INDEX sessions_tenant_activity_idx
     ON mart.sessions (tenant_id, (coalesce(last_activity_at, created_at)) DESC, session_id DESC);
+
+-- Every statement that writes mart.sessions (the workers' batches, their
+-- commands, an erasure, a hand-made fix) notifies vigil_sessions at commit.
+-- vigil-query's one listener wakes its long-polls on it, and keeps a cached
+-- session beyond its age while no notification came: the cache then never
+-- misses a change by more than query.cache.max_staleness_ms, whoever wrote
+-- it. Once per statement, and PostgreSQL folds a transaction's identical
+-- notifications into one.
+CREATE FUNCTION mart.notify_sessions() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM pg_notify('vigil_sessions', '');
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER notify_sessions AFTER INSERT OR UPDATE OR DELETE ON mart.sessions
+    FOR EACH STATEMENT EXECUTE FUNCTION mart.notify_sessions();
