@@ -71,10 +71,10 @@ done = function(summary, latency, requests)
 end
 EOF
 
-# warm.lua: every id once, in order, split between wrk's threads; each thread
-# stops past its share (wrk still runs out its -d: 40 s covers 100,000 reads
-# at 2,500/s); a cache that has seen every session, as one does
-# after a while in production).
+# warm.lua: every id once, in order, split between wrk's threads, each
+# stopping past its share (wrk still runs out its -d; 40 s covers 100,000
+# reads at 2,500/s): the cache has then seen every session, as one has after
+# a while in production.
 cat >"$WORK/warm.lua" <<EOF
 local threads = 0
 function setup(thread) thread:set("tid", threads); threads = threads + 1 end
