@@ -106,6 +106,7 @@ struct vg_config {
     char *query_listen;
     int64_t query_port;
     int64_t query_connection_limit;
+    int64_t query_threads;
     int64_t query_pool_size;
     int64_t query_pool_wait_ms;
     int64_t query_statement_timeout_ms;

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "listener.h"
-#include "qstats.h"
 #include "receipt.h"
 #include "routes.h"
 #include "sql.h"
@@ -56,17 +55,19 @@ void vg_qreport_receipt(struct vg_qreq *r)
         r->reply.retry_after_s = 1;
         return;
     }
-    int64_t deadline = vg_mono_ms() + wait_ms;
-    int landed;
-    vg_gauge_add(vg_qstats.waiters, 1);
-    for (;;) {
-        uint64_t gen = vg_listener_generation(l);
-        landed = vg_listener_landed(l, &rc);
-        if (landed || vg_mono_ms() >= deadline)
-            break;
-        vg_listener_wait(l, gen, deadline);
+    /* Not landed: wait (wait.h) and run again when a commit moves the
+     * listener's generation, or at the deadline. */
+    int64_t now = vg_mono_ms();
+    if (!r->wait_until)
+        r->wait_until = now + wait_ms;
+    uint64_t gen = vg_listener_generation(l);
+    int landed = vg_listener_landed(l, &rc);
+    if (!landed && now < r->wait_until && !r->no_wait) {
+        r->suspend = 1;
+        r->wait_gen = gen;
+        r->wake_ms = r->wait_until;
+        return;
     }
-    vg_gauge_add(vg_qstats.waiters, -1);
     r->reply.status = 200;
     vg_buf_printf(&r->reply.body, "{\"landed\":%s}", landed ? "true" : "false");
 }

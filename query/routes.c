@@ -245,6 +245,17 @@ void vg_qroutes_handle(struct vg_qreq *r)
     const struct route *rt = NULL;
     r->route_label = "other";
     r->route_index = -1;
+    r->suspend = 0;
+    r->who = VG_WHO_NONE;
+    r->tenant[0] = r->session[0] = '\0';
+    free(r->arg_long);
+    r->arg_long = NULL;
+    vg_buf_reset(&r->reply.body);
+    r->reply.status = 0;
+    r->reply.content_type = NULL;
+    r->reply.etag[0] = '\0';
+    r->reply.retry_after_s = 0;
+    r->reply.cache_control = NULL;
     for (size_t i = 0; i < VG_ARRAY_LEN(routes) && !rt; i++) {
         int m = match(r, &routes[i]);
         if (m < 0)

@@ -64,6 +64,17 @@ struct vg_qreq {
     const char *route_label; /* for metrics */
     int route_index;         /* for metrics: the route's place in the table, -1 for none */
 
+    /* A long-poll or a receipt wait runs again each time it is woken
+     * (wait.h): its deadline is set by the first run; a run that must wait
+     * sets suspend, wait_gen (the listener generation its check saw) and
+     * wake_ms (when to look again at the latest); no_wait asks for the
+     * answer now (the waiters are full, or stopping). */
+    int64_t wait_until;
+    int suspend;
+    uint64_t wait_gen;
+    int64_t wake_ms;
+    int no_wait;
+
     enum vg_who who;
     char tenant[VG_TENANT_MAX + 1]; /* the tenant read, "" for an admin over all */
     char session[VG_ID_MAX + 1];    /* VG_WHO_SESSION: the only session it may read */
@@ -71,7 +82,8 @@ struct vg_qreq {
     struct vg_qreply reply;
 };
 
-/* Answers r (its reply filled). Never fails: every outcome is an answer. */
+/* Answers r (its reply filled), or asks to wait (r->suspend). Never fails:
+ * every outcome is an answer. May run again on the same r after a wait. */
 void vg_qroutes_handle(struct vg_qreq *r);
 
 /* Frees what r holds, not r. */

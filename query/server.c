@@ -9,14 +9,47 @@
 #include "http.h"
 #include "log.h"
 #include "qstats.h"
+#include "wait.h"
 
-#define CONNECTION_TIMEOUT_S 60 /* idle keep-alive; above query.max_wait_ms's 30 s default */
+#define CONNECTION_TIMEOUT_S 60 /* idle keep-alive */
 
 struct vg_qserver {
     const struct vg_qenv *env;
     struct MHD_Daemon *daemon;
     struct sockaddr_in addr;
+    struct vg_qwait *waits;
 };
+
+/* One request across the calls libmicrohttpd makes for it (con_cls). */
+struct box {
+    struct vg_qreq r;
+    struct MHD_Connection *conn;
+    int64_t start_ms;
+};
+
+static void box_free(struct box *b)
+{
+    vg_qreq_free(&b->r);
+    free(b);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    if (*con_cls && *con_cls != cls)
+        box_free(*con_cls);
+    *con_cls = NULL;
+}
+
+static void suspend(void *opaque)
+{
+    MHD_suspend_connection(((struct box *)opaque)->conn);
+}
+
+static void resume(void *opaque)
+{
+    MHD_resume_connection(((struct box *)opaque)->conn);
+}
 
 static int ready(void *opaque, char *reason, size_t reason_size)
 {
@@ -62,18 +95,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   void **con_cls)
 {
     struct vg_qserver *s = cls;
-    /* A body (none is expected) is read and dropped before answering. */
-    if (*con_cls == NULL) {
+    int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    /* A body (none is expected) is read and dropped before answering; s
+     * marks such a request until its last call. */
+    if (*con_cls == NULL && !get) {
         *con_cls = s;
-        if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
-            goto answer;
         return MHD_YES;
     }
     if (*upload_data_size) {
         *upload_data_size = 0;
         return MHD_YES;
     }
-answer:
     if (!strcmp(url, "/metrics")) {
         int open, busy;
         vg_qpool_counts(s->env->pool, &open, &busy);
@@ -84,14 +116,26 @@ answer:
     if (rc >= 0)
         return rc ? MHD_YES : MHD_NO;
 
-    int64_t start = vg_mono_ms();
-    struct vg_qreq r = {.env = s->env, .method = method, .path = url, .lookup = lookup,
-                        .lookup_ctx = conn};
-    vg_qroutes_handle(&r);
-    enum MHD_Result res = send_reply(conn, &r.reply);
-    vg_qstats_answer(r.route_index, r.route_label, r.reply.status,
-                     (double)(vg_mono_ms() - start) / 1000.0);
-    vg_qreq_free(&r);
+    struct box *b = *con_cls != s ? *con_cls : NULL;
+    if (!b) {
+        b = vg_xcalloc(1, sizeof(*b));
+        b->conn = conn;
+        b->start_ms = vg_mono_ms();
+        b->r = (struct vg_qreq){.env = s->env, .method = method, .path = url, .lookup = lookup,
+                                .lookup_ctx = conn};
+        *con_cls = b;
+    }
+    struct vg_qreq *r = &b->r;
+    vg_qroutes_handle(r);
+    if (r->suspend) {
+        if (vg_qwait_add(s->waits, r->wait_gen, r->wake_ms, suspend, resume, b) == 0)
+            return MHD_YES; /* run again when woken */
+        r->no_wait = 1;
+        vg_qroutes_handle(r);
+    }
+    enum MHD_Result res = send_reply(conn, &r->reply);
+    vg_qstats_answer(r->route_index, r->route_label, r->reply.status,
+                     (double)(vg_mono_ms() - b->start_ms) / 1000.0);
     return res;
 }
 
@@ -113,16 +157,20 @@ struct vg_qserver *vg_qserver_start(const struct vg_qenv *env, char *errstr, siz
         free(s);
         return NULL;
     }
+    s->waits = vg_qwait_start(env->listener, (size_t)cfg->query_connection_limit);
+    unsigned threads = (unsigned)cfg->query_threads;
     s->daemon = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
-            MHD_USE_ERROR_LOG,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
         (uint16_t)cfg->query_port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
         NULL, MHD_OPTION_SOCK_ADDR, &s->addr, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->query_connection_limit,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_END);
+        MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0U, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->query_connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(errstr, errstr_size, "cannot listen on %s:%lld (port in use?)", cfg->query_listen,
                  (long long)cfg->query_port);
+        vg_qwait_free(s->waits);
         free(s);
         return NULL;
     }
@@ -139,6 +187,10 @@ void vg_qserver_stop(struct vg_qserver *s)
 {
     if (!s)
         return;
+    /* Waiting requests answer first: a suspended connection would hold the
+     * daemon's stop. */
+    vg_qwait_stop(s->waits);
     MHD_stop_daemon(s->daemon);
+    vg_qwait_free(s->waits);
     free(s);
 }

@@ -1,10 +1,11 @@
 /*
  * server.h - vigil-query's HTTP server (libmicrohttpd).
  *
- * One daemon on query.listen:query.port with a thread per connection, at
- * most query.connection_limit of them: a long-poll or a receipt wait holds
- * its connection's thread and nothing else, while the database work of
- * every connection together is bounded by the pool (pool.h). /healthz,
+ * One daemon on query.listen:query.port with an epoll pool of query.threads
+ * threads and at most query.connection_limit connections. A long-poll or a
+ * receipt wait suspends its connection and holds no thread (wait.h); the
+ * database work of every connection together is bounded by the pool
+ * (pool.h). /healthz,
  * /readyz (the listener's database connection is up) and /metrics come
  * from common/http.h; everything else goes to routes.h.
  */

@@ -172,28 +172,24 @@ void vg_qsession_get(struct vg_qreq *r)
         rec_free(&s);
         return;
     }
-    /* Long-poll: answer as soon as the row differs from the client's copy.
-     * The generation is read before each read of the row, so a commit in
-     * between is never missed. */
-    int64_t deadline = vg_mono_ms() + wait_ms;
-    vg_gauge_add(vg_qstats.waiters, 1);
-    for (;;) {
-        uint64_t gen = vg_listener_generation(r->env->listener);
-        if (load(r, &s, 0))
-            break;
-        int64_t now = vg_mono_ms();
-        if (strcmp(inm, s.etag)) {
+    /* Long-poll: answer as soon as the row differs from the client's copy,
+     * else wait (wait.h) and run again when woken. The generation is read
+     * before the row, so a change in between is never missed. */
+    int64_t now = vg_mono_ms();
+    if (!r->wait_until)
+        r->wait_until = now + wait_ms;
+    uint64_t gen = vg_listener_generation(r->env->listener);
+    if (load(r, &s, 0) == 0) {
+        if (strcmp(inm, s.etag))
             answer_session(r, &s);
-            break;
-        }
-        if (now >= deadline) {
+        else if (now >= r->wait_until || r->no_wait)
             not_modified(r, &s);
-            break;
+        else {
+            r->suspend = 1;
+            r->wait_gen = gen;
+            r->wake_ms = VG_MIN(r->wait_until, now + FALLBACK_RECHECK_MS);
         }
-        int64_t until = VG_MIN(deadline, now + FALLBACK_RECHECK_MS);
-        vg_listener_wait(r->env->listener, gen, until);
     }
-    vg_gauge_add(vg_qstats.waiters, -1);
     rec_free(&s);
 }
 
