@@ -2,6 +2,7 @@
 
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,10 @@ struct vg_qserver {
     struct MHD_Daemon *daemon;
     struct sockaddr_in addr;
     struct vg_qwait *waits;
+    atomic_int inflight; /* requests begun and not completed */
 };
+
+#define STOP_GRACE_MS 2000 /* for woken waiters to answer at shutdown */
 
 /* One request across the calls libmicrohttpd makes for it (con_cls). */
 struct box {
@@ -27,17 +31,16 @@ struct box {
     int64_t start_ms;
 };
 
-static void box_free(struct box *b)
-{
-    vg_qreq_free(&b->r);
-    free(b);
-}
-
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    if (*con_cls && *con_cls != cls)
-        box_free(*con_cls);
+    struct vg_qserver *s = cls;
+    struct box *b = *con_cls;
+    if (b && *con_cls != cls) {
+        vg_qreq_free(&b->r);
+        free(b);
+        atomic_fetch_sub(&s->inflight, 1);
+    }
     *con_cls = NULL;
 }
 
@@ -119,6 +122,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct box *b = *con_cls != s ? *con_cls : NULL;
     if (!b) {
         b = vg_xcalloc(1, sizeof(*b));
+        atomic_fetch_add(&s->inflight, 1);
         b->conn = conn;
         b->start_ms = vg_mono_ms();
         b->r = (struct vg_qreq){.env = s->env, .method = method, .path = url, .lookup = lookup,
@@ -187,9 +191,12 @@ void vg_qserver_stop(struct vg_qserver *s)
 {
     if (!s)
         return;
-    /* Waiting requests answer first: a suspended connection would hold the
-     * daemon's stop. */
+    /* Waiting requests answer first (woken, they find no more waiting and
+     * answer now): a suspended connection would hold the daemon's stop. */
     vg_qwait_stop(s->waits);
+    for (int64_t end = vg_mono_ms() + STOP_GRACE_MS;
+         atomic_load(&s->inflight) > 0 && vg_mono_ms() < end;)
+        vg_sleep_ms(10, NULL);
     MHD_stop_daemon(s->daemon);
     vg_qwait_free(s->waits);
     free(s);
