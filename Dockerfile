@@ -1,5 +1,5 @@
 # One image for every Vigil program: vigil-producer, vigil-worker,
-# vigil-scheduler, vigil-notifier and vigilctl. The command picks the program:
+# vigil-scheduler, vigil-notifier, vigil-query and vigilctl. The command picks the program:
 #
 #   docker build -t vigil .
 #   docker run --rm vigil vigil-worker --help
@@ -15,27 +15,27 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       gcc libc6-dev cmake ninja-build pkg-config \
       librdkafka-dev libpq-dev libjansson-dev libconfig-dev libmicrohttpd-dev libssl-dev \
-      libcurl4-openssl-dev libcmocka-dev \
+      libcurl4-openssl-dev libhiredis-dev libcmocka-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 # Only the five programs: no unit tests, no sanitizer builds of the libraries.
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
- && cmake --build /build --target vigil-producer vigil-worker vigil-scheduler vigil-notifier vigilctl \
+ && cmake --build /build --target vigil-producer vigil-worker vigil-scheduler vigil-notifier vigil-query vigilctl \
  && strip /build/bin/vigil-producer /build/bin/vigil-worker /build/bin/vigil-scheduler \
-          /build/bin/vigil-notifier /build/bin/vigilctl
+          /build/bin/vigil-notifier /build/bin/vigil-query /build/bin/vigilctl
 
 FROM debian:12-slim
 LABEL org.opencontainers.image.title="vigil" \
-      org.opencontainers.image.description="Vigil event-tracking and session pipeline: vigil-producer, vigil-worker, vigil-scheduler, vigil-notifier, vigilctl"
+      org.opencontainers.image.description="Vigil event-tracking and session pipeline: vigil-producer, vigil-worker, vigil-scheduler, vigil-notifier, vigil-query, vigilctl"
 # Shared libraries only (librdkafka, libpq, jansson, libconfig, libmicrohttpd,
 # OpenSSL's libcrypto, libcurl for vigilctl send and the notifier's webhooks
-# and e-mail) and CA certificates for TLS
+# and e-mail, hiredis for vigil-query's cache) and CA certificates for TLS
 # to Kafka, PostgreSQL and an https:// producer.
 # The numeric user lets Kubernetes verify runAsNonRoot.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      librdkafka1 libpq5 libjansson4 libconfig9 libmicrohttpd12 libssl3 libcurl4 \
+      librdkafka1 libpq5 libjansson4 libconfig9 libmicrohttpd12 libssl3 libcurl4 libhiredis0.14 \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 vigil \
@@ -56,6 +56,7 @@ RUN printf '%s\n' \
       '      vigil-worker) port=${VIGIL_WORKER_HTTP_PORT:-9111}; break ;;' \
       '      vigil-scheduler) port=${VIGIL_SCHEDULER_HTTP_PORT:-9101}; break ;;' \
       '      vigil-notifier) port=${VIGIL_NOTIFIER_HTTP_PORT:-9121}; break ;;' \
+      '      vigil-query) port=${VIGIL_QUERY_PORT:-8081}; break ;;' \
       '    esac' \
       '  done' \
       'fi' \
@@ -68,7 +69,7 @@ RUN printf '%s\n' \
       > /usr/local/bin/vigil-healthcheck \
  && chmod 0755 /usr/local/bin/vigil-healthcheck
 COPY --from=build /build/bin/vigil-producer /build/bin/vigil-worker /build/bin/vigil-scheduler \
-                  /build/bin/vigil-notifier /build/bin/vigilctl /usr/local/bin/
+                  /build/bin/vigil-notifier /build/bin/vigil-query /build/bin/vigilctl /usr/local/bin/
 # Migrations for `vigilctl migrate`; the production config (no tenants, no
 # keys, listens on 0.0.0.0). Mount your own over /etc/vigil/vigil.conf.
 COPY schemas/sql/ /usr/share/vigil/sql/
@@ -76,9 +77,10 @@ COPY config/vigil.production.conf /etc/vigil/vigil.conf
 ENV VIGIL_CONFIG=/etc/vigil/vigil.conf \
     VIGIL_SCHEMAS_DIR=/usr/share/vigil/sql
 USER 10001:10001
-# 8080: producer API, health and metrics; 9101: scheduler, 9111: worker and
-# 9121: notifier health and metrics.
-EXPOSE 8080 9101 9111 9121
+# 8080: producer API and health (its metrics on 9102, internal); 8081: the read
+# API and dashboard; 9101: scheduler, 9111: worker and 9121: notifier health
+# and metrics.
+EXPOSE 8080 8081 9101 9102 9111 9121
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["vigil-healthcheck"]
 CMD ["vigil-producer"]

@@ -21,6 +21,15 @@ TARGETS = [
     ("worker_max_rss_kib", "worker_max_rss_kib", "<=", 64 * 1024),
     ("producer_max_rss_kib", "producer_max_rss_kib", "<=", 128 * 1024),
     ("notifier_deliveries_per_s", "notifier_deliveries_per_s", ">=", 2000),
+    # vigil-query (issue 13, bench/query.sh)
+    ("query_nocache_vs_pgbench",
+     "query_session_reads_per_s_nocache / pgbench_session_selects_per_s", ">=", 0.7),
+    ("query_local_vs_pgbench",
+     "query_session_reads_per_s_local / pgbench_session_selects_per_s", ">=", 1.5),
+    ("query_nocache_p99_ms", "query_session_reads_p99_ms_nocache", "<=", 10),
+    ("query_local_p99_ms", "query_session_reads_p99_ms_local", "<=", 10),
+    ("query_redis_p99_ms", "query_session_reads_p99_ms_redis", "<=", 10),
+    ("receipt_landed_p99_ms", "receipt_landed_p99_ms", "<=", 250),
 ]
 
 # The figures of the table, in order, with their unit.
@@ -45,6 +54,15 @@ ROWS = [
     ("notifier_deliveries_per_s", "deliveries/s", "webhooks to a local receiver that answers at once"),
     ("notifier_e2e_p50_ms", "ms", "a session's end to its webhook (summary delay of 2 s included)"),
     ("notifier_e2e_p99_ms", "ms", "a session's end to its webhook (summary delay of 2 s included)"),
+    ("query_session_reads_per_s_nocache", "reads/s", "GET /v1/sessions/{id}, cache off, 32 connections"),
+    ("query_session_reads_per_s_local", "reads/s", "the same, in-process cache"),
+    ("query_session_reads_per_s_redis", "reads/s", "the same, Redis cache alone"),
+    ("query_session_reads_p99_ms_nocache", "ms", "p99 of those reads, cache off"),
+    ("query_session_reads_p99_ms_local", "ms", "p99, in-process cache"),
+    ("query_session_reads_p99_ms_redis", "ms", "p99, Redis"),
+    ("pgbench_session_selects_per_s", "selects/s", "pgbench, the same primary-key select, 32 connections"),
+    ("receipt_landed_p50_ms", "ms", "producer's 202 to landed:true, at 1,000 events/s"),
+    ("receipt_landed_p99_ms", "ms", "producer's 202 to landed:true, at 1,000 events/s"),
 ]
 
 
@@ -59,6 +77,11 @@ def num(v):
 def main():
     fig_path, mode, runid, results, commit = sys.argv[1:6]
     figures = {}
+    # A piece run alone (--only=...) updates the figures of the last run.
+    latest = os.path.join(results, "latest.json")
+    if mode.startswith("only-") and os.path.exists(latest):
+        with open(latest) as f:
+            figures.update(json.load(f).get("figures", {}))
     for line in open(fig_path):
         name, _, value = line.strip().partition(" ")
         if name:

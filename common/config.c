@@ -15,7 +15,7 @@
 #include "log.h"
 #include "util.h"
 
-enum ctype { CT_STRING, CT_INT, CT_BOOL, CT_LEVEL, CT_PROPS, CT_TENANTS, CT_SCHEDULES };
+enum ctype { CT_STRING, CT_INT, CT_BOOL, CT_LEVEL, CT_PROPS, CT_KEYS, CT_TENANTS, CT_SCHEDULES };
 
 #define F_SECRET 1     /* never printed */
 #define F_RELOADABLE 2 /* takes effect on SIGHUP */
@@ -195,6 +195,33 @@ static const struct setting settings[] = {
      "a slot missed while down is fired on start if this recent"},
     {"scheduler.schedules", CT_SCHEDULES, 0, NULL, 0, 0, NOENV, 0,
      "schedules: name, cron, command, params, dry_run"},
+
+    {"query.listen", CT_STRING, OFF(query_listen), "127.0.0.1", 0, 0, NULL, 0,
+     "address the read API listens on"},
+    {"query.port", CT_INT, OFF(query_port), "8081", 1, 65535, NULL, 0,
+     "read API port (dashboard, health and metrics too)"},
+    {"query.connection_limit", CT_INT, OFF(query_connection_limit), "1024", 1, 100000, NULL, 0,
+     "concurrent HTTP connections, waiting long-polls included (they hold no thread)"},
+    {"query.threads", CT_INT, OFF(query_threads), "8", 1, 256, NULL, 0,
+     "HTTP threads (a read in progress holds one; match query.pool_size)"},
+    {"query.pool_size", CT_INT, OFF(query_pool_size), "8", 1, 256, NULL, 0,
+     "PostgreSQL connections of the pool"},
+    {"query.pool_wait_ms", CT_INT, OFF(query_pool_wait_ms), "2000", 10, 60000, NULL, 0,
+     "how long a request waits for a pooled connection before 503"},
+    {"query.statement_timeout_ms", CT_INT, OFF(query_statement_timeout_ms), "5000", 100,
+     600000, NULL, 0, "statement_timeout of the pool's connections"},
+    {"query.max_wait_ms", CT_INT, OFF(query_max_wait_ms), "30000", 0, 300000, NULL, 0,
+     "longest ?wait_ms= of a long-poll (400 beyond)"},
+    {"query.admin_keys_sha256", CT_KEYS, OFF(query_admin_keys), NULL, 0, 0, NULL, 0,
+     "SHA-256 (hex) of the keys that read every tenant (env: ','-separated)"},
+    {"query.redis_url", CT_STRING, OFF(query_redis_url), "", 0, 0, NULL, 0,
+     "redis://host:port[/db] of the shared cache; empty: in-process cache only"},
+    {"query.redis_timeout_ms", CT_INT, OFF(query_redis_timeout_ms), "50", 1, 10000, NULL, 0,
+     "connect and command timeout towards Redis (past it, PostgreSQL answers)"},
+    {"query.cache.max_staleness_ms", CT_INT, OFF(query_cache_max_staleness_ms), "500", 0,
+     60000, NULL, 0, "no cached answer is older than this; 0 turns the cache off"},
+    {"query.cache.entries", CT_INT, OFF(query_cache_entries), "100000", 0, 10000000, NULL, 0,
+     "sessions kept in the in-process cache; 0 turns it off (Redis alone)"},
 };
 
 /* -- errors ------------------------------------------------------------ */
@@ -280,6 +307,53 @@ static int props_add(struct vg_config *cfg, const char *nv, size_t len, char *wh
     return 0;
 }
 
+static int is_hex64(const char *s)
+{
+    if (strlen(s) != 64)
+        return 0;
+    for (; *s; s++)
+        if (!isxdigit((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
+static int unhex(char c)
+{
+    return c <= '9' ? c - '0' : (tolower((unsigned char)c) - 'a' + 10);
+}
+
+/* Parses 64 hex digits into out; 0 or VG_EINVAL. */
+static int parse_sha256_hex(const char *hex, size_t len, unsigned char out[VG_SHA256_LEN])
+{
+    char buf[65];
+    if (len != 64)
+        return VG_EINVAL;
+    memcpy(buf, hex, 64);
+    buf[64] = '\0';
+    if (!is_hex64(buf))
+        return VG_EINVAL;
+    for (int b = 0; b < VG_SHA256_LEN; b++)
+        out[b] = (unsigned char)(unhex(buf[2 * b]) << 4 | unhex(buf[2 * b + 1]));
+    return 0;
+}
+
+static void keys_free(struct vg_keys *k)
+{
+    free(k->sha256);
+    k->sha256 = NULL;
+    k->n = 0;
+}
+
+static int keys_add(struct vg_keys *k, const char *hex, size_t len)
+{
+    unsigned char key[VG_SHA256_LEN];
+    if (parse_sha256_hex(hex, len, key))
+        return VG_EINVAL;
+    k->sha256 = vg_xrealloc(k->sha256, (k->n + 1) * VG_SHA256_LEN);
+    memcpy(k->sha256[k->n++], key, VG_SHA256_LEN);
+    return 0;
+}
+
 /* Sets a scalar from its text form (defaults and the environment). */
 static int set_text(struct vg_config *cfg, const struct setting *s, const char *v, char *why,
                     size_t whysz)
@@ -329,6 +403,21 @@ static int set_text(struct vg_config *cfg, const struct setting *s, const char *
         }
         return 0;
     }
+    case CT_KEYS: {
+        struct vg_keys *k = field(cfg, s);
+        keys_free(k);
+        for (const char *p = v; *p;) {
+            size_t len = strcspn(p, ",");
+            if (len > 0 && keys_add(k, p, len)) {
+                snprintf(why, whysz, "each key must be 64 hex digits (sha256sum of the key)");
+                return VG_EINVAL;
+            }
+            p += len;
+            if (*p == ',')
+                p++;
+        }
+        return 0;
+    }
     default:
         snprintf(why, whysz, "cannot be set from the environment");
         return VG_EINVAL;
@@ -336,21 +425,6 @@ static int set_text(struct vg_config *cfg, const struct setting *s, const char *
 }
 
 /* -- lists: tenants and schedules ------------------------------------- */
-
-static int is_hex64(const char *s)
-{
-    if (strlen(s) != 64)
-        return 0;
-    for (; *s; s++)
-        if (!isxdigit((unsigned char)*s))
-            return 0;
-    return 1;
-}
-
-static int unhex(char c)
-{
-    return c <= '9' ? c - '0' : (tolower((unsigned char)c) - 'a' + 10);
-}
 
 static int string_array(struct ctx *c, config_setting_t *arr, const char *what, char ***out,
                         size_t *n)
@@ -394,15 +468,11 @@ static int parse_tenant(struct ctx *c, config_setting_t *g, struct vg_tenant *t)
             int rc = string_array(c, m, "producer.tenants.keys_sha256", &keys, &nk);
             if (rc == 0) {
                 t->keys = vg_xcalloc(nk ? nk : 1, VG_SHA256_LEN);
-                for (size_t k = 0; k < nk; k++) {
-                    if (!is_hex64(keys[k]) && rc == 0)
+                for (size_t k = 0; k < nk && rc == 0; k++)
+                    if (parse_sha256_hex(keys[k], strlen(keys[k]), t->keys[k]))
                         rc = fail(c, ml,
                                   "producer.tenants.keys_sha256: each key must be 64 hex digits "
                                   "(sha256sum of the key)");
-                    for (int b = 0; rc == 0 && b < VG_SHA256_LEN; b++)
-                        t->keys[k][b] =
-                            (unsigned char)(unhex(keys[k][2 * b]) << 4 | unhex(keys[k][2 * b + 1]));
-                }
                 t->nkeys = nk;
             }
             for (size_t k = 0; keys && keys[k]; k++)
@@ -598,6 +668,8 @@ static const char *type_name(enum ctype t)
         return "true or false";
     case CT_PROPS:
         return "an array of \"name=value\" strings";
+    case CT_KEYS:
+        return "an array of 64-hex-digit strings";
     default:
         return "a list of groups";
     }
@@ -641,6 +713,19 @@ static int apply_file_setting(struct ctx *c, struct vg_config *cfg, const struct
                 break;
             if (props_add(cfg, v, strlen(v), why, sizeof(why)))
                 return fail(c, line, "%s: %s", s->name, why);
+        }
+        return 0;
+    }
+    case CT_KEYS: {
+        if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+            break;
+        struct vg_keys *k = field(cfg, s);
+        keys_free(k);
+        for (int i = 0; i < config_setting_length(m); i++) {
+            const char *v = config_setting_get_string_elem(m, i);
+            if (!v || keys_add(k, v, strlen(v)))
+                return fail(c, line, "%s: each key must be 64 hex digits (sha256sum of the key)",
+                            s->name);
         }
         return 0;
     }
@@ -863,6 +948,7 @@ void vg_config_free(struct vg_config *cfg)
         if (settings[i].type == CT_STRING)
             free(*(char **)field(cfg, &settings[i]));
     props_free(cfg);
+    keys_free(&cfg->query_admin_keys);
     for (size_t i = 0; i < cfg->ntenants; i++) {
         struct vg_tenant *t = &cfg->tenants[i];
         free(t->id);

@@ -44,6 +44,12 @@ struct vg_schedule {
     int dry_run;
 };
 
+/* A list of SHA-256 key hashes (query.admin_keys_sha256). */
+struct vg_keys {
+    unsigned char (*sha256)[VG_SHA256_LEN];
+    size_t n;
+};
+
 /* A librdkafka property passed through untouched (TLS, SASL, tuning). */
 struct vg_kafka_prop {
     char *name;
@@ -123,6 +129,20 @@ struct vg_config {
     int64_t scheduler_catchup_s;
     struct vg_schedule *schedules;
     size_t nschedules;
+
+    char *query_listen;
+    int64_t query_port;
+    int64_t query_connection_limit;
+    int64_t query_threads;
+    int64_t query_pool_size;
+    int64_t query_pool_wait_ms;
+    int64_t query_statement_timeout_ms;
+    int64_t query_max_wait_ms;
+    struct vg_keys query_admin_keys;
+    char *query_redis_url;
+    int64_t query_redis_timeout_ms;
+    int64_t query_cache_max_staleness_ms;
+    int64_t query_cache_entries;
 };
 
 /*

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pg.h"
+#include "receipt.h"
 #include "util.h"
 
 int vg_offsets_load(PGconn *conn, const char *group, rd_kafka_topic_partition_list_t *parts,
@@ -35,7 +36,12 @@ int vg_offsets_load(PGconn *conn, const char *group, rd_kafka_topic_partition_li
 }
 
 /* One statement moves every partition: rows that moved are counted, and a
- * partition without a row yet is inserted only if still absent. */
+ * partition without a row yet is inserted only if still absent. The batch's
+ * dead letters are counted per topic in ops.dead_letters, in the same
+ * transaction, so exactly once (vigil-query shows them). Its
+ * pg_notify() reaches vigil-query's listener at commit, not before, so a
+ * receipt waiter wakes when the offsets it waits for are visible
+ * (common/receipt.h); a rolled-back batch notifies no one. */
 static const char advance_sql[] =
     "WITH want(topic, partition, expected, next, high) AS ("
     "  SELECT t, p, e, n, nullif(h, -1)"
@@ -51,46 +57,79 @@ static const char advance_sql[] =
     "  INSERT INTO ops.consumer_offsets (consumer_group, topic, partition, next_offset,"
     "   updated_at, high_watermark)"
     "  SELECT $1, w.topic, w.partition, w.next, now(), w.high FROM want w WHERE w.expected < 0"
-    "  ON CONFLICT DO NOTHING RETURNING 1)"
-    "SELECT (SELECT count(*) FROM moved) + (SELECT count(*) FROM added)";
+    "  ON CONFLICT DO NOTHING RETURNING 1),"
+    " dead AS ("
+    "  INSERT INTO ops.dead_letters AS d (consumer_group, topic, refused, updated_at)"
+    "  SELECT $1, t, n, now() FROM unnest($7::text[], $8::bigint[]) AS u(t, n)"
+    "  ON CONFLICT (consumer_group, topic)"
+    "  DO UPDATE SET refused = d.refused + excluded.refused, updated_at = now() RETURNING 1)"
+    "SELECT (SELECT count(*) FROM moved) + (SELECT count(*) FROM added),"
+    " pg_notify('" VG_RECEIPT_CHANNEL "', $1), (SELECT count(*) FROM dead)";
 
-int vg_offsets_advance(PGconn *conn, const char *group, const struct vg_part *parts,
-                       size_t nparts, char *errstr, size_t errstr_size)
+/* The batch's dead letters per topic, as two array literals ({} when none). */
+static void dead_letters(const struct vg_batch *b, struct vg_buf *topics, struct vg_buf *counts)
 {
-    struct vg_buf topics = {0}, pnums = {0}, expected = {0}, next = {0}, high = {0};
+    vg_buf_putc(topics, '{');
+    vg_buf_putc(counts, '{');
+    for (size_t p = 0; p < b->nparts; p++) {
+        const char *topic = b->parts[p].topic;
+        int seen = 0;
+        for (size_t q = 0; q < p && !seen; q++)
+            seen = !strcmp(b->parts[q].topic, topic);
+        long long n = 0;
+        for (size_t i = 0; i < b->n && !seen; i++)
+            n += b->msgs[i].refused && !strcmp(rd_kafka_topic_name(b->msgs[i].rkm->rkt), topic);
+        if (n == 0)
+            continue;
+        vg_buf_printf(topics, "%s\"%s\"", topics->len > 1 ? "," : "", topic);
+        vg_buf_printf(counts, "%s%lld", counts->len > 1 ? "," : "", n);
+    }
+    vg_buf_putc(topics, '}');
+    vg_buf_putc(counts, '}');
+}
+
+int vg_offsets_advance(PGconn *conn, const char *group, const struct vg_batch *b, char *errstr,
+                       size_t errstr_size)
+{
+    struct vg_buf topics = {0}, parts = {0}, expected = {0}, next = {0}, high = {0};
+    struct vg_buf dead_topics = {0}, dead_counts = {0};
     vg_buf_putc(&topics, '{');
-    vg_buf_putc(&pnums, '{');
+    vg_buf_putc(&parts, '{');
     vg_buf_putc(&expected, '{');
     vg_buf_putc(&next, '{');
     vg_buf_putc(&high, '{');
-    for (size_t i = 0; i < nparts; i++) {
-        const struct vg_part *p = &parts[i];
+    for (size_t i = 0; i < b->nparts; i++) {
+        const struct vg_part *p = &b->parts[i];
         const char *sep = i ? "," : "";
         /* topic names are [a-zA-Z0-9._-], safe inside a quoted array element */
         vg_buf_printf(&topics, "%s\"%s\"", sep, p->topic);
-        vg_buf_printf(&pnums, "%s%d", sep, (int)p->partition);
+        vg_buf_printf(&parts, "%s%d", sep, (int)p->partition);
         vg_buf_printf(&expected, "%s%lld", sep, (long long)p->expected);
         vg_buf_printf(&next, "%s%lld", sep, (long long)p->next);
         vg_buf_printf(&high, "%s%lld", sep, (long long)p->high);
     }
     vg_buf_putc(&topics, '}');
-    vg_buf_putc(&pnums, '}');
+    vg_buf_putc(&parts, '}');
     vg_buf_putc(&expected, '}');
     vg_buf_putc(&next, '}');
     vg_buf_putc(&high, '}');
-    const char *params[6] = {group, topics.data, pnums.data, expected.data, next.data, high.data};
+    dead_letters(b, &dead_topics, &dead_counts);
+    const char *params[8] = {group,     topics.data, parts.data,       expected.data,
+                             next.data, high.data,   dead_topics.data, dead_counts.data};
     PGresult *r;
-    int rc = vg_pg_query(conn, &r, advance_sql, 6, params, errstr, errstr_size);
-    if (rc == 0 && strtoull(PQgetvalue(r, 0, 0), NULL, 10) != nparts) {
+    int rc = vg_pg_query(conn, &r, advance_sql, 8, params, errstr, errstr_size);
+    if (rc == 0 && strtoull(PQgetvalue(r, 0, 0), NULL, 10) != b->nparts) {
         snprintf(errstr, errstr_size, "stored offsets moved under us: %s of %zu partitions matched",
-                 PQgetvalue(r, 0, 0), nparts);
+                 PQgetvalue(r, 0, 0), b->nparts);
         rc = VG_ECONFLICT;
     }
     PQclear(r);
     vg_buf_free(&topics);
-    vg_buf_free(&pnums);
+    vg_buf_free(&parts);
     vg_buf_free(&expected);
     vg_buf_free(&next);
     vg_buf_free(&high);
+    vg_buf_free(&dead_topics);
+    vg_buf_free(&dead_counts);
     return rc;
 }

@@ -26,13 +26,14 @@ int vg_offsets_load(PGconn *conn, const char *group, rd_kafka_topic_partition_li
                     char *errstr, size_t errstr_size) VG_MUSTCHECK;
 
 /*
- * Inside the batch's open transaction: for each of the nparts parts, moves
+ * Inside the batch's open transaction: for every partition of b, moves
  * next_offset from part->expected (-1: no row yet) to part->next, and records
- * part->high (unless -1) as the lag's reference. Returns 0;
- * VG_ECONFLICT if any row did not hold what was expected (the caller rolls
- * back); or a vg_pg_classify() code with errstr filled.
+ * part->high (unless -1) as the lag's reference; counts b's refused messages
+ * per topic in ops.dead_letters. Returns 0; VG_ECONFLICT if any row did not
+ * hold what was expected (the caller rolls back); or a vg_pg_classify() code
+ * with errstr filled.
  */
-int vg_offsets_advance(PGconn *conn, const char *group, const struct vg_part *parts,
-                       size_t nparts, char *errstr, size_t errstr_size) VG_MUSTCHECK;
+int vg_offsets_advance(PGconn *conn, const char *group, const struct vg_batch *b, char *errstr,
+                       size_t errstr_size) VG_MUSTCHECK;
 
 #endif

@@ -178,6 +178,21 @@ int64_t vg_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void vg_cond_init_mono(pthread_cond_t *c)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(c, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+void vg_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline_ms)
+{
+    struct timespec ts = {.tv_sec = deadline_ms / 1000, .tv_nsec = (deadline_ms % 1000) * 1000000};
+    pthread_cond_timedwait(c, m, &ts);
+}
+
 void vg_time_format(int64_t epoch_us, char out[VG_TS_LEN])
 {
     int64_t sec = epoch_us / 1000000, frac = epoch_us % 1000000;

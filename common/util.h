@@ -7,6 +7,7 @@
 #ifndef VG_UTIL_H
 #define VG_UTIL_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,6 +57,12 @@ int64_t vg_now_ms(void);
 int64_t vg_now_us(void);
 /* Monotonic clock in milliseconds, for deadlines and durations. */
 int64_t vg_mono_ms(void);
+
+/* Initializes c to time its waits on the monotonic clock (vg_mono_ms()). */
+void vg_cond_init_mono(pthread_cond_t *c);
+/* Waits on c (from vg_cond_init_mono(), m held) until signalled or
+ * deadline_ms on vg_mono_ms()'s clock; spurious wake-ups return too. */
+void vg_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline_ms);
 
 /* Formats epoch microseconds as RFC 3339 UTC with microseconds
  * ("2026-11-23T01:54:07.123456Z"); out needs VG_TS_LEN bytes. */

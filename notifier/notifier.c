@@ -57,7 +57,7 @@ static int attempt(struct notifier *n, struct vg_ingest_counts *counts)
         return rc;
     rc = vg_ingest_rows(conn, n->cfg, &n->batch, counts, n->errstr, sizeof(n->errstr));
     if (rc == 0)
-        rc = vg_offsets_advance(conn, n->cfg->notifier_group, n->batch.parts, n->batch.nparts,
+        rc = vg_offsets_advance(conn, n->cfg->notifier_group, &n->batch,
                                 n->errstr, sizeof(n->errstr));
     if (rc == 0)
         rc = vg_pg_exec(conn, "COMMIT", n->errstr, sizeof(n->errstr));

@@ -8,6 +8,7 @@
 
 #include "kafka.h"
 #include "log.h"
+#include "receipt.h"
 #include "stats.h"
 #include "util.h"
 
@@ -29,6 +30,8 @@ struct vg_delivery {
     int failed;
     int timed_out;
     rd_kafka_resp_err_t err;
+    struct vg_receipt *receipt; /* durable requests: where each message landed */
+    int receipt_full;           /* more partitions than a receipt names */
     int waiting; /* on k's wait list, wake not yet called */
     vg_delivery_fn wake;
     void *opaque;
@@ -101,6 +104,9 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         if (!d->failed)
             d->err = m->err;
         d->failed = 1;
+    } else if (d->receipt &&
+               vg_receipt_add(d->receipt, rd_kafka_topic_name(m->rkt), m->partition, m->offset)) {
+        d->receipt_full = 1;
     }
     d->pending--;
     if (d->pending == 0 && d->sealed)
@@ -316,6 +322,8 @@ struct vg_delivery *vg_delivery_new(struct vg_kout *k, const char *tenant, int64
     snprintf(d->tenant, sizeof(d->tenant), "%s", tenant);
     d->async = async;
     d->deadline_ms = deadline_ms;
+    if (!async)
+        d->receipt = vg_xcalloc(1, sizeof(*d->receipt));
     for (int t = 0; t < VG_TOPIC_COUNT; t++)
         d->accepted[t] = vg_metric_series(vg_stats.accepted, d->tenant, topic_label[t]);
     return d;
@@ -323,8 +331,10 @@ struct vg_delivery *vg_delivery_new(struct vg_kout *k, const char *tenant, int64
 
 void vg_delivery_release(struct vg_delivery *d)
 {
-    if (d && atomic_fetch_sub(&d->refs, 1) == 1)
+    if (d && atomic_fetch_sub(&d->refs, 1) == 1) {
+        free(d->receipt);
         free(d);
+    }
 }
 
 /* Reserves n places in the local queue, all or none. */
@@ -440,6 +450,17 @@ enum vg_delivery_result vg_delivery_result(struct vg_delivery *d, char *err, siz
         snprintf(err, err_size, "%s", d->failed ? rd_kafka_err2str(d->err) : "");
     pthread_mutex_unlock(&k->lock);
     return r;
+}
+
+int vg_delivery_receipt(struct vg_delivery *d, char *out, size_t out_size)
+{
+    struct vg_kout *k = d->k;
+    int rc = VG_EINVAL;
+    pthread_mutex_lock(&k->lock);
+    if (d->receipt && !d->receipt_full && !d->failed && d->pending == 0 && d->sealed)
+        rc = vg_receipt_encode(d->receipt, out, out_size);
+    pthread_mutex_unlock(&k->lock);
+    return rc;
 }
 
 void vg_kout_wake_all(struct vg_kout *k)

@@ -83,6 +83,14 @@ int vg_delivery_wait(struct vg_delivery *d, vg_delivery_fn arm, vg_delivery_fn w
 /* How d ended; err (may be NULL) gets the first delivery error's text. */
 enum vg_delivery_result vg_delivery_result(struct vg_delivery *d, char *err, size_t err_size);
 
+/*
+ * The receipt (common/receipt.h) of a durable delivery that settled
+ * VG_DELIVERY_OK, into out (VG_RECEIPT_MAX_LEN bytes suffice). Returns 0, or
+ * VG_EINVAL when there is none: an asynchronous or failed delivery, or one
+ * spread over more partitions than a receipt names.
+ */
+int vg_delivery_receipt(struct vg_delivery *d, char *out, size_t out_size) VG_MUSTCHECK;
+
 /* Drops the caller's reference; d lives on until its last report. Accepts NULL. */
 void vg_delivery_release(struct vg_delivery *d);
 

@@ -6,6 +6,7 @@
 
 #include "event.h"
 #include "policy.h"
+#include "receipt.h"
 
 #define RETRY_QUEUE_FULL_S 1
 #define RETRY_KAFKA_S 5
@@ -317,15 +318,29 @@ int vg_routes_finish(struct vg_req *r)
     return 0;
 }
 
+/* Adds "receipt" as the last member of the JSON object in b. */
+static void add_receipt(struct vg_buf *b, const char *receipt)
+{
+    if (b->len == 0 || b->data[b->len - 1] != '}')
+        return;
+    b->len--;
+    vg_buf_printf(b, ",\"receipt\":\"%s\"}", receipt);
+}
+
 void vg_routes_delivered(struct vg_req *r)
 {
     char err[128];
+    static _Thread_local char receipt[VG_RECEIPT_MAX_LEN];
     enum vg_delivery_result res = vg_delivery_result(r->dl, err, sizeof(err));
+    int has_receipt = res == VG_DELIVERY_OK &&
+                      vg_delivery_receipt(r->dl, receipt, sizeof(receipt)) == 0;
     vg_delivery_release(r->dl);
     r->dl = NULL;
     switch (res) {
     case VG_DELIVERY_OK:
         answer_ok(r);
+        if (has_receipt)
+            add_receipt(&r->reply.body, receipt);
         break;
     case VG_DELIVERY_FAILED:
         vg_req_refuse(r, 503, "kafka_error", NULL, RETRY_KAFKA_S,

@@ -161,7 +161,7 @@ static int attempt(struct vg_pipeline *p, struct vg_batch *b, int isolate)
         rc = run_stages(s);
     }
     if (rc == 0)
-        rc = vg_offsets_advance(s->conn, p->cfg->worker_group, b->parts, b->nparts, s->errstr,
+        rc = vg_offsets_advance(s->conn, p->cfg->worker_group, b, s->errstr,
                                 sizeof(s->errstr));
     if (rc == 0)
         rc = vg__stage_exec(s, "COMMIT");

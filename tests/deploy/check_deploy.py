@@ -63,8 +63,8 @@ def check_config():
           "config/vigil.production.conf must ship `tenants = ( );` and no keys_sha256")
     listens = re.findall(r'listen\s*=\s*"([^"]*)"', CONF)
     check("config: every server listens on 0.0.0.0 (the producer's API and internal listener, "
-          "the worker's, the scheduler's and the notifier's)",
-          len(listens) == 5 and all(v == "0.0.0.0" for v in listens), f"listen values: {listens}")
+          "the worker's, the scheduler's, the notifier's and the query's)",
+          len(listens) == 6 and all(v == "0.0.0.0" for v in listens), f"listen values: {listens}")
     check("config: no secrets in the production config",
           not re.search(r"(command_secret|token_secret)\s*=", CONF)
           and not re.search(r"postgres(ql)?://[^:@/\"]+:[^@\"]+@", CONF),
@@ -79,7 +79,7 @@ def check_config():
 
 def code_metric_names():
     names = set()
-    for d in ("common", "producer", "worker", "scheduler", "notifier", "tools"):
+    for d in ("common", "producer", "worker", "scheduler", "notifier", "query", "tools"):
         for f in glob.glob(path(d, "*.c")):
             with open(f, encoding="utf-8", errors="replace") as fh:
                 names.update(re.findall(r'"(vigil_[a-z0-9_]+)"', fh.read()))
@@ -362,15 +362,16 @@ def check_k8s():
     deps = {}
     for d in by_kind.get("Deployment", []):
         cmd = " ".join((pod_spec(d).get("containers") or [{}])[0].get("command") or [])
-        for prog in ("vigil-producer", "vigil-worker", "vigil-scheduler", "vigil-notifier"):
+        for prog in ("vigil-producer", "vigil-worker", "vigil-scheduler", "vigil-notifier", "vigil-query"):
             if prog in cmd:
                 deps[prog] = d
-    check("k8s: Deployments for producer, worker, scheduler and notifier",
-          set(deps) == {"vigil-producer", "vigil-worker", "vigil-scheduler", "vigil-notifier"},
+    check("k8s: Deployments for producer, worker, scheduler, notifier and query",
+          set(deps) == {"vigil-producer", "vigil-worker", "vigil-scheduler", "vigil-notifier",
+              "vigil-query"},
           f"found {sorted(deps)}")
     pdbs = {tuple(sorted(((p.get("spec") or {}).get("selector") or {}).get("matchLabels", {}).items()))
             for p in by_kind.get("PodDisruptionBudget", [])}
-    for prog in ("vigil-worker", "vigil-notifier"):
+    for prog in ("vigil-worker", "vigil-notifier", "vigil-query"):
         if prog in deps:
             want = ((deps[prog]["spec"].get("selector") or {}).get("matchLabels") or {})
             check(f"k8s: a PodDisruptionBudget covers {prog}", tuple(sorted(want.items())) in pdbs)
@@ -458,9 +459,11 @@ def check_k8s():
             check(f"k8s: Service {sv['metadata']['name']} targets a declared port",
                   all(tp in ports or isinstance(tp, int) for tp in tps), f"{tps} vs {ports}")
 
-    if "vigil-worker" in deps:
-        wl = deps["vigil-worker"]["spec"]["template"]["metadata"]["labels"]
-        check("k8s: a PodDisruptionBudget covers the workers",
+    for prog in ("vigil-worker", "vigil-query"):
+        if prog not in deps:
+            continue
+        wl = deps[prog]["spec"]["template"]["metadata"]["labels"]
+        check(f"k8s: a PodDisruptionBudget covers {prog}",
               any(labels_match(((p.get("spec") or {}).get("selector") or {}).get("matchLabels"), wl)
                   for p in by_kind.get("PodDisruptionBudget", [])))
     check("k8s: a migration Job runs vigilctl migrate",
@@ -532,13 +535,15 @@ def check_dockerfile():
           users and re.match(r"^[1-9]\d*(:\d+)?$", users[-1]), f"USER {users}")
     check("docker: has a HEALTHCHECK", re.search(r"^HEALTHCHECK\s+", runtime, re.M))
     exposed = set(" ".join(re.findall(r"^EXPOSE\s+(.*)$", runtime, re.M)).split())
-    check("docker: exposes 8080, 9101, 9111 and 9121", {"8080", "9101", "9111", "9121"} <= exposed,
+    check("docker: exposes 8080, 8081, 9101, 9111 and 9121",
+          {"8080", "8081", "9101", "9111", "9121"} <= exposed,
           f"{exposed}")
     build = stages[-2] if len(stages) > 2 else ""
     targets = re.search(r"--target\s+([^\\&\n]+)", build)
     tl = set(targets.group(1).split()) if targets else set()
-    check("docker: builds only the five programs",
-          tl == {"vigil-producer", "vigil-worker", "vigil-scheduler", "vigil-notifier", "vigilctl"},
+    check("docker: builds only the six programs",
+          tl == {"vigil-producer", "vigil-worker", "vigil-scheduler", "vigil-notifier", "vigil-query",
+                 "vigilctl"},
           f"targets {tl}")
     pkgs = re.findall(r"\b(lib[a-z0-9.+-]+)", " ".join(re.findall(r"apt-get install[^&]*", runtime)))
     check("docker: runtime installs shared libraries only (no -dev)",

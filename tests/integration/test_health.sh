@@ -8,6 +8,7 @@ producer_metrics=${VIGIL_PRODUCER_METRICS_HTTP:?run through ./dev test}
 scheduler=${VIGIL_SCHEDULER_HTTP:?run through ./dev test}
 workers=${VIGIL_WORKER_HTTP:?run through ./dev test}   # space-separated
 notifier=${VIGIL_NOTIFIER_HTTP:?run through ./dev test}
+query=${VIGIL_QUERY_HTTP:?run through ./dev test}
 fails=0 passes=0
 check() { # url, expected status, what the body must contain
   local code body
@@ -19,7 +20,7 @@ check() { # url, expected status, what the body must contain
     passes=$((passes+1))
   fi
 }
-for base in "$producer_metrics" "$scheduler" $workers "$notifier"; do
+for base in "$producer_metrics" "$scheduler" $workers "$notifier" "$query"; do
   check "$base/healthz" 200 ok
   check "$base/readyz" 200 ready
   check "$base/metrics" 200 "# TYPE "

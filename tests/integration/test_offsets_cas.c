@@ -56,9 +56,10 @@ static long long stored(int partition)
 /* Runs one advance in its own transaction, committed only if it succeeded. */
 static int advance(struct vg_part *parts, size_t n)
 {
+    struct vg_batch b = {.parts = parts, .nparts = n};
     char err[512] = "";
     PQclear(PQexec(db, "BEGIN"));
-    int rc = vg_offsets_advance(db, group, parts, n, err, sizeof(err));
+    int rc = vg_offsets_advance(db, group, &b, err, sizeof(err));
     PQclear(PQexec(db, rc == 0 ? "COMMIT" : "ROLLBACK"));
     return rc;
 }

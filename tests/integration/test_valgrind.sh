@@ -29,6 +29,13 @@ check() { # name port env...
     fi
     sleep 0.2
   done
+  # vigil-query: its routes too, so the pool, the cache and the listener run.
+  if [[ $name == vigil-query ]]; then
+    local path
+    for path in /v1/stats /v1/status "/v1/sessions?limit=5" /v1/sessions/none /v1/receipts/x /; do
+      curl -sS -o /dev/null -H 'Authorization: Bearer demo-key' "http://127.0.0.1:$port$path" || true
+    done
+  fi
   kill -TERM "$pid"
   local rc=0
   wait "$pid" || rc=$?
@@ -46,6 +53,7 @@ check vigil-producer 9293 VIGIL_PRODUCER_PORT=9293 VIGIL_PRODUCER_METRICS_PORT=9
 sed "s/name = \"dev-receiver\"/name = \"$tag\"/" "${VIGIL_CONFIG:?}" >"$tmp/notifier.conf"
 check vigil-notifier 9295 VIGIL_CONFIG="$tmp/notifier.conf" VIGIL_NOTIFIER_HTTP_PORT=9295 \
   VIGIL_NOTIFIER_ID=$tag VIGIL_NOTIFIER_GROUP=$tag VIGIL_KAFKA_TOPICS_SUMMARIES=$tag.summaries
+check vigil-query 9296 VIGIL_QUERY_PORT=9296
 
 rc=0
 valgrind $vg_opts --log-file="$tmp/vigilctl.vg" "$bin/vigilctl" status >"$tmp/vigilctl.out" 2>&1 || rc=$?

@@ -1,0 +1,349 @@
+/*
+ * sessions.c - GET /v1/sessions/{id}, /valid, /events and the list.
+ *
+ * A session is read as one mart.sessions row turned into JSON by the
+ * database (sql.c), with its start, expiry, status and duration beside it.
+ * That record is what the cache keeps ("<start_us> <expires_us>
+ * <duration_ms> <status>\n<json>"), under "vigil:s:<tenant>/<id>"; active_ms
+ * is added when answering, so a cached record serves every instant. The
+ * ETag is a hash of the row's JSON: it changes when the row does.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "listener.h"
+#include "qstats.h"
+#include "routes.h"
+#include "sql.h"
+
+#define DEFAULT_LIMIT 100
+#define MAX_LIMIT 1000
+#define FALLBACK_RECHECK_MS 5000 /* a long-poll re-reads this often even unwoken */
+
+struct rec {
+    struct vg_buf raw; /* the cache value */
+    const char *json;  /* into raw */
+    size_t json_len;
+    int64_t start_us, expires_us, duration_ms;
+    char status[16];
+    char etag[24];
+};
+
+static void rec_free(struct rec *s)
+{
+    vg_buf_free(&s->raw);
+}
+
+static void etag_of(const char *json, size_t len, char out[24])
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)json[i]) * 1099511628211ULL;
+    snprintf(out, 24, "\"%016" PRIx64 "\"", h);
+}
+
+/* Parses s->raw; 0 or -1 if it is not a record. */
+static int rec_parse(struct rec *s)
+{
+    const char *nl = memchr(s->raw.data, '\n', s->raw.len);
+    if (!nl)
+        return -1;
+    long long st, ex, du;
+    if (sscanf(s->raw.data, "%lld %lld %lld %15s", &st, &ex, &du, s->status) != 4)
+        return -1;
+    s->start_us = st;
+    s->expires_us = ex;
+    s->duration_ms = du;
+    s->json = nl + 1;
+    s->json_len = s->raw.len - (size_t)(nl + 1 - s->raw.data);
+    etag_of(s->json, s->json_len, s->etag);
+    return 0;
+}
+
+/* Fills s from row i of a SESSION_COLUMNS result. */
+static void rec_from_row(struct rec *s, PGresult *res, int i)
+{
+    vg_buf_reset(&s->raw);
+    vg_buf_printf(&s->raw, "%s %s %s %s\n", PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+                  PQgetvalue(res, i, 4), PQgetvalue(res, i, 3));
+    vg_buf_append(&s->raw, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+    if (rec_parse(s))
+        abort(); /* the database wrote it: a bug, not input */
+}
+
+static int is_open(const struct rec *s)
+{
+    return !strcmp(s->status, "draft") || !strcmp(s->status, "active");
+}
+
+/* Appends the record's JSON with active_ms: so far while open, else the duration. */
+static void put_session(struct vg_buf *b, const struct rec *s)
+{
+    int64_t active = s->duration_ms;
+    if (is_open(s)) {
+        active = (vg_now_us() - s->start_us) / 1000;
+        if (active < 0)
+            active = 0;
+    }
+    vg_buf_append(b, s->json, s->json_len - 1);
+    if (active >= 0)
+        vg_buf_printf(b, ",\"active_ms\":%lld}", (long long)active);
+    else
+        vg_buf_puts(b, ",\"active_ms\":null}");
+}
+
+/* The tenant and session the path names, as the caller may read them:
+ * 0, or 1 with the reply set (404 for a session token's other sessions). */
+static int target(struct vg_qreq *r)
+{
+    if (r->who == VG_WHO_SESSION && strcmp(r->arg, r->session))
+        return vg_qreq_error(r, 404, "not_found", NULL, "no such session");
+    if (!r->tenant[0])
+        return vg_qreq_error(r, 400, "missing_parameter", "tenant",
+                             "an admin key names the session's tenant: ?tenant=");
+    return 0;
+}
+
+/*
+ * Loads the session of the path into s, from the cache if allowed.
+ * Returns 0, or 1 with the reply set (404, 503).
+ */
+static int load(struct vg_qreq *r, struct rec *s, int cached)
+{
+    char key[VG_TENANT_MAX + VG_ID_MAX + 16];
+    snprintf(key, sizeof(key), "vigil:s:%s/%s", r->tenant, r->arg);
+    int64_t read_ms;
+    vg_buf_reset(&s->raw);
+    const struct vg_config *cfg = r->env->cfg;
+    if (cached &&
+        vg_cache_get(r->env->cache, key, &s->raw, &read_ms,
+                     vg_listener_unchanged_since(r->env->listener,
+                                                 cfg->query_cache_max_staleness_ms)) &&
+        rec_parse(s) == 0)
+        return 0;
+    read_ms = vg_now_ms();
+    const char *p[2] = {r->tenant, r->arg};
+    PGresult *res;
+    if (vg_qreq_db(r, VG_SQL_SESSION, 2, p, &res))
+        return 1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return vg_qreq_error(r, 404, "not_found", NULL, "no such session");
+    }
+    rec_from_row(s, res, 0);
+    PQclear(res);
+    if (cached)
+        vg_cache_put(r->env->cache, key, s->raw.data, s->raw.len, read_ms);
+    return 0;
+}
+
+static void answer_session(struct vg_qreq *r, const struct rec *s)
+{
+    r->reply.status = 200;
+    snprintf(r->reply.etag, sizeof(r->reply.etag), "%s", s->etag);
+    r->reply.cache_control = "no-cache";
+    put_session(&r->reply.body, s);
+}
+
+static void not_modified(struct vg_qreq *r, const struct rec *s)
+{
+    r->reply.status = 304;
+    snprintf(r->reply.etag, sizeof(r->reply.etag), "%s", s->etag);
+    r->reply.cache_control = "no-cache";
+}
+
+void vg_qsession_get(struct vg_qreq *r)
+{
+    int64_t wait_ms;
+    if (target(r) || vg_qreq_int(r, "wait_ms", 0, 0, r->env->cfg->query_max_wait_ms, &wait_ms))
+        return;
+    const char *inm = vg_qreq_header(r, "If-None-Match");
+    struct rec s = {0};
+    if (!inm || wait_ms == 0) {
+        if (load(r, &s, 1) == 0) {
+            if (inm && !strcmp(inm, s.etag))
+                not_modified(r, &s);
+            else
+                answer_session(r, &s);
+        }
+        rec_free(&s);
+        return;
+    }
+    /* Long-poll: answer as soon as the row differs from the client's copy,
+     * else wait (wait.h) and run again when woken. The generation is read
+     * before the row, so a change in between is never missed. */
+    int64_t now = vg_mono_ms();
+    if (!r->wait_until)
+        r->wait_until = now + wait_ms;
+    uint64_t gen = vg_listener_generation(r->env->listener);
+    if (load(r, &s, 0) == 0) {
+        if (strcmp(inm, s.etag))
+            answer_session(r, &s);
+        else if (now >= r->wait_until || r->no_wait)
+            not_modified(r, &s);
+        else {
+            r->suspend = 1;
+            r->wait_gen = gen;
+            r->wake_ms = VG_MIN(r->wait_until, now + FALLBACK_RECHECK_MS);
+        }
+    }
+    rec_free(&s);
+}
+
+void vg_qsession_valid(struct vg_qreq *r)
+{
+    struct rec s = {0};
+    if (target(r) || load(r, &s, 1)) {
+        rec_free(&s);
+        return;
+    }
+    const char *reason = NULL;
+    if (!is_open(&s))
+        reason = s.status;
+    else if (s.expires_us >= 0 && s.expires_us <= vg_now_us())
+        reason = "expired";
+    struct vg_buf *b = &r->reply.body;
+    r->reply.status = 200;
+    vg_buf_printf(b, "{\"valid\":%s,\"status\":\"%s\",\"expires_at\":", reason ? "false" : "true",
+                  s.status);
+    if (s.expires_us >= 0) {
+        char ts[VG_TS_LEN];
+        vg_time_format(s.expires_us, ts);
+        vg_buf_printf(b, "\"%s\"", ts);
+    } else {
+        vg_buf_puts(b, "null");
+    }
+    if (reason)
+        vg_buf_printf(b, ",\"reason\":\"%s\"", reason);
+    vg_buf_putc(b, '}');
+    rec_free(&s);
+}
+
+/* -- cursors: base64url("<text>|<text>|<text>"), opaque to clients ---------- */
+
+static void cursor_put(struct vg_buf *b, const char *a, const char *c, const char *d)
+{
+    char plain[512], enc[700];
+    int n = snprintf(plain, sizeof(plain), "%s|%s|%s", a, c, d);
+    if (n <= 0 || (size_t)n >= sizeof(plain)) {
+        vg_buf_puts(b, "null");
+        return;
+    }
+    vg_base64url_encode((const unsigned char *)plain, (size_t)n, enc);
+    vg_buf_printf(b, "\"%s\"", enc);
+}
+
+/* Splits ?cursor= into three parts (in buf); 0, or 1 with a 400. */
+static int cursor_get(struct vg_qreq *r, char *buf, size_t size, const char *part[3])
+{
+    const char *c = vg_qreq_arg(r, "cursor");
+    part[0] = part[1] = part[2] = NULL;
+    if (!c)
+        return 0;
+    long n = vg_base64url_decode(c, strlen(c), (unsigned char *)buf, size - 1);
+    char *save = NULL;
+    if (n > 0) {
+        buf[n] = '\0';
+        part[0] = strtok_r(buf, "|", &save);
+        part[1] = part[0] ? strtok_r(NULL, "|", &save) : NULL;
+        part[2] = part[1] ? strtok_r(NULL, "|", &save) : NULL;
+    }
+    int64_t us;
+    if (!part[2] || vg_time_parse(part[0], &us))
+        return vg_qreq_error(r, 400, "invalid_parameter", "cursor",
+                             "cursor must be a next_cursor of an earlier answer");
+    return 0;
+}
+
+static int check_status(struct vg_qreq *r, const char *s)
+{
+    static const char *const statuses[] = {"draft", "active", "ended", "timeout", "expired"};
+    for (size_t i = 0; s && i < VG_ARRAY_LEN(statuses); i++)
+        if (!strcmp(s, statuses[i]))
+            return 0;
+    if (!s)
+        return 0;
+    return vg_qreq_error(r, 400, "invalid_parameter", "status",
+                         "status must be draft, active, ended, timeout or expired");
+}
+
+void vg_qsession_list(struct vg_qreq *r)
+{
+    const char *status = vg_qreq_arg(r, "status"), *kind, *visitor, *user, *since, *cur[3];
+    int64_t limit;
+    char cbuf[512], lim[24];
+    if (check_status(r, status) || vg_qreq_text(r, "kind", 64, 1, &kind) ||
+        vg_qreq_text(r, "visitor_id", VG_ID_MAX, 0, &visitor) ||
+        vg_qreq_text(r, "user_id", VG_ID_MAX, 0, &user) ||
+        vg_qreq_time(r, "updated_since", &since) ||
+        vg_qreq_int(r, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT, &limit) ||
+        cursor_get(r, cbuf, sizeof(cbuf), cur))
+        return;
+    snprintf(lim, sizeof(lim), "%lld", (long long)limit + 1);
+    const char *p[10] = {vg_qreq_tenant(r), status, kind, visitor, user, since,
+                         cur[0], cur[1], cur[2], lim};
+    PGresult *res;
+    if (vg_qreq_db(r, VG_SQL_SESSIONS, 10, p, &res))
+        return;
+    int n = PQntuples(res), shown = n > limit ? (int)limit : n;
+    struct vg_buf *b = &r->reply.body;
+    struct rec s = {0};
+    r->reply.status = 200;
+    vg_buf_puts(b, "{\"sessions\":[");
+    for (int i = 0; i < shown; i++) {
+        rec_from_row(&s, res, i);
+        if (i)
+            vg_buf_putc(b, ',');
+        put_session(b, &s);
+    }
+    vg_buf_puts(b, "],\"next_cursor\":");
+    if (n > limit)
+        cursor_put(b, PQgetvalue(res, shown - 1, 5), PQgetvalue(res, shown - 1, 6),
+                   PQgetvalue(res, shown - 1, 7));
+    else
+        vg_buf_puts(b, "null");
+    vg_buf_putc(b, '}');
+    rec_free(&s);
+    PQclear(res);
+}
+
+void vg_qsession_events(struct vg_qreq *r)
+{
+    int64_t limit;
+    const char *cur[3];
+    char cbuf[512], lim[24];
+    struct rec s = {0};
+    if (target(r) || vg_qreq_int(r, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT, &limit) ||
+        cursor_get(r, cbuf, sizeof(cbuf), cur) || load(r, &s, 1)) {
+        rec_free(&s);
+        return;
+    }
+    rec_free(&s);
+    if (cur[0] && !vg_uuid_valid(cur[1]))
+        return (void)vg_qreq_error(r, 400, "invalid_parameter", "cursor",
+                                   "cursor must be a next_cursor of an earlier answer");
+    snprintf(lim, sizeof(lim), "%lld", (long long)limit + 1);
+    const char *p[5] = {r->tenant, r->arg, cur[0], cur[1], lim};
+    PGresult *res;
+    if (vg_qreq_db(r, VG_SQL_EVENTS, 5, p, &res))
+        return;
+    int n = PQntuples(res), shown = n > limit ? (int)limit : n;
+    struct vg_buf *b = &r->reply.body;
+    r->reply.status = 200;
+    vg_buf_puts(b, "{\"events\":[");
+    for (int i = 0; i < shown; i++) {
+        if (i)
+            vg_buf_putc(b, ',');
+        vg_buf_append(b, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+    }
+    vg_buf_puts(b, "],\"next_cursor\":");
+    if (n > limit)
+        cursor_put(b, PQgetvalue(res, shown - 1, 1), PQgetvalue(res, shown - 1, 2), "-");
+    else
+        vg_buf_puts(b, "null");
+    vg_buf_putc(b, '}');
+    PQclear(res);
+}
