@@ -30,6 +30,10 @@ struct vg_tenant {
     size_t norigins;
     char **redirect_hosts; /* hosts that /t/{token} may redirect to */
     size_t nredirect_hosts;
+    /* Enrichment of events' context (producer/enrich.h). */
+    int enrich_ip;         /* the client's address into context.ip (default on) */
+    int enrich_user_agent; /* User-Agent into context.userAgent (default on) */
+    int truncate_ip;       /* addresses cut to IPv4 /24, IPv6 /48 (default off) */
 };
 
 /* A scheduler entry: a five-field UTC cron expression and the command it emits. */
@@ -77,6 +81,7 @@ struct vg_config {
     int64_t producer_connection_limit;
     int64_t producer_connection_timeout_s;
     int64_t producer_token_ttl_s;
+    char *producer_trusted_proxies; /* "addr[/bits], ...": whose X-Forwarded-For counts */
     struct vg_tenant *tenants;
     size_t ntenants;
 

@@ -1,5 +1,7 @@
 #include "ingest.h"
 
+#include "enrich.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,9 +21,17 @@ int vg_reject_set(struct vg_reject *r, int status, const char *code, long index,
     return -1;
 }
 
-void vg_reject_json(const struct vg_reject *r, struct vg_buf *out)
+void vg_reject_json(const struct vg_reject *r, int top_level, struct vg_buf *out)
 {
-    vg_buf_puts(out, "{\"error\":{\"code\":");
+    vg_buf_putc(out, '{');
+    if (top_level) {
+        vg_buf_puts(out, "\"code\":");
+        vg_buf_json_str(out, r->code, strlen(r->code));
+        vg_buf_puts(out, ",\"message\":");
+        vg_buf_json_str(out, r->message, strlen(r->message));
+        vg_buf_putc(out, ',');
+    }
+    vg_buf_puts(out, "\"error\":{\"code\":");
     vg_buf_json_str(out, r->code, strlen(r->code));
     vg_buf_puts(out, ",\"message\":");
     vg_buf_json_str(out, r->message, strlen(r->message));
@@ -152,6 +162,28 @@ void vg_ingest_times(struct vg_event *ev, const struct vg_ingest *in, const stru
         ev->clock_skew_ms = (in->received_us - in->sent_at_us) / 1000;
     }
     ev->clock_future = t && t->future;
+}
+
+json_t *vg_ingest_context(const struct vg_ingest *in, json_t *client)
+{
+    int add_ip = in->client_ip && !(client && json_object_get(client, "ip"));
+    int add_ua = in->user_agent && !(client && json_object_get(client, "userAgent"));
+    json_t *ip = client ? json_object_get(client, "ip") : NULL;
+    char cut[VG_ADDR_MAX];
+    int cut_ip = in->truncate_ip && json_is_string(ip) &&
+                 vg_enrich_truncate(json_string_value(ip), cut) == 0 &&
+                 strcmp(cut, json_string_value(ip));
+    if (!add_ip && !add_ua && !cut_ip)
+        return client ? json_incref(client) : NULL;
+    json_t *ctx = client ? json_copy(client) : json_object();
+    if (add_ip)
+        json_object_set_new(ctx, "ip", json_string(in->client_ip));
+    if (cut_ip)
+        json_object_set_new(ctx, "ip", json_string(cut));
+    json_t *ua = add_ua ? json_string(in->user_agent) : NULL;
+    if (ua) /* NULL when the header is no UTF-8 text: left out */
+        json_object_set_new(ctx, "userAgent", ua);
+    return ctx;
 }
 
 int vg_json_body_object(const char *body, size_t len, json_t **out, struct vg_reject *rej)

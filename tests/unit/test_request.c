@@ -160,8 +160,8 @@ static void test_the_headers_say_length_preference_and_credentials(void **state)
 #define EXPOSE "Access-Control-Expose-Headers: Retry-After, Preference-Applied\n"
 #define PREFLIGHT                                                                                  \
     "Access-Control-Allow-Methods: POST, GET, OPTIONS\n"                                           \
-    "Access-Control-Allow-Headers: Authorization, Content-Type, Prefer, X-Sent-At, "              \
-    "X-Customer-ID\n"                                                                             \
+    "Access-Control-Allow-Headers: Authorization, Content-Type, Content-Encoding, Prefer, "      \
+    "X-Sent-At, X-Customer-ID\n"                                                                  \
     "Access-Control-Max-Age: 600\n"
 #define JSON "Content-Type: application/json\n"
 
