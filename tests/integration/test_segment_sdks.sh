@@ -68,9 +68,9 @@ for p in "${senders[@]}"; do
                   coalesce(context->>'ip', ''), context->'library' IS NOT NULL),
                   ';' ORDER BY type)
            FROM staging.events WHERE tenant_id = 'demo' AND ($sids)")
-  want="alias|$p-old|$p-user||||||127.0.0.1|true;identify|$p-anon|$p-user|||||pro|127.0.0.1|true"
-  want+=";order_completed|$p-anon|$p-user|$p-s|Order Completed||42||127.0.0.1|true"
-  want+=";page.view|$p-anon||||Home|https://example.com/$p|||127.0.0.1|true"
+  want="alias|$p-old|$p-user||||||127.0.0.1|t;identify|$p-anon|$p-user|||||pro|127.0.0.1|t"
+  want+=";order_completed|$p-anon|$p-user|$p-s|Order Completed||42||127.0.0.1|t"
+  want+=";page.view|$p-anon|||Home|https://example.com/$p|||127.0.0.1|t"
   [[ $got == "$want" ]] && ok || bad "$p: staging rows
    got  $got
    want $want"
