@@ -144,6 +144,11 @@ static int one_event(const struct vg_ingest *in, json_t *ev, long i, struct vg_o
     return 0;
 }
 
+static int one_item(void *in, json_t *ev, long i, struct vg_outbox *out, struct vg_reject *rej)
+{
+    return one_event(in, ev, i, out, rej);
+}
+
 /* NDJSON: one object per non-blank line; the index counts events, not lines. */
 static json_t *parse_ndjson(const char *body, size_t len, size_t max_events,
                             struct vg_reject *rej)
@@ -239,24 +244,7 @@ long vg_event_parse(const struct vg_ingest *in_, enum vg_body_format fmt, const 
         }
     }
 
-    size_t count = json_array_size(items);
-    if (count == 0) {
-        vg_reject_set(rej, 400, "empty_batch", -1, NULL, "the request carries no event");
-        goto out;
-    }
-    if (count > in.max_batch_events) {
-        vg_reject_set(rej, 400, "too_many_events", -1, NULL,
-                      "%zu events exceed the limit of %zu per request", count,
-                      in.max_batch_events);
-        goto out;
-    }
-    for (size_t i = 0; i < count; i++) {
-        if (one_event(&in, json_array_get(items, i), (long)i, out, rej)) {
-            vg_outbox_reset(out);
-            goto out;
-        }
-    }
-    n = (long)count;
+    n = vg_ingest_each(items, in.max_batch_events, NULL, "event", one_item, &in, out, rej);
 out:
     json_decref(root);
     return n;

@@ -186,6 +186,26 @@ json_t *vg_ingest_context(const struct vg_ingest *in, json_t *client)
     return ctx;
 }
 
+long vg_ingest_each(json_t *items, size_t max, const char *field, const char *noun,
+                    vg_ingest_item_fn *one, void *ctx, struct vg_outbox *out,
+                    struct vg_reject *rej)
+{
+    size_t count = json_array_size(items);
+    if (count == 0)
+        return vg_reject_set(rej, 400, "empty_batch", -1, field, "the request carries no %s",
+                             noun);
+    if (count > max)
+        return vg_reject_set(rej, 400, "too_many_events", -1, field,
+                             "%zu %ss exceed the limit of %zu per request", count, noun, max);
+    for (size_t i = 0; i < count; i++) {
+        if (one(ctx, json_array_get(items, i), (long)i, out, rej)) {
+            vg_outbox_reset(out);
+            return -1;
+        }
+    }
+    return (long)count;
+}
+
 int vg_json_body_object(const char *body, size_t len, json_t **out, struct vg_reject *rej)
 {
     size_t i = 0;

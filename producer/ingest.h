@@ -141,6 +141,21 @@ void vg_ingest_times(struct vg_event *ev, const struct vg_ingest *in, const stru
  */
 json_t *vg_ingest_context(const struct vg_ingest *in, json_t *client);
 
+/* Validates one item of a batch (index i) and appends its envelopes to
+ * out; returns 0, or -1 with rej filled. */
+typedef int vg_ingest_item_fn(void *ctx, json_t *item, long i, struct vg_outbox *out,
+                              struct vg_reject *rej);
+
+/*
+ * A batch, all-or-nothing: refuses an empty items array or one of more than
+ * max items (400, naming field, which may be NULL, and counting them as
+ * noun: "event", "call"), then runs one(ctx, ...) on each item in order.
+ * Returns the number of items, or -1 with rej filled and out emptied.
+ */
+long vg_ingest_each(json_t *items, size_t max, const char *field, const char *noun,
+                    vg_ingest_item_fn *one, void *ctx, struct vg_outbox *out,
+                    struct vg_reject *rej);
+
 /* Parses a body that must be a JSON object, or empty (then *out is an empty
  * object). Returns 0 or fills rej (400) and returns -1. */
 int vg_json_body_object(const char *body, size_t len, json_t **out, struct vg_reject *rej);

@@ -318,6 +318,12 @@ static int check_call(const struct batch *b, json_t *call, enum vg_segment_call 
     return one_call(b, call, route, i, out, rej);
 }
 
+static int batch_item(void *b, json_t *call, long i, struct vg_outbox *out,
+                      struct vg_reject *rej)
+{
+    return check_call(b, call, VG_SEGMENT_BATCH, i, out, rej);
+}
+
 /* The batch-level fields of a /v1/batch body; its calls into *items. */
 static int read_batch(json_t *root, struct batch *b, struct vg_ingest *in, json_t **items,
                       struct vg_reject *rej)
@@ -378,23 +384,7 @@ long vg_segment_parse(const struct vg_ingest *in_, enum vg_segment_call call, co
     }
     if (read_batch(root, &b, &in, &items, rej))
         goto out;
-    size_t count = json_array_size(items);
-    if (count == 0) {
-        vg_reject_set(rej, 400, "empty_batch", -1, "batch", "the batch carries no call");
-        goto out;
-    }
-    if (count > in.max_batch_events) {
-        vg_reject_set(rej, 400, "too_many_events", -1, "batch",
-                      "%zu calls exceed the limit of %zu per request", count, in.max_batch_events);
-        goto out;
-    }
-    for (size_t i = 0; i < count; i++) {
-        if (check_call(&b, json_array_get(items, i), VG_SEGMENT_BATCH, (long)i, out, rej)) {
-            vg_outbox_reset(out);
-            goto out;
-        }
-    }
-    n = (long)count;
+    n = vg_ingest_each(items, in.max_batch_events, "batch", "call", batch_item, &b, out, rej);
 out:
     json_decref(root);
     return n;
