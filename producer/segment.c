@@ -169,6 +169,37 @@ static const char *page_url(json_t *props, json_t *context)
     return json_string_value(u);
 }
 
+/*
+ * The segment object of a call: every field without a field of its own in
+ * the envelope, as sent (visitor is the id that became visitor_id;
+ * mid_is_id: the messageId is the event_id as it is), with the batch's
+ * integrations (integ, merged already) and sentAt where the call has none.
+ * A new reference. writeKey is a secret: never kept.
+ */
+static json_t *rest_of(const struct batch *b, json_t *call, enum vg_segment_call route,
+                       const char *visitor, int mid_is_id, json_t *integ)
+{
+    json_t *seg = json_object(), *v;
+    const char *k;
+    json_object_foreach(call, k, v)
+    {
+        const char *s = json_string_value(v);
+        int mapped = !strcmp(k, "userId") || !strcmp(k, "properties") || !strcmp(k, "context") ||
+                     !strcmp(k, "writeKey") || (!strcmp(k, "messageId") && mid_is_id) ||
+                     ((!strcmp(k, "anonymousId") || !strcmp(k, "previousId")) && s && visitor &&
+                      !strcmp(s, visitor));
+        if (!mapped)
+            json_object_set(seg, k, v);
+    }
+    if (!json_object_get(seg, "type"))
+        json_object_set_new(seg, "type", json_string(calls[route].name));
+    if (integ && !json_object_get(seg, "integrations"))
+        json_object_set(seg, "integrations", integ);
+    if (b->sent_at && !json_object_get(seg, "sentAt"))
+        json_object_set(seg, "sentAt", b->sent_at);
+    return seg;
+}
+
 /* The envelope of one call, type checked already (route is its type). */
 static int one_call(const struct batch *b, json_t *call, enum vg_segment_call route, long i,
                     struct vg_outbox *out, struct vg_reject *rej)
@@ -205,18 +236,19 @@ static int one_call(const struct batch *b, json_t *call, enum vg_segment_call ro
         snprintf(type, sizeof(type), "%s", calls[route].type);
     }
 
-    json_t *v = json_object_get(call, "messageId");
-    if (v && !json_is_null(v) && (!json_is_string(v) || json_string_length(v) == 0))
+    json_t *mid = json_object_get(call, "messageId");
+    if (mid && !json_is_null(mid) && (!json_is_string(mid) || json_string_length(mid) == 0))
         return vg_reject_set(rej, 400, "invalid_field", i, "messageId",
                              "messageId must be a non-empty string");
-    int have_mid = v && json_is_string(v);
     char id[VG_UUID_STR_LEN];
-    if (have_mid)
-        vg_segment_event_id(json_string_value(v), json_string_length(v), id);
+    if (json_is_string(mid))
+        vg_segment_event_id(json_string_value(mid), json_string_length(mid), id);
     else
         vg_uuid_v7(in.received_us / 1000, id);
+    /* The messageId is the event_id, or kept for the spelling it had. */
+    int mid_is_id = json_is_string(mid) && !strcmp(json_string_value(mid), id);
 
-    v = json_object_get(call, "sentAt");
+    json_t *v = json_object_get(call, "sentAt");
     if (v && !json_is_null(v)) {
         if (!json_is_string(v) || vg_time_parse(json_string_value(v), &in.sent_at_us))
             return vg_reject_set(rej, 400, "invalid_field", i, "sentAt",
@@ -248,26 +280,7 @@ static int one_call(const struct batch *b, json_t *call, enum vg_segment_call ro
         return -1;
     }
 
-    /* Everything without a field of its own stays, as sent. */
-    json_t *seg = json_object();
-    const char *k;
-    json_object_foreach(call, k, v)
-    {
-        int mapped = !strcmp(k, "userId") || !strcmp(k, "properties") || !strcmp(k, "context") ||
-                     !strcmp(k, "writeKey") ||
-                     (!strcmp(k, "anonymousId") && visitor == anon.s) ||
-                     (!strcmp(k, "previousId") && visitor == previous.s) ||
-                     (!strcmp(k, "messageId") && !strcmp(json_string_value(v) ? json_string_value(v) : "", id));
-        if (!mapped)
-            json_object_set(seg, k, v);
-    }
-    if (!json_object_get(seg, "type"))
-        json_object_set_new(seg, "type", json_string(calls[route].name));
-    if (integ && !json_object_get(seg, "integrations"))
-        json_object_set(seg, "integrations", integ);
-    if (b->sent_at && !json_object_get(seg, "sentAt"))
-        json_object_set(seg, "sentAt", b->sent_at);
-
+    json_t *seg = rest_of(b, call, route, visitor, mid_is_id, integ);
     struct vg_event env;
     vg_ingest_event(&env, &in, id, type);
     env.session_id = session.s;

@@ -76,7 +76,8 @@ static const struct {
     {"unknown batch field", VG_SEGMENT_BATCH, "{\"batch\":[],\"extra\":1}", 400, 0, -1, "extra",
      "unknown_field"},
     {"too many calls", VG_SEGMENT_BATCH,
-     "{\"batch\":[{\"type\":\"identify\",\"userId\":\"u\"},{\"type\":\"identify\",\"userId\":\"u\"},"
+     "{\"batch\":[{\"type\":\"identify\",\"userId\":\"u\"},"
+     "{\"type\":\"identify\",\"userId\":\"u\"},"
      "{\"type\":\"identify\",\"userId\":\"u\"},{\"type\":\"identify\",\"userId\":\"u\"},"
      "{\"type\":\"identify\",\"userId\":\"u\"},{\"type\":\"identify\",\"userId\":\"u\"}]}",
      400, 0, -1, "batch", "too_many_events"},
@@ -304,11 +305,13 @@ static void test_the_page_url_is_the_url(void **state)
     (void)state;
     struct vg_ingest in = ingest();
     json_t *env = envelope_of(&in, VG_SEGMENT_PAGE,
-                              "{\"anonymousId\":\"a\",\"properties\":{\"url\":\"https://e.com/p\"}}");
+                              "{\"anonymousId\":\"a\","
+                              "\"properties\":{\"url\":\"https://e.com/p\"}}");
     expect(env, "url", "https://e.com/p");
     json_decref(env);
     env = envelope_of(&in, VG_SEGMENT_PAGE,
-                      "{\"anonymousId\":\"a\",\"context\":{\"page\":{\"url\":\"https://e.com/c\"}}}");
+                      "{\"anonymousId\":\"a\","
+                      "\"context\":{\"page\":{\"url\":\"https://e.com/c\"}}}");
     expect(env, "url", "https://e.com/c");
     json_decref(env);
 }
@@ -321,14 +324,16 @@ static void test_sizes_past_segments_limits_get_413(void **state)
     struct vg_outbox out = {0};
     struct vg_reject rej;
     /* One call of 33 KB. */
-    int n = snprintf(body, sizeof(body), "{\"userId\":\"u\",\"event\":\"E\",\"properties\":{\"x\":\"");
+    int n = snprintf(body, sizeof(body),
+                     "{\"userId\":\"u\",\"event\":\"E\",\"properties\":{\"x\":\"");
     memset(body + n, 'x', 33 * 1024);
     strcpy(body + n + 33 * 1024, "\"}}");
     assert_int_equal(vg_segment_parse(&in, VG_SEGMENT_TRACK, body, strlen(body), &out, &rej), -1);
     assert_int_equal(rej.status, 413);
     /* The same call inside a batch: named by its index. */
     char *batch = malloc(strlen(body) + 64);
-    sprintf(batch, "{\"batch\":[{\"type\":\"identify\",\"userId\":\"u\"},%.*s,\"type\":\"track\"}]}",
+    sprintf(batch,
+            "{\"batch\":[{\"type\":\"identify\",\"userId\":\"u\"},%.*s,\"type\":\"track\"}]}",
             (int)strlen(body) - 1, body);
     assert_int_equal(vg_segment_parse(&in, VG_SEGMENT_BATCH, batch, strlen(batch), &out, &rej),
                      -1);
@@ -351,7 +356,8 @@ static void test_errors_carry_code_and_message_at_the_top_level(void **state)
     struct vg_buf b = {0};
     vg_reject_set(&rej, 400, "invalid_field", 3, "userId", "bad");
     vg_reject_json(&rej, 1, &b);
-    assert_string_equal(b.data, "{\"code\":\"invalid_field\",\"message\":\"bad\",\"error\":{\"code\":"
+    assert_string_equal(b.data, "{\"code\":\"invalid_field\",\"message\":\"bad\","
+                                "\"error\":{\"code\":"
                                 "\"invalid_field\",\"message\":\"bad\",\"index\":3,\"field\":"
                                 "\"userId\"}}");
     vg_buf_free(&b);
@@ -369,7 +375,8 @@ static void test_context_is_enriched_where_the_client_left_it_empty(void **state
     json_decref(env);
     /* The client's own values win. */
     env = envelope_of(&in, VG_SEGMENT_IDENTIFY,
-                      "{\"userId\":\"u\",\"context\":{\"ip\":\"198.51.100.7\",\"userAgent\":\"sdk\"}}");
+                      "{\"userId\":\"u\","
+                      "\"context\":{\"ip\":\"198.51.100.7\",\"userAgent\":\"sdk\"}}");
     expect(env, "context.ip", "198.51.100.7");
     expect(env, "context.userAgent", "sdk");
     json_decref(env);
