@@ -106,10 +106,12 @@ static int use_basic(struct vg_req *r, const char *cred)
     size_t n = strcspn(cred, " ");
     long len = vg_base64_decode(cred, n, plain, sizeof(plain));
     const char *colon = len > 0 ? memchr(plain, ':', (size_t)len) : NULL;
-    if (!colon || colon == (const char *)plain || cred[n])
-        return vg_req_refuse(r, 401, "bad_authorization", NULL, 0,
-                             "Authorization: Basic must carry base64(\"<write key>:\")");
-    return use_key(r, (const char *)plain, (size_t)(colon - (const char *)plain));
+    int rc = !colon || colon == (const char *)plain || cred[n]
+                 ? vg_req_refuse(r, 401, "bad_authorization", NULL, 0,
+                                 "Authorization: Basic must carry base64(\"<write key>:\")")
+                 : use_key(r, (const char *)plain, (size_t)(colon - (const char *)plain));
+    memset(plain, 0, sizeof(plain)); /* a key: not left on the stack */
+    return rc;
 }
 
 /* Sets r->tenant (and the session scope of a token) or refuses with 401. */
