@@ -110,7 +110,7 @@ static int use_basic(struct vg_req *r, const char *cred)
                  ? vg_req_refuse(r, 401, "bad_authorization", NULL, 0,
                                  "Authorization: Basic must carry base64(\"<write key>:\")")
                  : use_key(r, (const char *)plain, (size_t)(colon - (const char *)plain));
-    memset(plain, 0, sizeof(plain)); /* a key: not left on the stack */
+    explicit_bzero(plain, sizeof(plain)); /* a key: not left on the stack */
     return rc;
 }
 
