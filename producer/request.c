@@ -86,21 +86,33 @@ enum vg_route vg_req_route(const char *url, char *arg, size_t arg_size)
 
 /* -- what the header block says ------------------------------------------ */
 
-/* The media type of a Content-Type value: lowercased, parameters and
- * surrounding blanks cut, then named. */
+/* The first item of a header value up to stop (or its end) into out,
+ * lowercased, surrounding blanks cut; returns what follows it (at stop, or
+ * "" ), or NULL when it does not fit in out. */
+static const char *header_item(const char *v, char stop, char *out, size_t size)
+{
+    size_t n = 0;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    for (; *v && *v != stop; v++) {
+        if (n + 1 >= size)
+            return NULL;
+        out[n++] = (char)tolower((unsigned char)*v);
+    }
+    while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '\t'))
+        n--;
+    out[n] = '\0';
+    return v;
+}
+
+/* The media type of a Content-Type value, parameters cut, named. */
 static enum vg_media media_type(const char *ct)
 {
     char mt[64];
-    size_t n = 0;
     if (!ct)
         return VG_MEDIA_NONE;
-    while (*ct == ' ' || *ct == '\t')
-        ct++;
-    for (; *ct && *ct != ';' && n + 1 < sizeof(mt); ct++)
-        mt[n++] = (char)tolower((unsigned char)*ct);
-    while (n > 0 && (mt[n - 1] == ' ' || mt[n - 1] == '\t'))
-        n--;
-    mt[n] = '\0';
+    if (!header_item(ct, ';', mt, sizeof(mt)))
+        return VG_MEDIA_OTHER;
     if (!strcmp(mt, "application/json") || !strcmp(mt, "text/plain"))
         return VG_MEDIA_JSON;
     if (!strcmp(mt, "application/x-ndjson") || !strcmp(mt, "application/ndjson"))
@@ -108,23 +120,14 @@ static enum vg_media media_type(const char *ct)
     return VG_MEDIA_OTHER;
 }
 
-/* The Content-Encoding of a body: one coding, names compared without case. */
+/* The Content-Encoding of a body: one coding; a list of them is not ours. */
 static enum vg_encoding encoding(const char *ce)
 {
     char name[16];
-    size_t n = 0;
-    if (!ce)
-        return VG_ENCODING_IDENTITY;
-    while (*ce == ' ' || *ce == '\t')
-        ce++;
-    for (; *ce && *ce != ' ' && *ce != '\t' && n + 1 < sizeof(name); ce++)
-        name[n++] = (char)tolower((unsigned char)*ce);
-    name[n] = '\0';
-    while (*ce == ' ' || *ce == '\t')
-        ce++;
-    if (*ce)
-        return VG_ENCODING_OTHER; /* a list of codings, or a name too long to be ours */
-    if (!n || !strcmp(name, "identity"))
+    const char *rest = ce ? header_item(ce, ',', name, sizeof(name)) : "";
+    if (!rest || *rest)
+        return VG_ENCODING_OTHER;
+    if (!ce || !name[0] || !strcmp(name, "identity"))
         return VG_ENCODING_IDENTITY;
     if (!strcmp(name, "gzip") || !strcmp(name, "x-gzip"))
         return VG_ENCODING_GZIP;
