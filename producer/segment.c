@@ -305,10 +305,11 @@ static int check_call(const struct batch *b, json_t *call, enum vg_segment_call 
 {
     if (!json_is_object(call))
         return vg_reject_set(rej, 400, "invalid_event", i, NULL, "a call must be a JSON object");
-    size_t size = vg_json_size(call);
-    if (size > VG_SEGMENT_CALL_MAX)
+    /* Segment's limit, or the producer's own if it is smaller. */
+    size_t size = vg_json_size(call), max = VG_MIN(b->in->max_event_bytes, VG_SEGMENT_CALL_MAX);
+    if (size > max)
         return vg_reject_set(rej, 413, "event_too_large", i, NULL,
-                             "a call of %zu bytes exceeds %d", size, VG_SEGMENT_CALL_MAX);
+                             "a call of %zu bytes exceeds %zu", size, max);
     if (vg_json_too_deep(call, VG_JSON_MAX_DEPTH))
         return vg_reject_set(rej, 400, "too_deep", i, NULL, "a call nests deeper than %d levels",
                              VG_JSON_MAX_DEPTH);

@@ -28,7 +28,8 @@
 #include "ingest.h"
 
 #define VG_SEGMENT_BATCH_MAX (500 * 1024) /* bytes of a /v1/batch body (Segment's limit) */
-#define VG_SEGMENT_CALL_MAX (32 * 1024)   /* bytes of one call (Segment's limit) */
+#define VG_SEGMENT_CALL_MAX (32 * 1024)   /* bytes of one call (Segment's limit; or
+                                           * producer.max_event_bytes if smaller) */
 
 /* The namespace of the name-based event ids: uuid5(NAMESPACE_URL,
  * "urn:vigil:segment:messageId"). Fixed forever: changing it would make a
