@@ -122,8 +122,11 @@ static const struct setting settings[] = {
      "tenants, is served there and never on producer.port"},
     {"producer.token_ttl_s", CT_INT, OFF(producer_token_ttl_s), "86400", 60, 31536000, NULL, 0,
      "lifetime of a session token when the session has no expires_at"},
+    {"producer.trusted_proxies", CT_STRING, OFF(producer_trusted_proxies), "", 0, 0, NULL, 0,
+     "proxies whose X-Forwarded-For names the client, \"addr[/bits], ...\" (default none)"},
     {"producer.tenants", CT_TENANTS, 0, NULL, 0, 0, NOENV, F_RELOADABLE,
-     "tenants: id, keys_sha256, rate_per_s, burst, origins, redirect_hosts"},
+     "tenants: id, keys_sha256, rate_per_s, burst, origins, redirect_hosts, enrich_ip, "
+     "enrich_user_agent, truncate_ip, notify"},
 
     {"worker.id", CT_STRING, OFF(worker_id), "", 0, 0, NULL, 0,
      "this worker's name in logs and ops tables (default: host name and pid)"},
@@ -451,6 +454,7 @@ static int parse_tenant(struct ctx *c, config_setting_t *g, struct vg_tenant *t)
         return fail(c, line, "producer.tenants: each tenant must be a group { id = ...; }");
     t->rate_per_s = 1000;
     t->burst = 2000;
+    t->enrich_ip = t->enrich_user_agent = 1;
     for (int i = 0; i < config_setting_length(g); i++) {
         config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
         const char *name = config_setting_name(m);
@@ -508,6 +512,13 @@ static int parse_tenant(struct ctx *c, config_setting_t *g, struct vg_tenant *t)
             int wl = ml;
             if (vg_notify_parse(m, &t->notify, &t->nnotify, &wl, why, sizeof(why)))
                 return fail(c, wl, "producer.tenants.%s", why);
+        } else if (!strcmp(name, "enrich_ip") || !strcmp(name, "enrich_user_agent") ||
+                   !strcmp(name, "truncate_ip")) {
+            if (type != CONFIG_TYPE_BOOL)
+                return fail(c, ml, "producer.tenants.%s: must be true or false", name);
+            int v = config_setting_get_bool(m);
+            *(name[0] == 't' ? &t->truncate_ip : name[7] == 'i' ? &t->enrich_ip
+                                                                : &t->enrich_user_agent) = v;
         } else {
             return fail(c, ml, "producer.tenants.%s: unknown setting", name);
         }

@@ -33,6 +33,10 @@ struct vg_tenant {
     size_t nredirect_hosts;
     struct vg_notify *notify; /* where its session summaries go (notify.h) */
     size_t nnotify;
+    /* Enrichment of events' context (producer/enrich.h). */
+    int enrich_ip;         /* the client's address into context.ip (default on) */
+    int enrich_user_agent; /* User-Agent into context.userAgent (default on) */
+    int truncate_ip;       /* addresses cut to IPv4 /24, IPv6 /48 (default off) */
 };
 
 /* A scheduler entry: a five-field UTC cron expression and the command it emits. */
@@ -93,6 +97,7 @@ struct vg_config {
     char *producer_metrics_listen;
     int64_t producer_metrics_port;
     int64_t producer_token_ttl_s;
+    char *producer_trusted_proxies; /* "addr[/bits], ...": whose X-Forwarded-For counts */
     struct vg_tenant *tenants;
     size_t ntenants;
 

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -40,6 +41,19 @@ void vg_md5_hex_upper(const void *data, size_t len, char out[33])
     out[32] = '\0';
 }
 
+static int hexval(char c)
+{
+    return c <= '9' ? c - '0' : (tolower((unsigned char)c) - 'a' + 10);
+}
+
+static void uuid_format(const unsigned char b[16], char out[VG_UUID_STR_LEN])
+{
+    snprintf(out, VG_UUID_STR_LEN,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+}
+
 void vg_uuid_v7(int64_t epoch_ms, char out[VG_UUID_STR_LEN])
 {
     unsigned char b[16];
@@ -48,10 +62,29 @@ void vg_uuid_v7(int64_t epoch_ms, char out[VG_UUID_STR_LEN])
         b[i] = (unsigned char)((uint64_t)epoch_ms >> (40 - 8 * i));
     b[6] = (unsigned char)(0x70 | (b[6] & 0x0f));
     b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
-    snprintf(out, VG_UUID_STR_LEN,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+    uuid_format(b, out);
+}
+
+void vg_uuid_v5(const char *ns, const void *name, size_t len, char out[VG_UUID_STR_LEN])
+{
+    unsigned char nsb[16], digest[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    for (int i = 0, j = 0; i < 16; j++) {
+        if (ns[j] == '-')
+            continue;
+        nsb[i++] = (unsigned char)(hexval(ns[j]) << 4 | hexval(ns[j + 1]));
+        j++;
+    }
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) || !EVP_DigestUpdate(ctx, nsb, 16) ||
+        !EVP_DigestUpdate(ctx, name, len) || !EVP_DigestFinal_ex(ctx, digest, &dlen)) {
+        fprintf(stderr, "vigil: SHA-1 is unavailable\n");
+        abort();
+    }
+    EVP_MD_CTX_free(ctx);
+    digest[6] = (unsigned char)(0x50 | (digest[6] & 0x0f));
+    digest[8] = (unsigned char)(0x80 | (digest[8] & 0x3f));
+    uuid_format(digest, out);
 }
 
 int vg_uuid_valid(const char *s)
@@ -119,4 +152,26 @@ long vg_base64url_decode(const char *in, size_t n, unsigned char *out, size_t ou
     if (bits > 0 && (acc & ((1u << bits) - 1)))
         return -1; /* non-canonical trailing bits */
     return (long)o;
+}
+
+long vg_base64_decode(const char *in, size_t n, unsigned char *out, size_t out_size)
+{
+    if (n % 4 || n > 4 * ((size_t)INT32_MAX / 3) || out_size < 3 * (n / 4) + 1)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char c = in[i];
+        int pad = c == '=' && i + 2 >= n && (i == n - 1 || in[n - 1] == '=');
+        if (!isalnum((unsigned char)c) && c != '+' && c != '/' && !pad)
+            return -1;
+    }
+    int len = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
+    if (len < 0)
+        return -1;
+    /* EVP_DecodeBlock counts the padding as zero bytes. */
+    if (n && in[n - 1] == '=')
+        len--;
+    if (n > 1 && in[n - 2] == '=')
+        len--;
+    out[len] = '\0';
+    return len;
 }

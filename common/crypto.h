@@ -9,6 +9,11 @@
 
 #ifndef VG_SHA256_LEN
 #define VG_SHA256_LEN 32
+/* Decodes standard base64 (RFC 4648 section 4, padding required, as HTTP Basic
+ * credentials are); returns the length or -1 if in is no such text or out is
+ * too small. out needs 3*(n/4)+1 bytes; it is NUL-terminated. */
+long vg_base64_decode(const char *in, size_t n, unsigned char *out, size_t out_size);
+
 #endif
 #define VG_UUID_STR_LEN 37 /* 36 characters and the NUL */
 
@@ -23,6 +28,9 @@ void vg_md5_hex_upper(const void *data, size_t len, char out[33]);
 
 /* A new UUIDv7 (RFC 9562): 48-bit millisecond time, then random bits. */
 void vg_uuid_v7(int64_t epoch_ms, char out[VG_UUID_STR_LEN]);
+/* The name-based UUIDv5 (RFC 9562, SHA-1) of name (len bytes) in the namespace ns (a
+ * canonical UUID string): the same name always gives the same id. */
+void vg_uuid_v5(const char *ns, const void *name, size_t len, char out[VG_UUID_STR_LEN]);
 /* 1 if s is a UUID in canonical 8-4-4-4-12 hex form (any version). */
 int vg_uuid_valid(const char *s);
 
@@ -30,5 +38,10 @@ int vg_uuid_valid(const char *s);
 size_t vg_base64url_encode(const unsigned char *in, size_t n, char *out);
 /* Decodes URL-safe base64 without padding; returns the length or -1. */
 long vg_base64url_decode(const char *in, size_t n, unsigned char *out, size_t out_size);
+
+/* Decodes standard base64 (RFC 4648 section 4, padding required, as HTTP Basic
+ * credentials are); returns the length or -1 if in is no such text or out is
+ * too small. out needs 3*(n/4)+1 bytes; it is NUL-terminated. */
+long vg_base64_decode(const char *in, size_t n, unsigned char *out, size_t out_size);
 
 #endif

@@ -103,6 +103,8 @@ static const struct field {
     {"clock_flag", F_FLAG, OFF(clock_future), 0, 0, 0},
     {"url", F_STR, OFF(url), VG_URL_MAX, 0, 0},
     {"properties", F_OBJECT, OFF(properties), 0, 0, 0},
+    {"context", F_OBJECT, OFF(context), 0, 0, 0},
+    {"segment", F_OBJECT, OFF(segment), 0, 0, 0},
     {"kind", F_STR, OFF(kind), VG_TYPE_MAX, 0, 1},
     {"status", F_STR, OFF(status), VG_TYPE_MAX, 0, 1},
     {"started_at", F_TIME, OFF(started_us), 0, 0, 1},

@@ -6,7 +6,7 @@
  *
  *   {"v":1, "tenant", "event_id", "type", "session_id"?, "visitor_id"?,
  *    "user_id"?, "occurred_at", "received_at", "client_occurred_at"?,
- *    "clock_skew_ms"?, "clock_flag"?, "url"?, "properties"?,
+ *    "clock_skew_ms"?, "clock_flag"?, "url"?, "properties"?, "context"?, "segment"?,
  *    "kind"?, "status"?, "started_at"?, "expires_at"?, "reason"?, "attributes"?}
  *
  * written in that order, compact, times in RFC 3339 UTC with microseconds.
@@ -83,6 +83,8 @@ struct vg_event {
     const char *session_id, *visitor_id, *user_id, *url;
     int64_t occurred_us, received_us;
     json_t *properties;
+    json_t *context; /* the client's context (Segment's names), with what the producer adds */
+    json_t *segment; /* a Segment call's fields without a field here (docs/segment.md) */
     /* The client's clock, when the producer corrected it (DESIGN.md section 4). */
     const char *client_occurred_at; /* the client's time as sent */
     int has_clock_skew;

@@ -4,7 +4,8 @@
 #include <string.h>
 
 static const char *const known_fields[] = {"type",        "event_id", "session_id", "visitor_id",
-                                           "user_id",     "occurred_at", "url",      "properties"};
+                                           "user_id",     "occurred_at", "url",      "properties",
+                                           "context"};
 
 static int known_field(const char *name)
 {
@@ -120,6 +121,15 @@ static int one_event(const struct vg_ingest *in, json_t *ev, long i, struct vg_o
         return vg_reject_set(rej, 400, "too_deep", i, "properties",
                              "an event nests deeper than %d levels", VG_JSON_MAX_DEPTH);
 
+    json_t *context = json_object_get(ev, "context");
+    if (context && json_is_null(context))
+        context = NULL;
+    if (context && !json_is_object(context))
+        return vg_reject_set(rej, 400, "invalid_field", i, "context", "context must be an object");
+    if (context && vg_json_too_deep(context, VG_JSON_MAX_DEPTH - 1))
+        return vg_reject_set(rej, 400, "too_deep", i, "context",
+                             "an event nests deeper than %d levels", VG_JSON_MAX_DEPTH);
+
     struct vg_event env;
     vg_ingest_event(&env, in, id, type);
     env.session_id = session_id;
@@ -128,8 +138,15 @@ static int one_event(const struct vg_ingest *in, json_t *ev, long i, struct vg_o
     vg_ingest_times(&env, in, occurred_at ? &t : NULL, occurred_at);
     env.url = url;
     env.properties = props;
+    env.context = vg_ingest_context(in, context);
     vg_outbox_add(out, VG_TOPIC_EVENTS, &env);
+    json_decref(env.context);
     return 0;
+}
+
+static int one_item(void *in, json_t *ev, long i, struct vg_outbox *out, struct vg_reject *rej)
+{
+    return one_event(in, ev, i, out, rej);
 }
 
 /* NDJSON: one object per non-blank line; the index counts events, not lines. */
@@ -227,24 +244,7 @@ long vg_event_parse(const struct vg_ingest *in_, enum vg_body_format fmt, const 
         }
     }
 
-    size_t count = json_array_size(items);
-    if (count == 0) {
-        vg_reject_set(rej, 400, "empty_batch", -1, NULL, "the request carries no event");
-        goto out;
-    }
-    if (count > in.max_batch_events) {
-        vg_reject_set(rej, 400, "too_many_events", -1, NULL,
-                      "%zu events exceed the limit of %zu per request", count,
-                      in.max_batch_events);
-        goto out;
-    }
-    for (size_t i = 0; i < count; i++) {
-        if (one_event(&in, json_array_get(items, i), (long)i, out, rej)) {
-            vg_outbox_reset(out);
-            goto out;
-        }
-    }
-    n = (long)count;
+    n = vg_ingest_each(items, in.max_batch_events, NULL, "event", one_item, &in, out, rej);
 out:
     json_decref(root);
     return n;

@@ -1,5 +1,7 @@
 #include "ingest.h"
 
+#include "enrich.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,9 +21,17 @@ int vg_reject_set(struct vg_reject *r, int status, const char *code, long index,
     return -1;
 }
 
-void vg_reject_json(const struct vg_reject *r, struct vg_buf *out)
+void vg_reject_json(const struct vg_reject *r, int top_level, struct vg_buf *out)
 {
-    vg_buf_puts(out, "{\"error\":{\"code\":");
+    vg_buf_putc(out, '{');
+    if (top_level) {
+        vg_buf_puts(out, "\"code\":");
+        vg_buf_json_str(out, r->code, strlen(r->code));
+        vg_buf_puts(out, ",\"message\":");
+        vg_buf_json_str(out, r->message, strlen(r->message));
+        vg_buf_putc(out, ',');
+    }
+    vg_buf_puts(out, "\"error\":{\"code\":");
     vg_buf_json_str(out, r->code, strlen(r->code));
     vg_buf_puts(out, ",\"message\":");
     vg_buf_json_str(out, r->message, strlen(r->message));
@@ -156,6 +166,48 @@ void vg_ingest_times(struct vg_event *ev, const struct vg_ingest *in, const stru
         ev->clock_skew_ms = (in->received_us - in->sent_at_us) / 1000;
     }
     ev->clock_future = t && t->future;
+}
+
+json_t *vg_ingest_context(const struct vg_ingest *in, json_t *client)
+{
+    int add_ip = in->client_ip && !(client && json_object_get(client, "ip"));
+    int add_ua = in->user_agent && !(client && json_object_get(client, "userAgent"));
+    json_t *ip = client ? json_object_get(client, "ip") : NULL;
+    char cut[VG_ADDR_MAX];
+    int cut_ip = in->truncate_ip && json_is_string(ip) &&
+                 vg_enrich_truncate(json_string_value(ip), cut) == 0 &&
+                 strcmp(cut, json_string_value(ip));
+    if (!add_ip && !add_ua && !cut_ip)
+        return client ? json_incref(client) : NULL;
+    json_t *ctx = client ? json_copy(client) : json_object();
+    if (add_ip)
+        json_object_set_new(ctx, "ip", json_string(in->client_ip));
+    if (cut_ip)
+        json_object_set_new(ctx, "ip", json_string(cut));
+    json_t *ua = add_ua ? json_string(in->user_agent) : NULL;
+    if (ua) /* NULL when the header is no UTF-8 text: left out */
+        json_object_set_new(ctx, "userAgent", ua);
+    return ctx;
+}
+
+long vg_ingest_each(json_t *items, size_t max, const char *field, const char *noun,
+                    vg_ingest_item_fn *one, void *ctx, struct vg_outbox *out,
+                    struct vg_reject *rej)
+{
+    size_t count = json_array_size(items);
+    if (count == 0)
+        return vg_reject_set(rej, 400, "empty_batch", -1, field, "the request carries no %s",
+                             noun);
+    if (count > max)
+        return vg_reject_set(rej, 400, "too_many_events", -1, field,
+                             "%zu %ss exceed the limit of %zu per request", count, noun, max);
+    for (size_t i = 0; i < count; i++) {
+        if (one(ctx, json_array_get(items, i), (long)i, out, rej)) {
+            vg_outbox_reset(out);
+            return -1;
+        }
+    }
+    return (long)count;
 }
 
 int vg_json_body_object(const char *body, size_t len, json_t **out, struct vg_reject *rej)

@@ -43,8 +43,10 @@ struct vg_reject {
 int vg_reject_set(struct vg_reject *r, int status, const char *code, long index,
                   const char *field, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
-/* Appends {"error":{"code","message","index"?,"field"?}} to out. */
-void vg_reject_json(const struct vg_reject *r, struct vg_buf *out);
+/* Appends {"error":{"code","message","index"?,"field"?}} to out; with
+ * top_level (Segment's routes, whose SDKs read them there) "code" and
+ * "message" stand beside "error" too. */
+void vg_reject_json(const struct vg_reject *r, int top_level, struct vg_buf *out);
 
 /* One message of an outbox: key and value live in the outbox's data buffer. */
 struct vg_outmsg {
@@ -92,6 +94,11 @@ struct vg_ingest {
     int64_t sent_at_us;
     size_t max_event_bytes;
     size_t max_batch_events;
+    /* Enrichment (enrich.h), as the tenant allows: what goes into an
+     * event's context when the client did not set it; NULL: nothing. */
+    const char *client_ip;  /* the client's address, truncated if the tenant asks */
+    const char *user_agent; /* the User-Agent header */
+    int truncate_ip;        /* truncate a context.ip the client set, too */
 };
 
 /* A client's timestamp after clock correction. */
@@ -127,6 +134,29 @@ void vg_ingest_event(struct vg_event *ev, const struct vg_ingest *in, const char
  * t NULL: the receipt time. */
 void vg_ingest_times(struct vg_event *ev, const struct vg_ingest *in, const struct vg_ctime *t,
                      const char *client_text);
+
+/*
+ * The context of an event: client (the client's "context" object, or NULL)
+ * with the request's enrichment added where the client set nothing (keys
+ * "ip" and "userAgent", Segment's names). Returns a new reference, or NULL
+ * when there is neither. client is borrowed and left unchanged.
+ */
+json_t *vg_ingest_context(const struct vg_ingest *in, json_t *client);
+
+/* Validates one item of a batch (index i) and appends its envelopes to
+ * out; returns 0, or -1 with rej filled. */
+typedef int vg_ingest_item_fn(void *ctx, json_t *item, long i, struct vg_outbox *out,
+                              struct vg_reject *rej);
+
+/*
+ * A batch, all-or-nothing: refuses an empty items array or one of more than
+ * max items (400, naming field, which may be NULL, and counting them as
+ * noun: "event", "call"), then runs one(ctx, ...) on each item in order.
+ * Returns the number of items, or -1 with rej filled and out emptied.
+ */
+long vg_ingest_each(json_t *items, size_t max, const char *field, const char *noun,
+                    vg_ingest_item_fn *one, void *ctx, struct vg_outbox *out,
+                    struct vg_reject *rej);
 
 /* Parses a body that must be a JSON object, or empty (then *out is an empty
  * object). Returns 0 or fills rej (400) and returns -1. */

@@ -13,15 +13,23 @@
 
 /* What a CORS answer lets a browser's script do (the Fetch standard). */
 #define CORS_METHODS "POST, GET, OPTIONS"
-#define CORS_REQUEST_HEADERS "Authorization, Content-Type, Prefer, X-Sent-At, X-Customer-ID"
+#define CORS_REQUEST_HEADERS                                                                       \
+    "Authorization, Content-Type, Content-Encoding, Prefer, X-Sent-At, X-Customer-ID"
 #define CORS_EXPOSE_HEADERS "Retry-After, Preference-Applied"
 #define CORS_MAX_AGE_S "600"
 
 /* -- which route --------------------------------------------------------- */
 
 static const char *const route_labels[VG_ROUTE_COUNT] = {
-    "other",      "/v1/events", "/v1/sessions", "/v1/sessions/{id}/heartbeat",
-    "/v1/sessions/{id}/end", "/t/{token}", "/healthz", "/readyz", "/metrics"};
+    "other",       "/v1/events",   "/v1/sessions", "/v1/sessions/{id}/heartbeat",
+    "/v1/sessions/{id}/end", "/v1/batch", "/v1/track", "/v1/identify", "/v1/page",
+    "/v1/screen",  "/v1/group",    "/v1/alias",    "/t/{token}", "/healthz", "/readyz",
+    "/metrics"};
+
+int vg_req_segment(enum vg_route route)
+{
+    return route >= VG_ROUTE_SEGMENT_BATCH && route <= VG_ROUTE_SEGMENT_ALIAS;
+}
 
 const char *vg_req_label(enum vg_route route)
 {
@@ -42,8 +50,17 @@ enum vg_route vg_req_route(const char *url, char *arg, size_t arg_size)
     static const struct {
         const char *path;
         enum vg_route route;
-    } fixed[] = {{"/v1/events", VG_ROUTE_EVENTS}, {"/v1/sessions", VG_ROUTE_SESSIONS},
-                 {"/healthz", VG_ROUTE_HEALTHZ},  {"/readyz", VG_ROUTE_READYZ},
+    } fixed[] = {{"/v1/events", VG_ROUTE_EVENTS},
+                 {"/v1/sessions", VG_ROUTE_SESSIONS},
+                 {"/v1/batch", VG_ROUTE_SEGMENT_BATCH},
+                 {"/v1/track", VG_ROUTE_SEGMENT_TRACK},
+                 {"/v1/identify", VG_ROUTE_SEGMENT_IDENTIFY},
+                 {"/v1/page", VG_ROUTE_SEGMENT_PAGE},
+                 {"/v1/screen", VG_ROUTE_SEGMENT_SCREEN},
+                 {"/v1/group", VG_ROUTE_SEGMENT_GROUP},
+                 {"/v1/alias", VG_ROUTE_SEGMENT_ALIAS},
+                 {"/healthz", VG_ROUTE_HEALTHZ},
+                 {"/readyz", VG_ROUTE_READYZ},
                  {"/metrics", VG_ROUTE_METRICS}};
     arg[0] = '\0';
     for (size_t i = 0; i < VG_ARRAY_LEN(fixed); i++)
@@ -69,26 +86,52 @@ enum vg_route vg_req_route(const char *url, char *arg, size_t arg_size)
 
 /* -- what the header block says ------------------------------------------ */
 
-/* The media type of a Content-Type value: lowercased, parameters and
- * surrounding blanks cut, then named. */
+/* The first item of a header value up to stop (or its end) into out,
+ * lowercased, surrounding blanks cut; returns what follows it (at stop, or
+ * "" ), or NULL when it does not fit in out. */
+static const char *header_item(const char *v, char stop, char *out, size_t size)
+{
+    size_t n = 0;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    for (; *v && *v != stop; v++) {
+        if (n + 1 >= size)
+            return NULL;
+        out[n++] = (char)tolower((unsigned char)*v);
+    }
+    while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '\t'))
+        n--;
+    out[n] = '\0';
+    return v;
+}
+
+/* The media type of a Content-Type value, parameters cut, named. */
 static enum vg_media media_type(const char *ct)
 {
     char mt[64];
-    size_t n = 0;
     if (!ct)
         return VG_MEDIA_NONE;
-    while (*ct == ' ' || *ct == '\t')
-        ct++;
-    for (; *ct && *ct != ';' && n + 1 < sizeof(mt); ct++)
-        mt[n++] = (char)tolower((unsigned char)*ct);
-    while (n > 0 && (mt[n - 1] == ' ' || mt[n - 1] == '\t'))
-        n--;
-    mt[n] = '\0';
+    if (!header_item(ct, ';', mt, sizeof(mt)))
+        return VG_MEDIA_OTHER;
     if (!strcmp(mt, "application/json") || !strcmp(mt, "text/plain"))
         return VG_MEDIA_JSON;
     if (!strcmp(mt, "application/x-ndjson") || !strcmp(mt, "application/ndjson"))
         return VG_MEDIA_NDJSON;
     return VG_MEDIA_OTHER;
+}
+
+/* The Content-Encoding of a body: one coding; a list of them is not ours. */
+static enum vg_encoding encoding(const char *ce)
+{
+    char name[16];
+    const char *rest = ce ? header_item(ce, ',', name, sizeof(name)) : "";
+    if (!rest || *rest)
+        return VG_ENCODING_OTHER;
+    if (!ce || !name[0] || !strcmp(name, "identity"))
+        return VG_ENCODING_IDENTITY;
+    if (!strcmp(name, "gzip") || !strcmp(name, "x-gzip"))
+        return VG_ENCODING_GZIP;
+    return VG_ENCODING_OTHER;
 }
 
 /* The announced body length: Content-Length, -1 for a chunked body or an
@@ -129,6 +172,9 @@ void vg_req_init(struct vg_req *r, const struct vg_routes_env *env, const struct
     h->origin = lookup(ctx, 0, "Origin");
     h->customer_id = lookup(ctx, 0, "X-Customer-ID");
     h->sent_at = lookup(ctx, 0, "X-Sent-At");
+    h->user_agent = lookup(ctx, 0, "User-Agent");
+    h->forwarded_for = lookup(ctx, 0, "X-Forwarded-For");
+    h->encoding = encoding(lookup(ctx, 0, "Content-Encoding"));
     h->cors_preflight = lookup(ctx, 0, "Access-Control-Request-Method") != NULL;
     h->media = media_type(lookup(ctx, 0, "Content-Type"));
     h->body_length =
@@ -176,7 +222,7 @@ void vg_req_reject(struct vg_req *r, const struct vg_reject *rej)
     struct vg_reply *y = &r->reply;
     y->status = (unsigned)rej->status;
     vg_buf_reset(&y->body);
-    vg_reject_json(rej, &y->body);
+    vg_reject_json(rej, vg_req_segment(r->route), &y->body);
     y->content_type = "application/json";
     y->retry_after_s = rej->retry_after_s;
     y->www_authenticate = rej->status == 401;
@@ -279,7 +325,8 @@ void vg_req_reply_headers(const struct vg_req *r, vg_req_header_fn add, void *ct
     if (y->preference_applied)
         add(ctx, "Preference-Applied", "respond-async");
     if (y->www_authenticate)
-        add(ctx, "WWW-Authenticate", "Bearer realm=\"vigil\"");
+        add(ctx, "WWW-Authenticate",
+            vg_req_segment(r->route) ? "Basic realm=\"vigil\"" : "Bearer realm=\"vigil\"");
     if (y->allow)
         add(ctx, "Allow", y->allow);
     if (r->routed && speaks_cors(r))

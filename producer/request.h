@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "enrich.h"
 #include "ingest.h"
 #include "kafka_out.h"
 #include "ratelimit.h"
@@ -31,6 +32,14 @@ enum vg_route {
     VG_ROUTE_SESSIONS,  /* POST /v1/sessions */
     VG_ROUTE_HEARTBEAT, /* POST /v1/sessions/{id}/heartbeat */
     VG_ROUTE_END,       /* POST /v1/sessions/{id}/end */
+    /* Segment's Tracking API (segment.h), in the order of enum vg_segment_call. */
+    VG_ROUTE_SEGMENT_BATCH, /* POST /v1/batch */
+    VG_ROUTE_SEGMENT_TRACK, /* POST /v1/track */
+    VG_ROUTE_SEGMENT_IDENTIFY,
+    VG_ROUTE_SEGMENT_PAGE,
+    VG_ROUTE_SEGMENT_SCREEN,
+    VG_ROUTE_SEGMENT_GROUP,
+    VG_ROUTE_SEGMENT_ALIAS, /* POST /v1/alias */
     VG_ROUTE_TRACK,     /* GET /t/{token} */
     VG_ROUTE_HEALTHZ,
     VG_ROUTE_READYZ,
@@ -46,6 +55,13 @@ enum vg_media {
     VG_MEDIA_OTHER
 };
 
+/* The Content-Encoding of a body. */
+enum vg_encoding {
+    VG_ENCODING_IDENTITY, /* none, or identity */
+    VG_ENCODING_GZIP,     /* gzip, x-gzip */
+    VG_ENCODING_OTHER     /* anything else: 415 */
+};
+
 /* What routes.c needs from the server, shared by every request. The limits
  * are read once at start: only the tenants follow a reload (config.c). */
 struct vg_routes_env {
@@ -53,8 +69,11 @@ struct vg_routes_env {
     struct vg_ratelimit *rl;
     const unsigned char *token_secret;
     size_t token_secret_len;
+    size_t max_body_bytes; /* of a body decompressed, too */
     size_t max_event_bytes;
     size_t max_batch_events;
+    const struct vg_cidr *trusted_proxies; /* producer.trusted_proxies (enrich.h) */
+    size_t ntrusted_proxies;
     int64_t ack_timeout_ms;
     int64_t token_ttl_s;
 };
@@ -83,6 +102,9 @@ struct vg_req_head {
     const char *origin;
     const char *customer_id;   /* X-Customer-ID */
     const char *sent_at;       /* X-Sent-At */
+    const char *user_agent;    /* User-Agent */
+    const char *forwarded_for; /* X-Forwarded-For */
+    enum vg_encoding encoding; /* Content-Encoding */
     int cors_preflight;        /* Access-Control-Request-Method present */
     enum vg_media media;       /* Content-Type */
     int64_t body_length;       /* Content-Length; -1 for a chunked or unreadable one; else 0 */
@@ -99,6 +121,7 @@ struct vg_req {
     char arg[VG_TOKEN_MAX]; /* the {id} or {token} of the path */
     int64_t received_us;
     int64_t start_ms; /* monotonic */
+    char peer[VG_ADDR_MAX]; /* the connection's address, as text; "" if unknown */
     struct vg_req_head head;
     struct vg_buf body; /* filled by the server, up to producer.max_body_bytes */
     int routed;         /* routes.c took it: the answer speaks CORS (the server's early
@@ -136,6 +159,9 @@ void vg_req_init(struct vg_req *r, const struct vg_routes_env *env, const struct
 
 /* Frees what r holds (body, outbox, answers, an unreleased delivery), not r itself. */
 void vg_req_free(struct vg_req *r);
+
+/* 1 if route is one of Segment's (VG_ROUTE_SEGMENT_*). */
+int vg_req_segment(enum vg_route route);
 
 /* Maps a path to its route; copies the {id} or {token} into arg (empty if too long). */
 enum vg_route vg_req_route(const char *url, char *arg, size_t arg_size);

@@ -4,9 +4,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "crypto.h"
+#include "enrich.h"
 #include "event.h"
+#include "gunzip.h"
 #include "policy.h"
 #include "receipt.h"
+#include "segment.h"
 
 #define RETRY_QUEUE_FULL_S 1
 #define RETRY_KAFKA_S 5
@@ -25,6 +29,7 @@ enum body {
     BODY_NONE,   /* not read: a tracking link */
     BODY_JSON,   /* optional; if any, JSON */
     BODY_EVENTS, /* JSON or NDJSON, the Content-Type required */
+    BODY_SEGMENT /* JSON, the Content-Type required: Segment's Tracking API */
 };
 
 /*
@@ -34,7 +39,7 @@ enum body {
 typedef int handler_fn(struct vg_req *r, const struct vg_ingest *in, const char *body,
                        size_t len);
 
-static handler_fn post_events, post_sessions, post_signal, get_track;
+static handler_fn post_events, post_sessions, post_signal, get_track, post_segment;
 
 /* The API of DESIGN.md section 4. A GET route answers HEAD too. A route
  * without a handler is no route here: 404 (the server answers /healthz,
@@ -51,6 +56,12 @@ static const struct route {
     [VG_ROUTE_HEARTBEAT] = {"POST", "POST, OPTIONS", KEY_OR_TOKEN, BODY_JSON, post_signal},
     [VG_ROUTE_END] = {"POST", "POST, OPTIONS", KEY_OR_TOKEN, BODY_JSON, post_signal},
     [VG_ROUTE_TRACK] = {"GET", "GET, HEAD, OPTIONS", PATH_TOKEN, BODY_NONE, get_track},
+#define SEGMENT_ROUTE(r) [r] = {"POST", "POST, OPTIONS", KEY, BODY_SEGMENT, post_segment}
+    SEGMENT_ROUTE(VG_ROUTE_SEGMENT_BATCH),    SEGMENT_ROUTE(VG_ROUTE_SEGMENT_TRACK),
+    SEGMENT_ROUTE(VG_ROUTE_SEGMENT_IDENTIFY), SEGMENT_ROUTE(VG_ROUTE_SEGMENT_PAGE),
+    SEGMENT_ROUTE(VG_ROUTE_SEGMENT_SCREEN),   SEGMENT_ROUTE(VG_ROUTE_SEGMENT_GROUP),
+    SEGMENT_ROUTE(VG_ROUTE_SEGMENT_ALIAS),
+#undef SEGMENT_ROUTE
 };
 
 /* -- the headers: who asks, and may they ---------------------------------- */
@@ -74,6 +85,36 @@ static int use_token(struct vg_req *r, const char *token)
     return 0;
 }
 
+/*
+ * The one way a key authenticates, whichever header carried it: sets
+ * r->tenant, or refuses with 401.
+ */
+static int use_key(struct vg_req *r, const char *key, size_t len)
+{
+    r->tenant = vg_policy_tenant_by_key(r->cfg, key, len);
+    if (!r->tenant)
+        return vg_req_refuse(r, 401, "unknown_key", NULL, 0, "the key is not valid");
+    return 0;
+}
+
+/* HTTP Basic (RFC 7617) with the key as user name, as Segment's SDKs send
+ * their write key: "Basic base64(key:)", the password ignored. */
+static int use_basic(struct vg_req *r, const char *cred)
+{
+    unsigned char plain[VG_TOKEN_MAX];
+    while (*cred == ' ')
+        cred++;
+    size_t n = strcspn(cred, " ");
+    long len = vg_base64_decode(cred, n, plain, sizeof(plain));
+    const char *colon = len > 0 ? memchr(plain, ':', (size_t)len) : NULL;
+    int rc = !colon || colon == (const char *)plain || cred[n]
+                 ? vg_req_refuse(r, 401, "bad_authorization", NULL, 0,
+                                 "Authorization: Basic must carry base64(\"<write key>:\")")
+                 : use_key(r, (const char *)plain, (size_t)(colon - (const char *)plain));
+    explicit_bzero(plain, sizeof(plain)); /* a key: not left on the stack */
+    return rc;
+}
+
 /* Sets r->tenant (and the session scope of a token) or refuses with 401. */
 static int authenticate(struct vg_req *r, enum credentials credentials)
 {
@@ -87,14 +128,14 @@ static int authenticate(struct vg_req *r, enum credentials credentials)
             const char *key = auth + 7;
             while (*key == ' ')
                 key++;
-            r->tenant = vg_policy_tenant_by_key(r->cfg, key, strlen(key));
-            if (!r->tenant)
-                return vg_req_refuse(r, 401, "unknown_key", NULL, 0, "the key is not valid");
-            return 0;
+            return use_key(r, key, strlen(key));
         }
+        if (!strncasecmp(auth, "Basic ", 6))
+            return use_basic(r, auth + 6);
         if (strncasecmp(auth, "Session ", 8))
             return vg_req_refuse(r, 401, "bad_authorization", NULL, 0,
-                                 "Authorization must be \"Bearer <key>\" or \"Session <token>\"");
+                                 "Authorization must be \"Bearer <key>\", \"Basic "
+                                 "base64(<key>:)\" or \"Session <token>\"");
         if (!allow_token)
             return vg_req_refuse(r, 401, "key_required", NULL, 0,
                                  "this route needs a tenant key (Authorization: Bearer <key>)");
@@ -108,7 +149,8 @@ static int authenticate(struct vg_req *r, enum credentials credentials)
         return vg_req_refuse(r, 401, "missing_credentials", NULL, 0,
                              allow_token ? "send Authorization: Bearer <key>, Authorization: "
                                            "Session <token> or ?token=<token>"
-                                         : "send Authorization: Bearer <key>");
+                                         : "send Authorization: Bearer <key> or Basic "
+                                           "base64(<key>:)");
     return use_token(r, token);
 }
 
@@ -116,6 +158,12 @@ static int authenticate(struct vg_req *r, enum credentials credentials)
 static int media_refused(struct vg_req *r, enum body body)
 {
     enum vg_media m = r->head.media;
+    if (body != BODY_NONE && r->head.encoding == VG_ENCODING_OTHER)
+        return vg_req_refuse(r, 415, "unsupported_encoding", NULL, 0,
+                             "Content-Encoding must be gzip or identity");
+    if (body == BODY_SEGMENT && m != VG_MEDIA_JSON)
+        return vg_req_refuse(r, 415, "unsupported_media_type", NULL, 0,
+                             "Content-Type must be application/json");
     if (body == BODY_EVENTS && m != VG_MEDIA_JSON && m != VG_MEDIA_NDJSON)
         return vg_req_refuse(r, 415, "unsupported_media_type", NULL, 0,
                              "Content-Type must be application/json, application/x-ndjson or "
@@ -238,6 +286,24 @@ static int get_track(struct vg_req *r, const struct vg_ingest *in, const char *b
     return 0;
 }
 
+/* Segment's routes: POST /v1/batch and the six calls (segment.h). */
+static int post_segment(struct vg_req *r, const struct vg_ingest *in, const char *body,
+                        size_t len)
+{
+    struct vg_reject rej;
+    enum vg_segment_call call =
+        (enum vg_segment_call)(VG_SEGMENT_BATCH + (r->route - VG_ROUTE_SEGMENT_BATCH));
+    long n = vg_segment_parse(in, call, body, len, &r->out, &rej);
+    if (n < 0) {
+        vg_req_reject(r, &rej);
+        return 1;
+    }
+    r->nevents = n;
+    r->ok_status = 200; /* Segment's SDKs take anything else for a failure */
+    vg_buf_puts(&r->ok_body, "{\"success\":true}");
+    return 0;
+}
+
 /* -- validate, rate-limit, produce ---------------------------------------- */
 
 static void answer_ok(struct vg_req *r)
@@ -252,6 +318,43 @@ static void answer_ok(struct vg_req *r)
         r->ok_location = NULL;
         y->content_type = "text/plain";
     }
+}
+
+/* Replaces a gzip body by its content, bounded by producer.max_body_bytes. */
+static int inflate_body(struct vg_req *r)
+{
+    struct vg_buf plain = {0};
+    int rc = vg_gunzip(r->body.data ? r->body.data : "", r->body.len, r->env->max_body_bytes,
+                       &plain);
+    if (rc == 0) {
+        vg_buf_free(&r->body);
+        r->body = plain;
+        return 0;
+    }
+    vg_buf_free(&plain);
+    if (rc == VG_ETOOBIG)
+        return vg_req_refuse(r, 413, "body_too_large", NULL, 0,
+                             "the decompressed body exceeds producer.max_body_bytes");
+    return vg_req_refuse(r, 400, "invalid_encoding", NULL, 0,
+                         "the body is not valid gzip (Content-Encoding: gzip)");
+}
+
+/* The tenant's enrichment into in: the client's address (into addr) and
+ * user agent. */
+static void enrich(const struct vg_req *r, struct vg_ingest *in, char addr[VG_ADDR_MAX])
+{
+    const struct vg_tenant *t = r->tenant;
+    const struct vg_routes_env *e = r->env;
+    in->truncate_ip = t->truncate_ip;
+    if (t->enrich_user_agent && r->head.user_agent && *r->head.user_agent)
+        in->user_agent = r->head.user_agent;
+    if (!t->enrich_ip || !r->peer[0])
+        return;
+    vg_enrich_client_addr(r->peer, r->head.forwarded_for, e->trusted_proxies,
+                          e->ntrusted_proxies, addr);
+    if (t->truncate_ip && vg_enrich_truncate(addr, addr))
+        return; /* no address to tell */
+    in->client_ip = addr;
 }
 
 /* Validates the body into r->out with its route's handler. */
@@ -274,6 +377,10 @@ static int build(struct vg_req *r)
     if (rt->body == BODY_JSON && r->body.len && r->head.media != VG_MEDIA_JSON)
         return vg_req_refuse(r, 415, "unsupported_media_type", NULL, 0,
                              "a body needs Content-Type: application/json or text/plain");
+    if (r->head.encoding == VG_ENCODING_GZIP && rt->body != BODY_NONE && inflate_body(r))
+        return 1;
+    char addr[VG_ADDR_MAX];
+    enrich(r, &in, addr);
     return rt->handle(r, &in, r->body.data ? r->body.data : "", r->body.len);
 }
 

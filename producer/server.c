@@ -46,6 +46,7 @@ struct vg_server {
     struct vg_routes_env env;
     unsigned char *secret;
     size_t max_body;
+    struct vg_cidr *trusted; /* env.trusted_proxies, owned */
 
     pthread_mutex_t snap_lock;
     struct snap *cur, *retired;
@@ -126,6 +127,21 @@ static const char *lookup(void *conn, int query, const char *name)
                                        name);
 }
 
+/* The connection's address as text into out ("" if unknown). */
+static void peer_text(struct MHD_Connection *conn, char out[VG_ADDR_MAX])
+{
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = i ? i->client_addr : NULL;
+    out[0] = '\0';
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  VG_ADDR_MAX);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  VG_ADDR_MAX);
+}
+
 static struct req_box *req_new(struct vg_server *s, struct MHD_Connection *conn, const char *url,
                                const char *method)
 {
@@ -135,6 +151,7 @@ static struct req_box *req_new(struct vg_server *s, struct MHD_Connection *conn,
     b->conn = conn;
     b->phase = PHASE_BODY;
     vg_req_init(&b->r, &s->env, b->snap->cfg, method, url, lookup, conn);
+    peer_text(conn, b->r.peer);
     atomic_fetch_add(&s->inflight, 1);
     vg_gauge_add(vg_stats.inflight, 1);
     return b;
@@ -449,7 +466,18 @@ struct vg_server *vg_server_start(const struct vg_config *cfg, struct vg_kout *k
                  cfg->producer_listen);
         return NULL;
     }
+    struct vg_cidr *trusted;
+    size_t ntrusted;
+    char why[256];
+    if (vg_cidr_parse_list(cfg->producer_trusted_proxies, &trusted, &ntrusted, why,
+                           sizeof(why))) {
+        snprintf(errstr, errstr_size, "bad producer.trusted_proxies: %s", why);
+        return NULL;
+    }
     struct vg_server *s = vg_xcalloc(1, sizeof(*s));
+    s->trusted = trusted;
+    s->env.trusted_proxies = trusted;
+    s->env.ntrusted_proxies = ntrusted;
     pthread_mutex_init(&s->snap_lock, NULL);
     s->cur = vg_xcalloc(1, sizeof(*s->cur));
     s->cur->cfg = cfg;
@@ -460,6 +488,7 @@ struct vg_server *vg_server_start(const struct vg_config *cfg, struct vg_kout *k
     atomic_init(&s->connections, 0);
     s->deadlines = vg_deadlines_start(250);
     s->env.kout = kout;
+    s->env.max_body_bytes = s->max_body;
     s->env.max_event_bytes = (size_t)cfg->producer_max_event_bytes;
     s->env.max_batch_events = (size_t)cfg->producer_max_batch_events;
     s->env.ack_timeout_ms = cfg->producer_ack_timeout_ms;
@@ -490,7 +519,6 @@ struct vg_server *vg_server_start(const struct vg_config *cfg, struct vg_kout *k
         vg_server_stop(s);
         return NULL;
     }
-    char why[256];
     s->internal = vg_http_start(cfg->producer_metrics_listen, (int)cfg->producer_metrics_port,
                                 internal_ready, s, why, sizeof(why));
     if (!s->internal) {
@@ -545,6 +573,7 @@ void vg_server_stop(struct vg_server *s)
         free(p);
     }
     free(s->cur);
+    free(s->trusted);
     pthread_mutex_destroy(&s->snap_lock);
     free(s);
 }

@@ -14,6 +14,10 @@
  *               heartbeat after each, POST .../end (one in five abandoned)
  *   heartbeats  POST /v1/sessions/{id}/heartbeat round-robin over --sessions
  *               ids <prefix>-<n> (the sessions must exist to be live)
+ *   segment     POST /v1/batch, Segment's Tracking API as its SDKs send it:
+ *               --batch track calls per request (the same events, in
+ *               Segment's fields, with message ids that are not UUIDs, as
+ *               the Node SDK's), gzip-compressed, the key as Basic user name
  *
  * With --out FILE nothing is sent: the events mode's events are written as
  * the producer's envelopes, one "key<TAB>value" line each, for
@@ -45,6 +49,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/evp.h>
+#include <zlib.h>
 
 #include "crypto.h"
 #include "envelope.h"
@@ -57,8 +63,8 @@
 #define HIST_BASE 1.01
 #define LESSON_URL "https://example.com/lesson/%d"
 
-enum mode { MODE_EVENTS, MODE_SESSIONS, MODE_HEARTBEATS };
-static const char *const mode_names[] = {"events", "sessions", "heartbeats"};
+enum mode { MODE_EVENTS, MODE_SESSIONS, MODE_HEARTBEATS, MODE_SEGMENT };
+static const char *const mode_names[] = {"events", "sessions", "heartbeats", "segment"};
 
 struct opts {
     const char *url, *out, *prefix, *tenant;
@@ -129,7 +135,8 @@ struct conn {
     int index;
     enum conn_state state;
     const char *key;
-    struct vg_buf req, body;
+    char auth[256]; /* the Authorization header's value */
+    struct vg_buf req, body, raw;
     size_t woff;
     int64_t next_us, sent_us;
     /* what the request in flight carries */
@@ -228,6 +235,45 @@ static void put_event(struct vg_buf *b, const struct gen_session *s)
     vg_buf_putc(b, '}');
 }
 
+/* Appends one event of session s as a Segment track call. */
+static void put_segment_call(struct vg_buf *b, const struct gen_session *s, const char *prefix,
+                             uint64_t n)
+{
+    const char *type = event_types[rnd() % VG_ARRAY_LEN(event_types)];
+    int lesson = rnd_range(1, 999);
+    char ts[VG_TS_LEN];
+    vg_time_format(vg_now_us(), ts);
+    vg_buf_printf(b,
+                  "{\"type\":\"track\",\"event\":\"%s\",\"anonymousId\":\"%s\","
+                  "\"messageId\":\"%s-%llu-%016llx\",\"timestamp\":\"%s\","
+                  "\"context\":{\"library\":{\"name\":\"vigil-loadgen\"},\"page\":{\"url\":\""
+                  LESSON_URL "\"}},\"properties\":",
+                  type, s->visitor, prefix, (unsigned long long)n, (unsigned long long)rnd(), ts,
+                  lesson);
+    put_properties(b, lesson);
+    b->len--; /* the properties' closing brace: the session id goes in too */
+    vg_buf_printf(b, ",\"session_id\":\"%s\"}}", s->id);
+}
+
+/* out = in gzip-compressed (zlib's default level, as the SDKs that compress use). */
+static void gzip_into(const struct vg_buf *in, struct vg_buf *out)
+{
+    z_stream z = {0};
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
+                     Z_DEFAULT_STRATEGY) != Z_OK)
+        abort();
+    vg_buf_reset(out);
+    vg_buf_reserve(out, deflateBound(&z, in->len));
+    z.next_in = (unsigned char *)in->data;
+    z.avail_in = (uInt)in->len;
+    z.next_out = (unsigned char *)out->data;
+    z.avail_out = (uInt)(out->cap - 1);
+    if (deflate(&z, Z_FINISH) != Z_STREAM_END)
+        abort();
+    out->len = z.total_out;
+    deflateEnd(&z);
+}
+
 /* Appends one event of session s as the producer writes it to vigil.events:
  * key, a tab, the envelope (common/envelope.h). scratch is working space. */
 static void put_envelope(struct vg_buf *b, struct vg_buf *scratch, const struct gen_session *s,
@@ -303,6 +349,27 @@ static int next_request(struct conn *c, const struct opts *o, long long budget, 
         default:
             break;
         }
+    }
+    if (o->mode == MODE_SEGMENT) {
+        snprintf(path, path_size, "/v1/batch");
+        int n = (int)VG_MIN((long long)o->batch, budget);
+        char ts[VG_TS_LEN];
+        vg_buf_reset(&c->raw);
+        vg_buf_puts(&c->raw, "{\"batch\":[");
+        for (int i = 0; i < n; i++) {
+            if (s->events_left <= 0)
+                session_new(c, o);
+            if (i)
+                vg_buf_putc(&c->raw, ',');
+            put_segment_call(&c->raw, s, o->prefix, c->seq * 1000 + (uint64_t)i);
+            s->events_left--;
+        }
+        vg_time_format(vg_now_us(), ts);
+        vg_buf_printf(&c->raw, "],\"sentAt\":\"%s\"}", ts);
+        gzip_into(&c->raw, &c->body);
+        c->seq++;
+        c->req_messages = n;
+        return 1;
     }
     /* events: a batch drawn from the connection's current session, then the next */
     snprintf(path, path_size, "/v1/events");
@@ -390,10 +457,11 @@ static void build_request(struct conn *c, const struct target *t, const struct o
 {
     vg_buf_reset(&c->req);
     vg_buf_printf(&c->req,
-                  "POST %s HTTP/1.1\r\nHost: %s:%s\r\nAuthorization: Bearer %s\r\n"
-                  "Content-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
-                  path, t->host, t->port, c->key, ctype, c->body.len,
-                  o->async ? "Prefer: respond-async\r\n" : "");
+                  "POST %s HTTP/1.1\r\nHost: %s:%s\r\nAuthorization: %s\r\n"
+                  "Content-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
+                  path, t->host, t->port, c->auth, ctype, c->body.len,
+                  o->async ? "Prefer: respond-async\r\n" : "",
+                  o->mode == MODE_SEGMENT ? "Content-Encoding: gzip\r\n" : "");
     vg_buf_append(&c->req, c->body.data, c->body.len);
     c->woff = 0;
     c->hlen = 0;
@@ -520,6 +588,15 @@ static int run_http(const struct opts *o, struct totals *tot, double *elapsed_s)
         c->fd = -1;
         c->index = i;
         c->key = o->keys[i % o->nkeys];
+        if (o->mode == MODE_SEGMENT) {
+            /* HTTP Basic, the key as user name: what Segment's SDKs send. */
+            char user[128];
+            int n = snprintf(user, sizeof(user), "%.100s:", c->key);
+            memcpy(c->auth, "Basic ", 6);
+            EVP_EncodeBlock((unsigned char *)c->auth + 6, (const unsigned char *)user, n);
+        } else {
+            snprintf(c->auth, sizeof(c->auth), "Bearer %.200s", c->key);
+        }
         c->seq = (uint64_t)i * (o->mode == MODE_HEARTBEATS ? (uint64_t)o->sessions / o->conns : 0);
         c->next_us = start + (int64_t)(interval * o->batch * i / o->conns); /* spread them */
         session_new(c, o);
@@ -612,6 +689,7 @@ static int run_http(const struct opts *o, struct totals *tot, double *elapsed_s)
         conn_close(&conns[i]);
         vg_buf_free(&conns[i].req);
         vg_buf_free(&conns[i].body);
+        vg_buf_free(&conns[i].raw);
     }
     free(conns);
     free(pfd);
@@ -705,7 +783,8 @@ static void usage(FILE *f)
             "                     (default $VIGIL_HTTP, else http://127.0.0.1:8080)\n"
             "  --key KEY          tenant key; repeat to spread connections over keys\n"
             "                     (default $VIGIL_DEMO_KEY, else demo-key)\n"
-            "  --mode MODE        events (default), sessions or heartbeats\n"
+            "  --mode MODE        events (default), sessions, heartbeats or segment\n"
+            "                     (segment: POST /v1/batch, gzip, Basic write key)\n"
             "  --concurrency N    keep-alive connections (default 8)\n"
             "  --batch N          events per request, 1 = one event per request (default 100)\n"
             "  --rate R           target events/s over all connections, 0 = unlimited (default)\n"

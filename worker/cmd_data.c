@@ -97,6 +97,13 @@ int vg__cmd_purge_raw(struct vg_cmd_run *run)
 
 /* -- erase_subject: $1 tenant, $2 the visitor's or user's id ------------- */
 
+/* The subject's hub keys, by its exact business key. */
+#define VISITOR_HK                                                                                 \
+    "(SELECT h.hk_visitor FROM vault.hub_visitor h"                                                \
+    " WHERE h.tenant_id = $1::text AND h.visitor_id = $2::text)"
+#define USER_HK                                                                                    \
+    "(SELECT h.hk_user FROM vault.hub_user h WHERE h.tenant_id = $1::text AND h.user_id = $2::text)"
+
 /* The statement for a visitor or a user, erasing or (dry run) only listing.
  * col is "visitor_id" or "user_id", never text from a message. */
 static void erase_sql(struct vg_buf *b, const char *col, int visitor, int dry)
@@ -108,40 +115,47 @@ static void erase_sql(struct vg_buf *b, const char *col, int visitor, int dry)
                   " UNION SELECT tenant_id, event_id FROM staging.events"
                   " WHERE tenant_id = $1::text AND %s = $2::text),",
                   col, col);
-    /* Each part: rows of one table as "<table>:<key>". */
-    static const char *const what[] = {
-        "raw.events:' || x.tenant_id || '/' || x.event_id",
-        "staging.events:' || x.tenant_id || '/' || x.event_id",
-        "vault.link_event:' || x.hk_event",
-        "vault.hub_visitor:' || x.hk_visitor",
-        "vault.link_session_visitor:' || x.hk_session_visitor",
+    /* Each part: rows of one table as "<table>:<key>", for a visitor (V), a
+     * user (U) or both. Exact business keys only: the hash keys fold case,
+     * so "alice" and "ALICE" share a hub key; a hub row is the subject's
+     * only when it holds the subject's id exactly, and the events are
+     * matched by id. */
+    enum { V = 1, U = 2 };
+    static const struct {
+        int who;
+        const char *what, *from, *where;
+    } part[] = {
+        {V | U, "raw.events:' || x.tenant_id || '/' || x.event_id", "raw.events x",
+         "(x.tenant_id, x.event_id) IN (SELECT tenant_id, event_id FROM ev)"},
+        {V | U, "staging.events:' || x.tenant_id || '/' || x.event_id", "staging.events x",
+         "(x.tenant_id, x.event_id) IN (SELECT tenant_id, event_id FROM ev)"},
+        {V, "vault.link_event:' || x.hk_event", "vault.link_event x",
+         "x.hk_event IN (SELECT vault.hash_key(tenant_id, event_id::text) FROM ev)"
+         " OR x.hk_visitor IN " VISITOR_HK},
+        {U, "vault.link_event:' || x.hk_event", "vault.link_event x",
+         "x.hk_event IN (SELECT vault.hash_key(tenant_id, event_id::text) FROM ev)"},
+        {V, "vault.hub_visitor:' || x.hk_visitor", "vault.hub_visitor x",
+         "x.tenant_id = $1::text AND x.visitor_id = $2::text"},
+        {V, "vault.link_session_visitor:' || x.hk_session_visitor",
+         "vault.link_session_visitor x", "x.hk_visitor IN " VISITOR_HK},
+        {V, "vault.link_visitor_user:' || x.hk_visitor_user", "vault.link_visitor_user x",
+         "x.hk_visitor IN " VISITOR_HK},
+        {U, "vault.hub_user:' || x.hk_user", "vault.hub_user x",
+         "x.tenant_id = $1::text AND x.user_id = $2::text"},
+        {U, "vault.link_visitor_user:' || x.hk_visitor_user", "vault.link_visitor_user x",
+         "x.hk_user IN " USER_HK},
     };
-    static const char *const from[] = {
-        "raw.events x",
-        "staging.events x",
-        "vault.link_event x",
-        "vault.hub_visitor x",
-        "vault.link_session_visitor x",
-    };
-    /* Exact business keys only: the hash keys fold case, so "alice" and
-     * "ALICE" share a hub, which is the subject's only when it holds the
-     * subject's id exactly; the events are matched by id. */
-    const char *where[] = {
-        "(x.tenant_id, x.event_id) IN (SELECT tenant_id, event_id FROM ev)",
-        "(x.tenant_id, x.event_id) IN (SELECT tenant_id, event_id FROM ev)",
-        "x.hk_event IN (SELECT vault.hash_key(tenant_id, event_id::text) FROM ev)",
-        "x.tenant_id = $1::text AND x.visitor_id = $2::text",
-        "x.hk_visitor IN (SELECT h.hk_visitor FROM vault.hub_visitor h"
-        " WHERE h.tenant_id = $1::text AND h.visitor_id = $2::text)",
-    };
-    size_t parts = visitor ? 5 : 3;
-    for (size_t i = 0; i < parts; i++) {
+    size_t parts = 0;
+    for (size_t i = 0; i < VG_ARRAY_LEN(part); i++) {
+        if (!(part[i].who & (visitor ? V : U)))
+            continue;
         if (dry)
-            vg_buf_printf(b, " p%zu AS (SELECT '%s AS k FROM %s WHERE %s),", i, what[i], from[i],
-                          where[i]);
+            vg_buf_printf(b, " p%zu AS (SELECT '%s AS k FROM %s WHERE %s),", parts, part[i].what,
+                          part[i].from, part[i].where);
         else
-            vg_buf_printf(b, " p%zu AS (DELETE FROM %s WHERE %s RETURNING '%s AS k),", i, from[i],
-                          where[i], what[i]);
+            vg_buf_printf(b, " p%zu AS (DELETE FROM %s WHERE %s RETURNING '%s AS k),", parts,
+                          part[i].from, part[i].where, part[i].what);
+        parts++;
     }
     vg_buf_puts(b, " allk AS (");
     for (size_t i = 0; i < parts; i++)
@@ -190,10 +204,11 @@ static const char page_sql[] =
  * worker/decode.c reads the envelope, for the staging stage's statement. */
 static const char fresh_sql[] =
     "INSERT INTO vg_fresh (tenant_id, event_id, type, session_id, visitor_id, user_id,"
-    "   occurred_at, received_at, url, properties, topic)"
+    "   occurred_at, received_at, url, properties, topic, body)"
     " SELECT r.tenant_id, r.event_id, r.body->>'type', r.body->>'session_id',"
     "   r.body->>'visitor_id', r.body->>'user_id', (r.body->>'occurred_at')::timestamptz,"
-    "   r.received_at, r.body->>'url', nullif(r.body->'properties', 'null'::jsonb), r.topic"
+    "   r.received_at, r.body->>'url', nullif(r.body->'properties', 'null'::jsonb), r.topic,"
+    "   r.body"
     " FROM vg_cmd_page e JOIN raw.events r ON r.tenant_id = e.tenant_id"
     "   AND r.event_id = e.event_id AND r.received_at = e.received_at"
     " WHERE e.candidate";
@@ -205,11 +220,12 @@ static const char fresh_sql[] =
 static const char restage_sql[] =
     "UPDATE vg_cmd_page e SET rebuilt = true FROM vg_staged v"
     " WHERE e.tenant_id = v.tenant_id AND e.event_id = v.event_id;"
-    "INSERT INTO vg_staged (tenant_id, event_id, session_id, visitor_id, hk_tenant, hk_session,"
-    "   hk_visitor, hk_event, type, occurred_at, url, properties, load_date, record_source)"
-    " SELECT s.tenant_id, s.event_id, s.session_id, s.visitor_id, s.hk_tenant, s.hk_session,"
-    "   s.hk_visitor, s.hk_event, s.type, s.occurred_at, s.url, s.properties, now(),"
-    "   s.record_source"
+    "INSERT INTO vg_staged (tenant_id, event_id, session_id, visitor_id, user_id, hk_tenant,"
+    "   hk_session, hk_visitor, hk_event, type, occurred_at, url, properties, load_date,"
+    "   record_source)"
+    " SELECT s.tenant_id, s.event_id, s.session_id, s.visitor_id, s.user_id, s.hk_tenant,"
+    "   s.hk_session, s.hk_visitor, s.hk_event, s.type, s.occurred_at, s.url, s.properties,"
+    "   now(), s.record_source"
     " FROM vg_cmd_page e JOIN staging.events s"
     "   ON s.tenant_id = e.tenant_id AND s.event_id = e.event_id"
     " WHERE e.candidate AND NOT e.rebuilt";

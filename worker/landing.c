@@ -22,7 +22,8 @@ const char vg_landing_tables_sql[] =
     "  reason text, started_at timestamptz, expires_at timestamptz, attributes jsonb)"
     "  ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS vg_staged ("
-    "  tenant_id text, event_id uuid, session_id text, visitor_id text, hk_tenant text,"
+    "  tenant_id text, event_id uuid, session_id text, visitor_id text, user_id text,"
+    "  hk_tenant text,"
     "  hk_session text, hk_visitor text, hk_event text, type text, occurred_at timestamptz,"
     "  url text, properties jsonb, load_date timestamptz, record_source text)"
     "  ON COMMIT DELETE ROWS;"
@@ -35,14 +36,15 @@ const char vg_landing_tables_sql[] =
 const char vg_landing_clear_sql[] = "TRUNCATE vg_in, vg_fresh, vg_staged, vg_touched, vg_cmd_page";
 
 #define STAGED_COLUMNS                                                                             \
-    "tenant_id, event_id, session_id, visitor_id, hk_tenant, hk_session, hk_visitor, hk_event,"    \
+    "tenant_id, event_id, session_id, visitor_id, user_id, hk_tenant, hk_session, hk_visitor,"     \
+    " hk_event,"                                                                                   \
     " type, occurred_at, url, properties, load_date, record_source"
 
 const char vg_landing_staging_sql[] =
     "WITH s AS ("
     " INSERT INTO staging.events (tenant_id, event_id, type, session_id, visitor_id, user_id,"
     "   occurred_at, url, properties, received_at, hk_tenant, hk_session, hk_visitor, hk_event,"
-    "   hash_diff, load_date, record_source)"
+    "   hash_diff, load_date, record_source, context, segment)"
     " SELECT tenant_id, event_id, type, session_id, visitor_id, user_id, occurred_at, url,"
     "   properties, received_at,"
     "   vault.hash_key(tenant_id),"
@@ -51,7 +53,7 @@ const char vg_landing_staging_sql[] =
     "   vault.hash_key(tenant_id, event_id::text),"
     "   staging.event_hash_diff(type, session_id, visitor_id, user_id, occurred_at, url,"
     "     properties),"
-    "   now(), topic"
+    "   now(), topic, nullif(body->'context', 'null'), nullif(body->'segment', 'null')"
     " FROM vg_fresh ORDER BY tenant_id, event_id"
     " ON CONFLICT DO NOTHING"
     " RETURNING " STAGED_COLUMNS ")"
@@ -77,4 +79,15 @@ const char vg_landing_vault_sql[] =
     "   occurred_at, url, properties, load_date, record_source)"
     " SELECT hk_event, hk_tenant, hk_session, hk_visitor, event_id, type, occurred_at, url,"
     "   properties, load_date, record_source"
-    " FROM vg_staged ORDER BY hk_event ON CONFLICT DO NOTHING;";
+    " FROM vg_staged ORDER BY hk_event ON CONFLICT DO NOTHING;"
+    "INSERT INTO vault.hub_user (hk_user, tenant_id, user_id, load_date, record_source)"
+    " SELECT DISTINCT ON (1) vault.hash_key(tenant_id, user_id), tenant_id, user_id, load_date,"
+    "   record_source"
+    " FROM vg_staged WHERE user_id IS NOT NULL"
+    " ORDER BY 1 ON CONFLICT DO NOTHING;"
+    "INSERT INTO vault.link_visitor_user (hk_visitor_user, hk_visitor, hk_user, load_date,"
+    "   record_source)"
+    " SELECT DISTINCT ON (1) vault.hash_key(tenant_id, visitor_id, user_id), hk_visitor,"
+    "   vault.hash_key(tenant_id, user_id), load_date, record_source"
+    " FROM vg_staged WHERE hk_visitor IS NOT NULL AND user_id IS NOT NULL"
+    " ORDER BY 1 ON CONFLICT DO NOTHING;";

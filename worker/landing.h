@@ -37,7 +37,8 @@ extern const char vg_landing_clear_sql[];
 extern const char vg_landing_staging_sql[];
 
 /* vg_staged to the vault (Data Vault 2.0, insert-only): hubs for tenants,
- * sessions and visitors, the session-visitor link, and every event as a
+ * sessions, visitors and users, the session-visitor and visitor-user links
+ * (an event with both ids: identify, alias), and every event as a
  * non-historized link carrying its payload, with vg_staged's load_date. A
  * key already present is left as it is, so replays and concurrent workers
  * add nothing twice; rows go in key order, which keeps the lock order the

@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: the producer's parsers take any bytes a client may send
- * (POST /v1/events as JSON and NDJSON, the session bodies, tokens, tracking
- * link targets). The first byte chooses the request's context (a sent_at,
+ * (POST /v1/events as JSON and NDJSON, the session bodies, Segment's
+ * Tracking API bodies, gzip bodies, tokens, tracking link targets). The first byte chooses the request's context (a sent_at,
  * a session token's scope); the rest is the body.
  */
 #include <stddef.h>
@@ -12,7 +12,9 @@
 
 #include "ingest.h"
 #include "event.h"
+#include "gunzip.h"
 #include "policy.h"
+#include "segment.h"
 #include "session.h"
 #include "token.h"
 
@@ -67,6 +69,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (n >= 0 && out.n != (size_t)n)
         __builtin_trap();
     vg_outbox_reset(&out);
+
+    enum vg_segment_call call = (enum vg_segment_call)((flags >> 4) % (VG_SEGMENT_ALIAS + 1));
+    n = vg_segment_parse(&in, call, body, len, &out, &rej);
+    check(n < 0, &out, &rej);
+    if (n >= 0 && out.n != (size_t)n)
+        __builtin_trap();
+    vg_outbox_reset(&out);
+
+    struct vg_buf plain = {0};
+    if (vg_gunzip(body, len, 1 << 16, &plain) == 0 ? plain.len > (1 << 16)
+                                                   : plain.cap > (1 << 16) + 2)
+        __builtin_trap(); /* past the bound */
+    vg_buf_free(&plain);
 
     struct vg_session_new s;
     check(vg_session_start(&in, body, len, 60, &s, &out, &rej) != 0, &out, &rej);

@@ -326,6 +326,11 @@ static const struct route routes[] = {
     {"/v1/sessions", "{\"session_id\":\"%s\"}", 0},
     {"/v1/sessions/%s/heartbeat", NULL, 1},
     {"/v1/sessions/%s/end", "{\"reason\":\"probe\"}", 1},
+    /* Segment's Tracking API: keys (write keys) only. */
+    {"/v1/track", "{\"anonymousId\":\"a\",\"event\":\"sec.probe\",\"properties\":"
+                  "{\"session_id\":\"%s\"}}", 0},
+    {"/v1/batch", "{\"batch\":[{\"type\":\"track\",\"anonymousId\":\"a\",\"event\":"
+                  "\"sec.probe\",\"properties\":{\"session_id\":\"%s\"}}]}", 0},
 };
 
 /* The path and body of route r for session sid; *body is NULL without one. */
@@ -380,7 +385,11 @@ static void test_every_ingestion_route_refuses_missing_and_wrong_credentials(voi
         {b1, "unknown_key", "unknown_key"},
         {b2, "unknown_key", "unknown_key"},
         {b3, "unknown_key", "unknown_key"},
-        {"Authorization: Basic ZGVtbzpkZW1vLWtleQ==\r\n", "bad_authorization", "bad_authorization"},
+        /* Basic carries the key as its user name (Segment's write key): "demo:demo-key"
+         * names the key "demo", which is none; the password is never a key. */
+        {"Authorization: Basic ZGVtbzpkZW1vLWtleQ==\r\n", "unknown_key", "unknown_key"},
+        {"Authorization: Basic ZGVtby1rZXk\r\n", "bad_authorization", "bad_authorization"},
+        {"Authorization: Basic OmRlbW8ta2V5\r\n", "bad_authorization", "bad_authorization"},
         {"Authorization: demo-key\r\n", "bad_authorization", "bad_authorization"},
         {"Authorization: Session not-a-token\r\n", "key_required", "invalid_token"},
         {s1, "key_required", "invalid_token"},

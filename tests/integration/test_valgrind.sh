@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Each program starts, serves /healthz, and on SIGTERM shuts down with exit 0
 # and no leak (nothing definitely, indirectly or possibly lost), under
-# valgrind; vigilctl runs its status report, which reads both Kafka and
+# valgrind (the producer after refusing a few requests its parsers run
+# through); vigilctl runs its status report, which reads both Kafka and
 # PostgreSQL, the same way. The daemons use their own ports, a consumer group
 # of their own and topics nobody writes to, so the running stack is not
 # disturbed.
@@ -14,6 +15,21 @@ trap 'kill -KILL $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 fails=0 passes=0
 tag=vg$$
 vg_opts="--quiet --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99"
+
+# Requests the producer refuses after running its parsers through: a Segment
+# batch whose second call is bad (the first is mapped, enriched, then dropped),
+# gzip'd; a gzip bomb; a bad Basic header. Nothing reaches Kafka.
+exercise_producer() { # port
+  local url=http://127.0.0.1:$1 basic
+  basic=$(printf 'demo-key:' | base64)
+  printf '{"batch":[{"type":"track","event":"A b","anonymousId":"a","messageId":"m-1","context":{"x":1}},{"type":"track"}],"sentAt":"2026-01-01T00:00:00Z"}' |
+    gzip -c | curl -s -o /dev/null -H "Authorization: Basic $basic" -H 'Content-Type: application/json' \
+      -H 'Content-Encoding: gzip' --data-binary @- "$url/v1/batch"
+  head -c 4194304 /dev/zero | gzip -c | curl -s -o /dev/null -H 'Authorization: Bearer demo-key' \
+    -H 'Content-Type: application/json' -H 'Content-Encoding: gzip' --data-binary @- "$url/v1/events"
+  curl -s -o /dev/null -H 'Authorization: Basic %%%' -H 'Content-Type: application/json' -d '{}' \
+    "$url/v1/track"
+}
 
 check() { # name port env...
   local name=$1 port=$2; shift 2
@@ -36,6 +52,7 @@ check() { # name port env...
       curl -sS -o /dev/null -H 'Authorization: Bearer demo-key' "http://127.0.0.1:$port$path" || true
     done
   fi
+  [[ $name == vigil-producer ]] && exercise_producer "$port"
   kill -TERM "$pid"
   local rc=0
   wait "$pid" || rc=$?

@@ -20,6 +20,7 @@
 
 #include "ingest.h"
 #include "event.h"
+#include "segment.h"
 #include "session.h"
 
 #define RECEIVED_US 1795398847000000LL
@@ -132,6 +133,26 @@ static void test_envelopes_validate_against_schemas(void **state)
     events("{\"sent_at\":\"2026-11-24T01:54:07Z\",\"events\":[{\"type\":\"a\",\"occurred_at\":"
            "\"2026-11-24T01:00:00Z\"}]}",
            0);
+    events("{\"type\":\"a\",\"context\":{\"locale\":\"fr\",\"page\":{\"path\":\"/\"}}}", 0);
+
+    /* Segment's calls: context and the fields kept as sent (segment). */
+    {
+        struct vg_ingest in = ingest(0);
+        struct vg_outbox out = {0};
+        struct vg_reject rej;
+        in.client_ip = "203.0.113.9";
+        in.user_agent = "sdk/1";
+        const char *batch =
+            "{\"batch\":[{\"type\":\"track\",\"event\":\"Order Completed\",\"userId\":\"u\","
+            "\"anonymousId\":\"a\",\"messageId\":\"node-next-1\",\"timestamp\":"
+            "\"2026-11-23T01:00:00Z\",\"properties\":{\"session_id\":\"s-1\"},"
+            "\"integrations\":{\"All\":true}},{\"type\":\"alias\",\"previousId\":\"p\","
+            "\"userId\":\"u\"}],\"sentAt\":\"2026-11-23T01:00:01Z\"}";
+        if (vg_segment_parse(&in, VG_SEGMENT_BATCH, batch, strlen(batch), &out, &rej) != 2)
+            fail_msg("refused %s: %s", batch, rej.message);
+        emit_outbox("event", &out);
+        vg_outbox_free(&out);
+    }
 
     struct vg_outbox out = {0};
     struct vg_reject rej;

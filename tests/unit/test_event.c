@@ -447,12 +447,12 @@ static void test_reject_json_shape(void **state)
     struct vg_reject rej;
     struct vg_buf b = {0};
     vg_reject_set(&rej, 400, "invalid_field", 3, "type", "type \"%s\" is bad", "X");
-    vg_reject_json(&rej, &b);
+    vg_reject_json(&rej, 0, &b);
     assert_string_equal(b.data, "{\"error\":{\"code\":\"invalid_field\",\"message\":\"type "
                                 "\\\"X\\\" is bad\",\"index\":3,\"field\":\"type\"}}");
     vg_buf_reset(&b);
     vg_reject_set(&rej, 401, "unknown_key", -1, NULL, "no");
-    vg_reject_json(&rej, &b);
+    vg_reject_json(&rej, 0, &b);
     assert_string_equal(b.data, "{\"error\":{\"code\":\"unknown_key\",\"message\":\"no\"}}");
     vg_buf_free(&b);
 }

@@ -71,6 +71,14 @@ static void test_the_path_names_the_route_and_its_argument(void **state)
         {"/healthz", VG_ROUTE_HEALTHZ, ""},
         {"/readyz", VG_ROUTE_READYZ, ""},
         {"/metrics", VG_ROUTE_METRICS, ""},
+        {"/v1/batch", VG_ROUTE_SEGMENT_BATCH, ""},
+        {"/v1/track", VG_ROUTE_SEGMENT_TRACK, ""},
+        {"/v1/identify", VG_ROUTE_SEGMENT_IDENTIFY, ""},
+        {"/v1/page", VG_ROUTE_SEGMENT_PAGE, ""},
+        {"/v1/screen", VG_ROUTE_SEGMENT_SCREEN, ""},
+        {"/v1/group", VG_ROUTE_SEGMENT_GROUP, ""},
+        {"/v1/alias", VG_ROUTE_SEGMENT_ALIAS, ""},
+        {"/v1/batch/", VG_ROUTE_OTHER, ""},
         {"/v1/events/", VG_ROUTE_OTHER, ""},
         {"/", VG_ROUTE_OTHER, ""},
     };
@@ -155,13 +163,56 @@ static void test_the_headers_say_length_preference_and_credentials(void **state)
     }
 }
 
+static void test_content_type_and_encoding_are_named(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *ct, *ce;
+        enum vg_media media;
+        enum vg_encoding encoding;
+    } cases[] = {
+        {NULL, NULL, VG_MEDIA_NONE, VG_ENCODING_IDENTITY},
+        {" Application/JSON ; charset=utf-8", "gzip", VG_MEDIA_JSON, VG_ENCODING_GZIP},
+        {"text/plain", " X-GZIP ", VG_MEDIA_JSON, VG_ENCODING_GZIP},
+        {"application/x-ndjson", "identity", VG_MEDIA_NDJSON, VG_ENCODING_IDENTITY},
+        {"application/xml", "", VG_MEDIA_OTHER, VG_ENCODING_IDENTITY},
+        {"application/json", "br", VG_MEDIA_JSON, VG_ENCODING_OTHER},
+        {"application/json", "gzip, br", VG_MEDIA_JSON, VG_ENCODING_OTHER},
+        {"application/json", "gzip br", VG_MEDIA_JSON, VG_ENCODING_OTHER},
+        {"application/json", "gzip-but-much-longer-than-any-coding", VG_MEDIA_JSON,
+         VG_ENCODING_OTHER},
+    };
+    for (size_t i = 0; i < VG_ARRAY_LEN(cases); i++) {
+        const char *const headers[][2] = {{"Content-Type", cases[i].ct},
+                                          {"Content-Encoding", cases[i].ce},
+                                          {"User-Agent", "ua/1"},
+                                          {"X-Forwarded-For", "1.2.3.4"},
+                                          {NULL}};
+        const char *const query[][2] = {{NULL}};
+        struct fake f = {.headers = headers, .query = query};
+        struct vg_req r;
+        start(&r, &f, "POST", "/v1/batch");
+        if (r.head.media != cases[i].media || r.head.encoding != cases[i].encoding)
+            fail_msg("case %zu (%s, %s): media %d encoding %d, want %d %d", i,
+                     cases[i].ct ? cases[i].ct : "-", cases[i].ce ? cases[i].ce : "-",
+                     r.head.media, r.head.encoding, cases[i].media, cases[i].encoding);
+        assert_int_equal(r.route, VG_ROUTE_SEGMENT_BATCH);
+        assert_string_equal(r.head.user_agent, "ua/1");
+        assert_string_equal(r.head.forwarded_for, "1.2.3.4");
+        vg_req_free(&r);
+    }
+    assert_string_equal(vg_req_label(VG_ROUTE_SEGMENT_ALIAS), "/v1/alias");
+    assert_true(vg_req_segment(VG_ROUTE_SEGMENT_TRACK));
+    assert_false(vg_req_segment(VG_ROUTE_EVENTS));
+}
+
 #define CACHE "Cache-Control: no-store\n"
 #define ALLOW_APP "Access-Control-Allow-Origin: https://app.example.org\n"
 #define EXPOSE "Access-Control-Expose-Headers: Retry-After, Preference-Applied\n"
 #define PREFLIGHT                                                                                  \
     "Access-Control-Allow-Methods: POST, GET, OPTIONS\n"                                           \
-    "Access-Control-Allow-Headers: Authorization, Content-Type, Prefer, X-Sent-At, "              \
-    "X-Customer-ID\n"                                                                             \
+    "Access-Control-Allow-Headers: Authorization, Content-Type, Content-Encoding, Prefer, "      \
+    "X-Sent-At, X-Customer-ID\n"                                                                  \
     "Access-Control-Max-Age: 600\n"
 #define JSON "Content-Type: application/json\n"
 
@@ -241,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_the_content_type_is_read_once_into_a_media_type),
         cmocka_unit_test(test_the_headers_say_length_preference_and_credentials),
         cmocka_unit_test(test_cors_is_answered_in_one_place),
+        cmocka_unit_test(test_content_type_and_encoding_are_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
