@@ -30,6 +30,12 @@ struct vg_tenant {
     size_t norigins;
     char **redirect_hosts; /* hosts that /t/{token} may redirect to */
     size_t nredirect_hosts;
+    /* Publishable keys: for pages without a backend (DESIGN.md section 12). */
+    unsigned char (*pkeys)[VG_SHA256_LEN]; /* SHA-256 of each publishable key */
+    size_t npkeys;
+    double pk_rate_per_s; /* per client address, events per second */
+    int64_t pk_burst;
+    int link_page; /* /t/{token} answers the tracking page, not a bare redirect */
 };
 
 /* A scheduler entry: a five-field UTC cron expression and the command it emits. */

@@ -51,6 +51,7 @@ enum vg_media {
 struct vg_routes_env {
     struct vg_kout *kout;
     struct vg_ratelimit *rl;
+    struct vg_ratelimit *rl_addr; /* publishable keys, per tenant and client address */
     const unsigned char *token_secret;
     size_t token_secret_len;
     size_t max_event_bytes;
@@ -104,8 +105,11 @@ struct vg_req {
     int routed;         /* routes.c took it: the answer speaks CORS (the server's early
                          * refusals, before routes.c, do not) */
 
+    char client[48]; /* the client's address, set by the server ("" if unknown) */
+
     /* Who asks: the tenant, and the session a token limits it to. */
     const struct vg_tenant *tenant;
+    int publishable; /* by a publishable key: a browser's, from the tenant's origins only */
     int scoped;
     char scope_session[VG_SESSION_ID_SIZE];
     long nevents; /* events in the request, once parsed */

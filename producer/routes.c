@@ -43,18 +43,21 @@ static const struct route {
     const char *allow; /* on a 405 */
     enum credentials credentials;
     enum body body;
+    int publishable; /* a publishable key may call it (writes only: DESIGN.md section 12) */
     handler_fn *handle;
 } routes[VG_ROUTE_COUNT] = {
-    [VG_ROUTE_EVENTS] = {"POST", "POST, OPTIONS", KEY_OR_TOKEN, BODY_EVENTS, post_events},
-    [VG_ROUTE_SESSIONS] = {"POST", "POST, OPTIONS", KEY, BODY_JSON, post_sessions},
-    [VG_ROUTE_HEARTBEAT] = {"POST", "POST, OPTIONS", KEY_OR_TOKEN, BODY_JSON, post_signal},
-    [VG_ROUTE_END] = {"POST", "POST, OPTIONS", KEY_OR_TOKEN, BODY_JSON, post_signal},
-    [VG_ROUTE_TRACK] = {"GET", "GET, HEAD, OPTIONS", PATH_TOKEN, BODY_NONE, get_track},
+    [VG_ROUTE_EVENTS] = {"POST", "POST, OPTIONS", KEY_OR_TOKEN, BODY_EVENTS, 1, post_events},
+    [VG_ROUTE_SESSIONS] = {"POST", "POST, OPTIONS", KEY, BODY_JSON, 1, post_sessions},
+    [VG_ROUTE_HEARTBEAT] = {"POST", "POST, OPTIONS", KEY_OR_TOKEN, BODY_JSON, 1, post_signal},
+    [VG_ROUTE_END] = {"POST", "POST, OPTIONS", KEY_OR_TOKEN, BODY_JSON, 1, post_signal},
+    [VG_ROUTE_TRACK] = {"GET", "GET, HEAD, OPTIONS", PATH_TOKEN, BODY_NONE, 0, get_track},
 };
 
 /* -- the headers: who asks, and may they ---------------------------------- */
 
-static int use_token(struct vg_req *r, const char *token)
+/* Takes a token of kind want: a link token opens its link and nothing else,
+ * a session token everything of its session but the link. */
+static int use_token(struct vg_req *r, const char *token, enum vg_token_kind want)
 {
     const struct vg_routes_env *e = r->env;
     struct vg_token t;
@@ -64,6 +67,12 @@ static int use_token(struct vg_req *r, const char *token)
         return vg_req_refuse(r, 401, "token_expired", NULL, 0, "the session token has expired");
     if (rc)
         return vg_req_refuse(r, 401, "invalid_token", NULL, 0, "the session token is not valid");
+    if (t.kind != want && want == VG_TOKEN_LINK)
+        return vg_req_refuse(r, 401, "link_token_required", NULL, 0,
+                             "a tracking link needs the session's link_token, not its token");
+    if (t.kind != want)
+        return vg_req_refuse(r, 401, "link_token_not_allowed", NULL, 0,
+                             "a link token opens its tracking link /t/{link_token} only");
     r->tenant = vg_config_tenant(r->cfg, t.tenant);
     if (!r->tenant)
         return vg_req_refuse(r, 401, "invalid_token", NULL, 0,
@@ -73,11 +82,26 @@ static int use_token(struct vg_req *r, const char *token)
     return 0;
 }
 
+/* A publishable key is public (it sits in a page): it writes, from a page of
+ * the tenant's origins, and does nothing else. */
+static int publishable_refused(struct vg_req *r)
+{
+    if (!r->publishable)
+        return 0;
+    if (!routes[r->route].publishable)
+        return vg_req_refuse(r, 401, "publishable_key_not_allowed", NULL, 0,
+                             "a publishable key cannot be used here: use a secret key");
+    if (!vg_policy_origin_allowed(r->tenant, r->head.origin))
+        return vg_req_refuse(r, 401, "origin_not_allowed", NULL, 0,
+                             "a publishable key is accepted only from the tenant's origins");
+    return 0;
+}
+
 /* Sets r->tenant (and the session scope of a token) or refuses with 401. */
 static int authenticate(struct vg_req *r, enum credentials credentials)
 {
     if (credentials == PATH_TOKEN)
-        return use_token(r, r->arg);
+        return use_token(r, r->arg, VG_TOKEN_LINK);
     int allow_token = credentials == KEY_OR_TOKEN;
     const char *auth = r->head.authorization;
     const char *token = NULL;
@@ -86,10 +110,10 @@ static int authenticate(struct vg_req *r, enum credentials credentials)
             const char *key = auth + 7;
             while (*key == ' ')
                 key++;
-            r->tenant = vg_policy_tenant_by_key(r->cfg, key, strlen(key));
+            r->tenant = vg_policy_tenant_by_key(r->cfg, key, strlen(key), &r->publishable);
             if (!r->tenant)
                 return vg_req_refuse(r, 401, "unknown_key", NULL, 0, "the key is not valid");
-            return 0;
+            return publishable_refused(r);
         }
         if (strncasecmp(auth, "Session ", 8))
             return vg_req_refuse(r, 401, "bad_authorization", NULL, 0,
@@ -108,7 +132,7 @@ static int authenticate(struct vg_req *r, enum credentials credentials)
                              allow_token ? "send Authorization: Bearer <key>, Authorization: "
                                            "Session <token> or ?token=<token>"
                                          : "send Authorization: Bearer <key>");
-    return use_token(r, token);
+    return use_token(r, token, VG_TOKEN_SESSION);
 }
 
 /* Refuses a media type the route does not take, as far as the headers tell. */
@@ -188,9 +212,11 @@ static int post_sessions(struct vg_req *r, const struct vg_ingest *in, const cha
         return 1;
     }
     r->nevents = 1;
-    char token[VG_TOKEN_MAX], ts[VG_TS_LEN];
-    if (vg_token_sign(e->token_secret, e->token_secret_len, r->tenant->id, s.session_id,
-                      s.token_expires_s, token, sizeof(token)))
+    char token[VG_TOKEN_MAX], link[VG_TOKEN_MAX], ts[VG_TS_LEN];
+    if (vg_token_sign(e->token_secret, e->token_secret_len, VG_TOKEN_SESSION, r->tenant->id,
+                      s.session_id, s.token_expires_s, token, sizeof(token)) ||
+        vg_token_sign(e->token_secret, e->token_secret_len, VG_TOKEN_LINK, r->tenant->id,
+                      s.session_id, s.token_expires_s, link, sizeof(link)))
         return vg_req_refuse(r, 400, "invalid_field", "session_id", 0,
                              "cannot sign a token for it");
     vg_time_format(s.token_expires_s * 1000000, ts);
@@ -198,8 +224,10 @@ static int post_sessions(struct vg_req *r, const struct vg_ingest *in, const cha
     r->ok_status = 201;
     vg_buf_puts(b, "{\"session_id\":");
     vg_buf_json_str(b, s.session_id, strlen(s.session_id));
-    vg_buf_printf(b, ",\"token\":\"%s\",\"expires_at\":\"%s\",\"event_ids\":[\"%s\"]}", token, ts,
-                  r->out.msgs[0].event_id);
+    vg_buf_printf(b,
+                  ",\"token\":\"%s\",\"link_token\":\"%s\",\"expires_at\":\"%s\","
+                  "\"event_ids\":[\"%s\"]}",
+                  token, link, ts, r->out.msgs[0].event_id);
     return 0;
 }
 
@@ -276,28 +304,44 @@ static int build(struct vg_req *r)
     return rt->handle(r, &in, r->body.data ? r->body.data : "", r->body.len);
 }
 
+/* Takes r's events from the bucket key of rl (who names it in a refusal). */
+static int limited(struct vg_req *r, struct vg_ratelimit *rl, const char *key, double rate_per_s,
+                   int64_t burst, const char *who)
+{
+    int64_t retry_ms;
+    int rc = vg_ratelimit_take(rl, key, rate_per_s, burst, (int64_t)r->out.n, vg_mono_ms(),
+                               &retry_ms);
+    if (rc == VG_ETOOBIG)
+        return vg_req_refuse(r, 413, "batch_exceeds_burst", NULL, 0,
+                             "%zu events exceed the burst of %lld of %s: send smaller batches",
+                             r->out.n, (long long)burst, who);
+    if (rc)
+        return vg_req_refuse(r, 429, "rate_limited", NULL, (int)((retry_ms + 999) / 1000),
+                             "%s is over its rate of %.0f events per second", who, rate_per_s);
+    return 0;
+}
+
 int vg_routes_finish(struct vg_req *r)
 {
     if (build(r))
         return 1;
 
-    int64_t retry_ms;
-    int rc = vg_ratelimit_take(r->env->rl, r->tenant->id, r->tenant->rate_per_s, r->tenant->burst,
-                               (int64_t)r->out.n, vg_mono_ms(), &retry_ms);
-    if (rc == VG_ETOOBIG)
-        return vg_req_refuse(r, 413, "batch_exceeds_burst", NULL, 0,
-                             "%zu events exceed the tenant's burst of %lld: send smaller batches",
-                             r->out.n, (long long)r->tenant->burst);
-    if (rc)
-        return vg_req_refuse(r, 429, "rate_limited", NULL, (int)((retry_ms + 999) / 1000),
-                             "tenant %s is over its rate of %.0f events per second",
-                             r->tenant->id, r->tenant->rate_per_s);
+    /* A publishable key has a bucket per tenant and client address too. */
+    const struct vg_tenant *t = r->tenant;
+    char key[VG_TENANT_MAX + sizeof(r->client) + 2], who[VG_TENANT_MAX + 16];
+    snprintf(key, sizeof(key), "%s %s", t->id, r->client);
+    if (r->publishable && limited(r, r->env->rl_addr, key, t->pk_rate_per_s, t->pk_burst,
+                                  "this address's publishable key"))
+        return 1;
+    snprintf(who, sizeof(who), "tenant %s", t->id);
+    if (limited(r, r->env->rl, t->id, t->rate_per_s, t->burst, who))
+        return 1;
 
     /* A tracking link redirects a person once the click is queued. */
     int async = r->head.async || r->route == VG_ROUTE_TRACK;
     r->dl = vg_delivery_new(r->env->kout, r->tenant->id,
                             vg_mono_ms() + r->env->ack_timeout_ms, async);
-    rc = vg_kout_send(r->env->kout, r->dl, &r->out);
+    int rc = vg_kout_send(r->env->kout, r->dl, &r->out);
     if (rc) {
         vg_delivery_release(r->dl);
         r->dl = NULL;

@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include <microhttpd.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -19,6 +20,9 @@
 #include "routes.h"
 #include "stats.h"
 #include "util.h"
+
+/* Client addresses the publishable keys' rate limit keeps a bucket for. */
+#define ADDRESS_BUCKETS_MAX 4096
 
 /* A body this far past the cap is not drained any longer: the connection is cut. */
 #define DRAIN_MAX_BYTES (1 << 20)
@@ -118,6 +122,17 @@ static const char *lookup(void *conn, int query, const char *name)
                                        name);
 }
 
+/* The peer's address as text (the listener is IPv4), or "". */
+static void client_address(struct MHD_Connection *conn, char *out, size_t size)
+{
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (i && i->client_addr && i->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)i->client_addr)->sin_addr,
+                  out, (socklen_t)size);
+}
+
 static struct req_box *req_new(struct vg_server *s, struct MHD_Connection *conn, const char *url,
                                const char *method)
 {
@@ -127,6 +142,7 @@ static struct req_box *req_new(struct vg_server *s, struct MHD_Connection *conn,
     b->conn = conn;
     b->phase = PHASE_BODY;
     vg_req_init(&b->r, &s->env, b->snap->cfg, method, url, lookup, conn);
+    client_address(conn, b->r.client, sizeof(b->r.client));
     atomic_fetch_add(&s->inflight, 1);
     vg_gauge_add(vg_stats.inflight, 1);
     return b;
@@ -418,6 +434,7 @@ struct vg_server *vg_server_start(const struct vg_config *cfg, struct vg_kout *k
     s->env.ack_timeout_ms = cfg->producer_ack_timeout_ms;
     s->env.token_ttl_s = cfg->producer_token_ttl_s;
     s->env.rl = vg_ratelimit_new();
+    s->env.rl_addr = vg_ratelimit_new_capped(ADDRESS_BUCKETS_MAX);
     if (cfg->token_secret && *cfg->token_secret) {
         s->env.token_secret_len = strlen(cfg->token_secret);
         s->secret = (unsigned char *)vg_xstrdup(cfg->token_secret);
@@ -482,6 +499,7 @@ void vg_server_stop(struct vg_server *s)
         MHD_stop_daemon(s->daemon); /* closes every connection: none left registered */
     vg_deadlines_stop(s->deadlines);
     vg_ratelimit_free(s->env.rl);
+    vg_ratelimit_free(s->env.rl_addr);
     if (s->secret) {
         memset(s->secret, 0, s->env.token_secret_len);
         free(s->secret);

@@ -315,7 +315,7 @@ static void forge(const char *secret, const char *tenant, const char *sid, int64
 {
     if (!secret)
         secret = st.cfg->token_secret;
-    if (vg_token_sign(secret, strlen(secret), tenant, sid, expires_s, out, size))
+    if (vg_token_sign(secret, strlen(secret), VG_TOKEN_SESSION, tenant, sid, expires_s, out, size))
         fail_msg("cannot sign a token for %s/%s", tenant, sid);
 }
 
