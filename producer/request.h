@@ -31,7 +31,10 @@ enum vg_route {
     VG_ROUTE_SESSIONS,  /* POST /v1/sessions */
     VG_ROUTE_HEARTBEAT, /* POST /v1/sessions/{id}/heartbeat */
     VG_ROUTE_END,       /* POST /v1/sessions/{id}/end */
-    VG_ROUTE_TRACK,     /* GET /t/{token} */
+    VG_ROUTE_TRACK,     /* GET /t/{link_token} */
+    VG_ROUTE_TRACK_HEARTBEAT, /* POST /t/{link_token}/heartbeat: the tracking page */
+    VG_ROUTE_TRACK_END,       /* POST /t/{link_token}/end: the tracking page */
+    VG_ROUTE_SDK,             /* GET /sdk/vigil.js, /sdk/vigil.mjs */
     VG_ROUTE_HEALTHZ,
     VG_ROUTE_READYZ,
     VG_ROUTE_METRICS,
@@ -72,6 +75,10 @@ struct vg_reply {
     const char *allow;      /* Allow on a 405 and a preflight */
     int preflight;          /* the CORS preflight headers */
     int close;              /* Connection: close (the framing cannot be trusted, or stopping) */
+    const char *cache_control; /* NULL: no-store */
+    const char *etag;          /* ETag */
+    int cors_public;           /* a public file: Access-Control-Allow-Origin: * */
+    const char *csp;           /* Content-Security-Policy of a page */
 };
 
 /*
@@ -90,6 +97,9 @@ struct vg_req_head {
     int async;                 /* Prefer: respond-async */
     const char *token;         /* ?token= */
     const char *to;            /* ?to= */
+    const char *page;          /* ?page= (a tracking link: "1" asks for the page) */
+    const char *heartbeat_s;   /* ?heartbeat_s= (the tracking page's interval) */
+    const char *if_none_match; /* If-None-Match */
 };
 
 struct vg_req {
@@ -97,7 +107,7 @@ struct vg_req {
     const struct vg_config *cfg; /* a snapshot held for the request's life (tenants) */
     enum vg_route route;
     const char *method;     /* the server's copy, valid for the request */
-    char arg[VG_TOKEN_MAX]; /* the {id} or {token} of the path */
+    char arg[VG_TOKEN_MAX]; /* the {id} or {token} of the path; the file of /sdk/ */
     int64_t received_us;
     int64_t start_ms; /* monotonic */
     struct vg_req_head head;
@@ -119,6 +129,7 @@ struct vg_req {
     unsigned ok_status; /* the success answer, sent once Kafka acknowledged */
     struct vg_buf ok_body;
     char *ok_location;
+    int ok_page; /* ok_body is the tracking page (HTML), not JSON */
 
     struct vg_reply reply;
 };

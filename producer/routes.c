@@ -4,11 +4,19 @@
 #include <string.h>
 #include <strings.h>
 
+#include "assets.h"
 #include "event.h"
 #include "policy.h"
 
 #define RETRY_QUEUE_FULL_S 1
 #define RETRY_KAFKA_S 5
+
+/* The tracking page: its heartbeat interval unless the link says, and what it may load. */
+#define PAGE_HEARTBEAT_S 30
+#define PAGE_CSP                                                                                \
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "   \
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+#define SDK_CACHE "public, max-age=86400"
 
 /* -- the route table ----------------------------------------------------- */
 
@@ -16,7 +24,8 @@
 enum credentials {
     KEY,          /* Authorization: Bearer <tenant key> */
     KEY_OR_TOKEN, /* that, or a session token: Authorization: Session <token>, or ?token= */
-    PATH_TOKEN    /* the session token in the path: a tracking link */
+    PATH_TOKEN,   /* the link token in the path: a tracking link and its page */
+    PUBLIC        /* none: a file of the SDK, answered at once */
 };
 
 /* What a route's body may be. */
@@ -51,6 +60,9 @@ static const struct route {
     [VG_ROUTE_HEARTBEAT] = {"POST", "POST, OPTIONS", KEY_OR_TOKEN, BODY_JSON, 1, post_signal},
     [VG_ROUTE_END] = {"POST", "POST, OPTIONS", KEY_OR_TOKEN, BODY_JSON, 1, post_signal},
     [VG_ROUTE_TRACK] = {"GET", "GET, HEAD, OPTIONS", PATH_TOKEN, BODY_NONE, 0, get_track},
+    [VG_ROUTE_TRACK_HEARTBEAT] = {"POST", "POST", PATH_TOKEN, BODY_JSON, 0, post_signal},
+    [VG_ROUTE_TRACK_END] = {"POST", "POST", PATH_TOKEN, BODY_JSON, 0, post_signal},
+    [VG_ROUTE_SDK] = {"GET", "GET, HEAD, OPTIONS", PUBLIC, BODY_NONE, 0, NULL},
 };
 
 /* -- the headers: who asks, and may they ---------------------------------- */
@@ -150,11 +162,37 @@ static int media_refused(struct vg_req *r, enum body body)
     return 0;
 }
 
+/* 1 if an If-None-Match value names etag (or is "*"), weak or strong. */
+static int etag_matches(const char *if_none_match, const char *etag)
+{
+    return if_none_match && (!strcmp(if_none_match, "*") || strstr(if_none_match, etag));
+}
+
+/* A file of the SDK, the same for everyone: cached, revalidated by ETag. */
+static int serve_file(struct vg_req *r)
+{
+    const struct vg_asset *a = vg_assets_find(r->arg);
+    struct vg_reply *y = &r->reply;
+    if (!a)
+        return vg_req_refuse(r, 404, "not_found", NULL, 0, "no such file");
+    y->cache_control = SDK_CACHE;
+    y->etag = a->etag;
+    y->cors_public = 1;
+    if (etag_matches(r->head.if_none_match, a->etag)) {
+        y->status = 304;
+        return 1;
+    }
+    y->status = 200;
+    y->content_type = a->content_type;
+    vg_buf_append(&y->body, a->data, a->len);
+    return 1;
+}
+
 int vg_routes_begin(struct vg_req *r)
 {
     const struct route *rt = &routes[r->route];
     r->routed = 1;
-    if (!rt->handle)
+    if (!rt->handle && rt->credentials != PUBLIC)
         return vg_req_refuse(r, 404, "not_found", NULL, 0, "no such route");
     if (!strcmp(r->method, "OPTIONS"))
         return vg_req_preflight(r);
@@ -163,6 +201,8 @@ int vg_routes_begin(struct vg_req *r)
         r->reply.allow = rt->allow;
         return vg_req_refuse(r, 405, "method_not_allowed", NULL, 0, "use %s", rt->method);
     }
+    if (rt->credentials == PUBLIC)
+        return serve_file(r);
     if (authenticate(r, rt->credentials))
         return 1;
     const char *customer = r->head.customer_id;
@@ -231,20 +271,46 @@ static int post_sessions(struct vg_req *r, const struct vg_ingest *in, const cha
     return 0;
 }
 
-/* POST /v1/sessions/{id}/heartbeat and /end. */
+/* POST /v1/sessions/{id}/heartbeat and /end, and the same from the tracking
+ * page, /t/{link_token}/heartbeat and /end, for the link's session. */
 static int post_signal(struct vg_req *r, const struct vg_ingest *in, const char *body,
                        size_t len)
 {
     struct vg_reject rej;
-    int rc = r->route == VG_ROUTE_HEARTBEAT
-                 ? vg_session_heartbeat(in, r->arg, body, len, &r->out, &rej)
-                 : vg_session_end(in, r->arg, body, len, &r->out, &rej);
+    int link = r->route == VG_ROUTE_TRACK_HEARTBEAT || r->route == VG_ROUTE_TRACK_END;
+    const char *session = link ? r->scope_session : r->arg;
+    int rc = r->route == VG_ROUTE_HEARTBEAT || r->route == VG_ROUTE_TRACK_HEARTBEAT
+                 ? vg_session_heartbeat(in, session, body, len, &r->out, &rej)
+                 : vg_session_end(in, session, body, len, &r->out, &rej);
     if (rc) {
         vg_req_reject(r, &rej);
         return 1;
     }
     r->nevents = 1;
     ok_accepted(r, 202);
+    return 0;
+}
+
+/* The tracking page: it opens to, heartbeats while open, ends when closed
+ * (sdk/track.html, which runs /sdk/vigil.js with the link token). */
+static int track_page(struct vg_req *r, const char *to)
+{
+    int64_t hb = PAGE_HEARTBEAT_S;
+    if (r->head.heartbeat_s && vg_parse_int64(r->head.heartbeat_s, 1, 3600, &hb))
+        return vg_req_refuse(r, 400, "invalid_field", "heartbeat_s", 0,
+                             "heartbeat_s must be an integer from 1 to 3600");
+    struct vg_buf esc_to = {0}, esc_token = {0};
+    char hb_text[24];
+    snprintf(hb_text, sizeof(hb_text), "%lld", (long long)hb);
+    vg_assets_html_escape(to, &esc_to);
+    vg_assets_html_escape(r->arg, &esc_token);
+    static const char *const names[] = {"to", "link_token", "heartbeat_s"};
+    const char *values[] = {esc_to.data, esc_token.data, hb_text};
+    vg_assets_render(vg_assets_track_page(), names, values, VG_ARRAY_LEN(names), &r->ok_body);
+    vg_buf_free(&esc_to);
+    vg_buf_free(&esc_token);
+    r->ok_status = 200;
+    r->ok_page = 1;
     return 0;
 }
 
@@ -260,6 +326,9 @@ static int get_track(struct vg_req *r, const struct vg_ingest *in, const char *b
     if (strcmp(r->method, "HEAD"))
         vg_session_activate(in, r->scope_session, to, &r->out);
     r->nevents = (long)r->out.n;
+    const char *page = r->head.page;
+    if (page ? !strcmp(page, "1") : r->tenant->link_page)
+        return track_page(r, to);
     r->ok_status = 302;
     r->ok_location = vg_xstrdup(to);
     return 0;
@@ -274,6 +343,10 @@ static void answer_ok(struct vg_req *r)
     vg_buf_reset(&y->body);
     vg_buf_append(&y->body, r->ok_body.data ? r->ok_body.data : "", r->ok_body.len);
     y->content_type = "application/json";
+    if (r->ok_page) {
+        y->content_type = "text/html; charset=utf-8";
+        y->csp = PAGE_CSP;
+    }
     if (r->ok_location) {
         y->location = r->ok_location;
         r->ok_location = NULL;
