@@ -14,7 +14,9 @@
  * POST /v1/sessions), publishableKey (the script starts its own session with
  * the body `session`) or linkToken (the tracking page); heartbeatSeconds (30),
  * flushSeconds (2), batchSize (100), maxQueue (1000), endOnPagehide (true),
- * visitorId and userId (copied into every event), onError(status, item kind).
+ * heartbeatWhenHidden (false; the tracking page sets it, as the person is in
+ * the tab it opened), visitorId and userId (copied into every event),
+ * onError(status, item kind).
  *
  * What is sent when:
  *  - a heartbeat at init and when the page becomes visible, then every
@@ -166,7 +168,7 @@ var Vigil = (function () {
     function visibility() {
         clearInterval(hbTimer);
         hbTimer = null;
-        if (ended || d.visibilityState !== 'visible') return;
+        if (ended || (d.visibilityState !== 'visible' && !cfg.heartbeatWhenHidden)) return;
         heartbeat();
         hbTimer = setInterval(heartbeat, cfg.heartbeatSeconds * 1000);
     }
@@ -246,7 +248,8 @@ var Vigil = (function () {
     /* The tracking page runs this file with its link token: start, and open the destination. */
     var me = d && d.currentScript;
     if (me && me.dataset.linkToken) {
-        init({linkToken: me.dataset.linkToken, heartbeatSeconds: +me.dataset.heartbeatSeconds});
+        init({linkToken: me.dataset.linkToken, heartbeatSeconds: +me.dataset.heartbeatSeconds,
+            heartbeatWhenHidden: true});
         w.open(me.dataset.to, '_blank', 'noopener');
     }
 
