@@ -7,19 +7,24 @@
 #include "crypto.h"
 
 /* sdk_files.c, written by sdk/embed.cmake: each array ends with a NUL past len. */
-extern const unsigned char vg_sdk_vigil_js[], vg_sdk_vigil_mjs[], vg_sdk_track_html[];
-extern const size_t vg_sdk_vigil_js_len, vg_sdk_vigil_mjs_len, vg_sdk_track_html_len;
+extern const unsigned char vg_sdk_vigil_js[], vg_sdk_vigil_mjs[], vg_sdk_track_html[],
+    vg_sdk_demo_html[];
+extern const size_t vg_sdk_vigil_js_len, vg_sdk_vigil_mjs_len, vg_sdk_track_html_len,
+    vg_sdk_demo_html_len;
 
 #define JS "text/javascript; charset=utf-8"
 #define ETAG_HEX 16 /* 64 bits of the hash: enough to tell versions apart */
 
-enum { ASSET_JS, ASSET_MJS, ASSET_TRACK, ASSET_COUNT };
+#define HTML "text/html; charset=utf-8"
+
+enum { ASSET_JS, ASSET_MJS, ASSET_DEMO, ASSET_TRACK, ASSET_COUNT };
 
 static char etags[ASSET_COUNT][ETAG_HEX + 3];
 static struct vg_asset assets[ASSET_COUNT] = {
     [ASSET_JS] = {"/sdk/vigil.js", JS, NULL, 0, etags[ASSET_JS]},
     [ASSET_MJS] = {"/sdk/vigil.mjs", JS, NULL, 0, etags[ASSET_MJS]},
-    [ASSET_TRACK] = {NULL, "text/html; charset=utf-8", NULL, 0, etags[ASSET_TRACK]},
+    [ASSET_DEMO] = {"/sdk/demo.html", HTML, NULL, 0, etags[ASSET_DEMO]},
+    [ASSET_TRACK] = {NULL, HTML, NULL, 0, etags[ASSET_TRACK]},
 };
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -29,6 +34,8 @@ static void init(void)
     assets[ASSET_JS].len = vg_sdk_vigil_js_len;
     assets[ASSET_MJS].data = vg_sdk_vigil_mjs;
     assets[ASSET_MJS].len = vg_sdk_vigil_mjs_len;
+    assets[ASSET_DEMO].data = vg_sdk_demo_html;
+    assets[ASSET_DEMO].len = vg_sdk_demo_html_len;
     assets[ASSET_TRACK].data = vg_sdk_track_html;
     assets[ASSET_TRACK].len = vg_sdk_track_html_len;
     for (size_t i = 0; i < ASSET_COUNT; i++) {

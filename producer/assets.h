@@ -1,7 +1,7 @@
 /*
  * assets.h - the files the producer serves from its own binary: the browser
- * SDK (/sdk/vigil.js, its ES module form /sdk/vigil.mjs) and the template of
- * the tracking page (DESIGN.md section 12). sdk/embed.cmake copies them from
+ * SDK (/sdk/vigil.js, its ES module form /sdk/vigil.mjs, the demo page
+ * /sdk/demo.html) and the template of the tracking page (DESIGN.md section 12). sdk/embed.cmake copies them from
  * sdk/ at build time.
  */
 #ifndef VG_ASSETS_H

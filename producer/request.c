@@ -80,7 +80,7 @@ enum vg_route vg_req_route(const char *url, char *arg, size_t arg_size)
             copy_arg(tok, slash ? (size_t)(slash - tok) : strlen(tok), arg, arg_size);
         return rt;
     }
-    if (!strcmp(url, "/sdk/vigil.js") || !strcmp(url, "/sdk/vigil.mjs")) {
+    if (!strncmp(url, "/sdk/", 5)) {
         copy_arg(url, strlen(url), arg, arg_size);
         return VG_ROUTE_SDK;
     }

@@ -34,7 +34,7 @@ enum vg_route {
     VG_ROUTE_TRACK,     /* GET /t/{link_token} */
     VG_ROUTE_TRACK_HEARTBEAT, /* POST /t/{link_token}/heartbeat: the tracking page */
     VG_ROUTE_TRACK_END,       /* POST /t/{link_token}/end: the tracking page */
-    VG_ROUTE_SDK,             /* GET /sdk/vigil.js, /sdk/vigil.mjs */
+    VG_ROUTE_SDK,             /* GET /sdk/{file}: vigil.js, vigil.mjs, demo.html */
     VG_ROUTE_HEALTHZ,
     VG_ROUTE_READYZ,
     VG_ROUTE_METRICS,

@@ -91,6 +91,17 @@ test('a page without a backend: the ES module starts a session with a publishabl
     await page.close();
 });
 
+test('the demo page that ./dev up prints runs vigil.js and its heartbeats land', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${h.producer()}/sdk/demo.html?hb=1`);
+    const sid = await h.waitFor(() => page.evaluate(() => window.Vigil.stats().sessionId), 15000,
+        () => 'the demo page started no session');
+    await awaitLanded(sid, 'session.heartbeat', 2);
+    await page.click('#track');
+    await awaitLanded(sid, 'demo.click', 1);
+    await page.close();
+});
+
 test('heartbeats while visible, none while hidden, one at once when visible again', async () => {
     const s = await h.newSession('visibility');
     let seen;
