@@ -74,12 +74,17 @@ var Vigil = (function () {
         sid = atob(p + '==='.slice((p.length + 3) % 4)).split('|')[2];
     }
 
-    function push(item) {
-        queue.push(item);
+    /* The queue is bounded: past maxQueue the oldest item goes, counted. */
+    function trim() {
         while (queue.length > cfg.maxQueue) {
             queue.shift();
             counts.dropped++;
         }
+    }
+
+    function push(item) {
+        queue.push(item);
+        trim();
     }
 
     function path(kind) {
@@ -144,6 +149,7 @@ var Vigil = (function () {
         if (!res || res.status === 429 || res.status === 503) {
             if (kind !== 'start') queue = inflight.concat(queue);
             inflight = [];
+            trim();
             retryLater(res && res.headers.get('Retry-After'));
             return;
         }
@@ -175,23 +181,28 @@ var Vigil = (function () {
 
     /* The page goes away: what is queued, and the end, by beacon. */
     function pagehide() {
-        var items = inflight.concat(queue).filter(function (i) { return i.k === 'ev'; });
+        var items = inflight.concat(queue);
+        var evs = items.filter(function (i) { return i.k === 'ev'; });
+        var endItem = items.filter(function (i) { return i.k === 'end'; })[0];
         var q = cfg.linkToken ? '' : '?token=' + encodeURIComponent(tok);
         if (!sid && !cfg.linkToken) return;
         queue = [];
-        while (items.length) {
-            var b = next(items);
+        while (evs.length) {
+            var b = next(evs);
             var body = JSON.stringify(b.body);
             if (body.length > BEACON_MAX && b.n > 1) {
                 cfg.batchSize = Math.max(1, b.n >> 1);
                 continue;
             }
-            items.splice(0, b.n);
+            evs.splice(0, b.n);
             beacon('/v1/events' + q, body);
         }
-        if (cfg.endOnPagehide && !ended) {
+        if (!endItem && cfg.endOnPagehide && !ended) {
+            endItem = {b: {at: now(), reason: 'pagehide'}};
+        }
+        if (endItem) {
             ended = true;
-            beacon(path('end') + q, JSON.stringify({at: now(), reason: 'pagehide'}));
+            beacon(path('end') + q, JSON.stringify(endItem.b));
         }
     }
 

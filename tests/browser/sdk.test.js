@@ -132,23 +132,29 @@ test('heartbeats while visible, none while hidden, one at once when visible agai
     await page.close();
 });
 
-test('closing the page ends the session by beacon, its duration the time it was open',
-    async () => {
-        const s = await h.newSession('close');
-        const openedAt = Date.now();
-        const page = await openPage('sdk.html', {endpoint: h.producer(), token: s.token, hb: 1});
-        await sleep(3000); /* the page stays open three seconds */
-        await page.close();
-        const open = Date.now() - openedAt;
-        const m = await h.waitFor(async () => {
-            const row = await h.martSession(db, s.session_id);
-            return row && row.status === 'ended' && row;
-        }, LAND_MS, () => 'mart.sessions does not show the session ended');
-        assert.equal(m.end_reason, 'pagehide'); /* only the beacon of pagehide says so */
-        assert.ok(Math.abs(Number(m.duration_ms) - open) < 1500,
-            `duration ${m.duration_ms} ms, the page was open ${open} ms`);
-        assert.ok(m.heartbeats >= 2, `${m.heartbeats} heartbeats`);
+test('closing the page sends what is queued and the end by beacon; the duration is the time ' +
+    'it was open', async () => {
+    const s = await h.newSession('close');
+    const openedAt = Date.now();
+    /* a flush interval longer than the test: only the pagehide beacon can send the events */
+    const page = await openPage('sdk.html',
+        {endpoint: h.producer(), token: s.token, hb: 1, flush: 600});
+    await sleep(3000); /* the page stays open three seconds */
+    await page.evaluate(() => {
+        for (let i = 0; i < 3; i++) window.Vigil.track('browser.unload', {i});
     });
+    await page.close();
+    const open = Date.now() - openedAt;
+    const m = await h.waitFor(async () => {
+        const row = await h.martSession(db, s.session_id);
+        return row && row.status === 'ended' && row;
+    }, LAND_MS, () => 'mart.sessions does not show the session ended');
+    assert.equal(m.end_reason, 'pagehide'); /* only the beacon of pagehide says so */
+    assert.ok(Math.abs(Number(m.duration_ms) - open) < 1500,
+        `duration ${m.duration_ms} ms, the page was open ${open} ms`);
+    assert.ok(m.heartbeats >= 2, `${m.heartbeats} heartbeats`);
+    assert.deepEqual(await awaitLanded(s.session_id, 'browser.unload', 3), {n: 3, d: 3});
+});
 
 test('a producer answering 503 for a while loses nothing: retries land once', async () => {
     let failing = true;
@@ -174,6 +180,22 @@ test('a producer answering 503 for a while loses nothing: retries land once', as
     } finally {
         proxy.close();
     }
+});
+
+test('the queue is bounded: past maxQueue the oldest are dropped, and counted', async () => {
+    const s = await h.newSession('bounded');
+    /* nothing listens on port 9: every request fails, everything stays queued */
+    const page = await openPage('sdk.html',
+        {endpoint: h.producer(), api: 'http://127.0.0.1:9', token: s.token, max: 5});
+    await page.evaluate(() => {
+        for (let i = 0; i < 12; i++) window.Vigil.track('browser.bounded', {i});
+    });
+    const st = await page.evaluate(() => window.Vigil.stats());
+    assert.ok(st.dropped >= 7, `${st.dropped} dropped`);
+    assert.ok(st.queued <= 6, `${st.queued} queued`);
+    await h.waitFor(() => page.evaluate(() => window.Vigil.stats().retries >= 1), 10000,
+        () => 'no retry after a network error');
+    await page.close();
 });
 
 test('the tracking page activates the session, heartbeats, opens the destination and ends ' +
