@@ -94,25 +94,13 @@ void vg_assets_render(const struct vg_asset *tpl, const char *const *names,
 
 void vg_assets_html_escape(const char *s, struct vg_buf *out)
 {
+    static const char *const entity[128] = {
+        ['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;", ['\''] = "&#39;"};
     for (; *s; s++) {
-        switch (*s) {
-        case '&':
-            vg_buf_puts(out, "&amp;");
-            break;
-        case '<':
-            vg_buf_puts(out, "&lt;");
-            break;
-        case '>':
-            vg_buf_puts(out, "&gt;");
-            break;
-        case '"':
-            vg_buf_puts(out, "&quot;");
-            break;
-        case '\'':
-            vg_buf_puts(out, "&#39;");
-            break;
-        default:
+        unsigned char c = (unsigned char)*s;
+        if (c < 128 && entity[c])
+            vg_buf_puts(out, entity[c]);
+        else
             vg_buf_append(out, s, 1);
-        }
     }
 }

@@ -870,12 +870,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    int rc = itest_child_stop(&kid, 15000);
+    int rc = itest_child_teardown(&kid);
     vg_httpc_free(http);
     itest_close(&st);
-    if (rc != 0)
-        fprintf(stderr, "our vigil-producer exited %d (log %s)\n", rc, kid.log);
-    return rc != 0;
+    return rc;
 }
 
 int main(void)
