@@ -125,7 +125,8 @@ static const struct setting settings[] = {
     {"producer.trusted_proxies", CT_STRING, OFF(producer_trusted_proxies), "", 0, 0, NULL, 0,
      "proxies whose X-Forwarded-For names the client, \"addr[/bits], ...\" (default none)"},
     {"producer.tenants", CT_TENANTS, 0, NULL, 0, 0, NOENV, F_RELOADABLE,
-     "tenants: id, keys_sha256, rate_per_s, burst, origins, redirect_hosts, enrich_ip, "
+     "tenants: id, keys_sha256, publishable_keys_sha256, rate_per_s, burst, "
+     "publishable_rate_per_s, publishable_burst, origins, redirect_hosts, link_page, enrich_ip, "
      "enrich_user_agent, truncate_ip, notify"},
 
     {"worker.id", CT_STRING, OFF(worker_id), "", 0, 0, NULL, 0,
@@ -447,6 +448,57 @@ static int string_array(struct ctx *c, config_setting_t *arr, const char *what, 
     return 0;
 }
 
+/* A list of 64-hex-digit SHA-256 hashes (of keys) into *out, *n of them. */
+static int key_hashes(struct ctx *c, config_setting_t *m, const char *what,
+                      unsigned char (**out)[VG_SHA256_LEN], size_t *n)
+{
+    char **keys = NULL; /* left NULL when it is no array */
+    size_t nk = 0;
+    int ml = config_setting_source_line(m);
+    int rc = string_array(c, m, what, &keys, &nk);
+    if (rc == 0) {
+        *out = vg_xcalloc(nk ? nk : 1, VG_SHA256_LEN);
+        for (size_t k = 0; k < nk; k++) {
+            if (!is_hex64(keys[k]) && rc == 0)
+                rc = fail(c, ml, "%s: each key must be 64 hex digits (sha256sum of the key)",
+                          what);
+            for (int b = 0; rc == 0 && b < VG_SHA256_LEN; b++)
+                (*out)[k][b] =
+                    (unsigned char)(unhex(keys[k][2 * b]) << 4 | unhex(keys[k][2 * b + 1]));
+        }
+        *n = nk;
+    }
+    for (size_t k = 0; keys && keys[k]; k++)
+        free(keys[k]);
+    free(keys);
+    return rc;
+}
+
+/* A token bucket's refill, events per second. */
+static int rate(struct ctx *c, config_setting_t *m, const char *what, double *out)
+{
+    int ml = config_setting_source_line(m), type = config_setting_type(m);
+    if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64 && type != CONFIG_TYPE_FLOAT)
+        return fail(c, ml, "%s: must be a number", what);
+    *out = type == CONFIG_TYPE_FLOAT ? config_setting_get_float(m)
+                                     : (double)config_setting_get_int64(m);
+    if (*out <= 0 || *out > 1e7)
+        return fail(c, ml, "%s: must be in (0, 10000000]", what);
+    return 0;
+}
+
+/* A token bucket's size. */
+static int burst(struct ctx *c, config_setting_t *m, const char *what, int64_t *out)
+{
+    int ml = config_setting_source_line(m), type = config_setting_type(m);
+    if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
+        return fail(c, ml, "%s: must be an integer", what);
+    *out = config_setting_get_int64(m);
+    if (*out < 1 || *out > 100000000)
+        return fail(c, ml, "%s: must be from 1 to 100000000", what);
+    return 0;
+}
+
 static int parse_tenant(struct ctx *c, config_setting_t *g, struct vg_tenant *t)
 {
     int line = config_setting_source_line(g);
@@ -455,6 +507,8 @@ static int parse_tenant(struct ctx *c, config_setting_t *g, struct vg_tenant *t)
     t->rate_per_s = 1000;
     t->burst = 2000;
     t->enrich_ip = t->enrich_user_agent = 1;
+    t->pk_rate_per_s = 10;
+    t->pk_burst = 100;
     for (int i = 0; i < config_setting_length(g); i++) {
         config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
         const char *name = config_setting_name(m);
@@ -467,37 +521,34 @@ static int parse_tenant(struct ctx *c, config_setting_t *g, struct vg_tenant *t)
                             VG_TENANT_MAX);
             t->id = vg_xstrdup(v);
         } else if (!strcmp(name, "keys_sha256")) {
-            char **keys = NULL; /* left NULL when it is no array */
-            size_t nk = 0;
-            int rc = string_array(c, m, "producer.tenants.keys_sha256", &keys, &nk);
-            if (rc == 0) {
-                t->keys = vg_xcalloc(nk ? nk : 1, VG_SHA256_LEN);
-                for (size_t k = 0; k < nk && rc == 0; k++)
-                    if (parse_sha256_hex(keys[k], strlen(keys[k]), t->keys[k]))
-                        rc = fail(c, ml,
-                                  "producer.tenants.keys_sha256: each key must be 64 hex digits "
-                                  "(sha256sum of the key)");
-                t->nkeys = nk;
-            }
-            for (size_t k = 0; keys && keys[k]; k++)
-                free(keys[k]);
-            free(keys);
+            int rc = key_hashes(c, m, "producer.tenants.keys_sha256", &t->keys, &t->nkeys);
             if (rc)
                 return rc;
+        } else if (!strcmp(name, "publishable_keys_sha256")) {
+            int rc = key_hashes(c, m, "producer.tenants.publishable_keys_sha256", &t->pkeys,
+                                &t->npkeys);
+            if (rc)
+                return rc;
+        } else if (!strcmp(name, "publishable_rate_per_s")) {
+            int rc = rate(c, m, "producer.tenants.publishable_rate_per_s", &t->pk_rate_per_s);
+            if (rc)
+                return rc;
+        } else if (!strcmp(name, "publishable_burst")) {
+            int rc = burst(c, m, "producer.tenants.publishable_burst", &t->pk_burst);
+            if (rc)
+                return rc;
+        } else if (!strcmp(name, "link_page")) {
+            if (type != CONFIG_TYPE_BOOL)
+                return fail(c, ml, "producer.tenants.link_page: must be true or false");
+            t->link_page = config_setting_get_bool(m);
         } else if (!strcmp(name, "rate_per_s")) {
-            if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64 && type != CONFIG_TYPE_FLOAT)
-                return fail(c, ml, "producer.tenants.rate_per_s: must be a number");
-            t->rate_per_s = config_setting_get_float(m);
-            if (type != CONFIG_TYPE_FLOAT)
-                t->rate_per_s = (double)config_setting_get_int64(m);
-            if (t->rate_per_s <= 0 || t->rate_per_s > 1e7)
-                return fail(c, ml, "producer.tenants.rate_per_s: must be in (0, 10000000]");
+            int rc = rate(c, m, "producer.tenants.rate_per_s", &t->rate_per_s);
+            if (rc)
+                return rc;
         } else if (!strcmp(name, "burst")) {
-            if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
-                return fail(c, ml, "producer.tenants.burst: must be an integer");
-            t->burst = config_setting_get_int64(m);
-            if (t->burst < 1 || t->burst > 100000000)
-                return fail(c, ml, "producer.tenants.burst: must be from 1 to 100000000");
+            int rc = burst(c, m, "producer.tenants.burst", &t->burst);
+            if (rc)
+                return rc;
         } else if (!strcmp(name, "origins")) {
             int rc = string_array(c, m, "producer.tenants.origins", &t->origins, &t->norigins);
             if (rc)
@@ -964,6 +1015,7 @@ void vg_config_free(struct vg_config *cfg)
         struct vg_tenant *t = &cfg->tenants[i];
         free(t->id);
         free(t->keys);
+        free(t->pkeys);
         strv_free(t->origins, t->norigins);
         strv_free(t->redirect_hosts, t->nredirect_hosts);
         vg_notify_free(t->notify, t->nnotify);

@@ -37,6 +37,12 @@ struct vg_tenant {
     int enrich_ip;         /* the client's address into context.ip (default on) */
     int enrich_user_agent; /* User-Agent into context.userAgent (default on) */
     int truncate_ip;       /* addresses cut to IPv4 /24, IPv6 /48 (default off) */
+    /* Publishable keys: for pages without a backend (DESIGN.md section 12). */
+    unsigned char (*pkeys)[VG_SHA256_LEN]; /* SHA-256 of each publishable key */
+    size_t npkeys;
+    double pk_rate_per_s; /* per client address, events per second */
+    int64_t pk_burst;
+    int link_page; /* /t/{token} answers the tracking page, not a bare redirect */
 };
 
 /* A scheduler entry: a five-field UTC cron expression and the command it emits. */

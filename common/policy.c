@@ -7,16 +7,25 @@
 #include "envelope.h"
 
 const struct vg_tenant *vg_policy_tenant_by_key(const struct vg_config *cfg, const char *key,
-                                                size_t len)
+                                                size_t len, int *publishable)
 {
     unsigned char h[VG_SHA256_LEN];
     vg_sha256(key, len, h);
-    const struct vg_tenant *found = NULL;
-    for (size_t i = 0; i < cfg->ntenants; i++)
-        for (size_t j = 0; j < cfg->tenants[i].nkeys; j++)
-            if (vg_equal_ct(h, cfg->tenants[i].keys[j], VG_SHA256_LEN) && !found)
-                found = &cfg->tenants[i];
-    return found;
+    const struct vg_tenant *found = NULL, *found_pk = NULL;
+    for (size_t i = 0; i < cfg->ntenants; i++) {
+        const struct vg_tenant *t = &cfg->tenants[i];
+        for (size_t j = 0; j < t->nkeys; j++)
+            if (vg_equal_ct(h, t->keys[j], VG_SHA256_LEN) && !found)
+                found = t;
+        for (size_t j = 0; j < t->npkeys; j++)
+            if (vg_equal_ct(h, t->pkeys[j], VG_SHA256_LEN) && !found_pk)
+                found_pk = t;
+    }
+    if (publishable)
+        *publishable = !found && found_pk;
+    if (found || !publishable)
+        return found;
+    return found_pk;
 }
 
 static int all_digits(const char *s)

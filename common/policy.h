@@ -10,12 +10,19 @@
 #include "config.h"
 
 /*
- * The tenant whose key is key (len bytes), or NULL. The key's SHA-256 is
- * compared with every configured hash in constant time, all of them, so the
+ * The one check of a key (Bearer, or a write key): the tenant whose key is
+ * key (len bytes), or NULL. The key's SHA-256 is compared in constant time
+ * with every configured hash, secret and publishable, all of them, so the
  * time taken says nothing about which key came close.
+ *
+ * publishable: NULL accepts secret keys (keys_sha256) only, so a caller that
+ * does not ask never lets a publishable key in (reads, commands). Non-NULL
+ * accepts publishable keys (publishable_keys_sha256) too and sets
+ * *publishable to 1 for one, 0 for a secret key; the caller then limits what
+ * a publishable key may do (DESIGN.md section 12).
  */
 const struct vg_tenant *vg_policy_tenant_by_key(const struct vg_config *cfg, const char *key,
-                                                size_t len);
+                                                size_t len, int *publishable);
 
 /*
  * 1 if origin (a browser's Origin header, "scheme://host[:port]") is one of

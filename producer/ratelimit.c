@@ -8,7 +8,9 @@
 #include "util.h"
 
 /* Tenants are few (a configuration's worth): a short array searched under one
- * lock costs less than anything cleverer. */
+ * lock costs less than anything cleverer. Client addresses are many: their
+ * limiter is capped (max), and a search of a few thousand short keys is
+ * still cheap beside a request. */
 struct bucket {
     char *tenant;
     double tokens;
@@ -19,12 +21,20 @@ struct vg_ratelimit {
     pthread_mutex_t lock;
     struct bucket *b;
     size_t n, cap;
+    size_t max; /* 0: no cap */
 };
 
 struct vg_ratelimit *vg_ratelimit_new(void)
 {
     struct vg_ratelimit *rl = vg_xcalloc(1, sizeof(*rl));
     pthread_mutex_init(&rl->lock, NULL);
+    return rl;
+}
+
+struct vg_ratelimit *vg_ratelimit_new_capped(size_t max_buckets)
+{
+    struct vg_ratelimit *rl = vg_ratelimit_new();
+    rl->max = max_buckets;
     return rl;
 }
 
@@ -45,6 +55,17 @@ static struct bucket *find(struct vg_ratelimit *rl, const char *tenant, int64_t 
     for (size_t i = 0; i < rl->n; i++)
         if (!strcmp(rl->b[i].tenant, tenant))
             return &rl->b[i];
+    if (rl->max && rl->n == rl->max) {
+        struct bucket *idle = &rl->b[0];
+        for (size_t i = 1; i < rl->n; i++)
+            if (rl->b[i].last_ms < idle->last_ms)
+                idle = &rl->b[i];
+        free(idle->tenant);
+        idle->tenant = vg_xstrdup(tenant);
+        idle->tokens = (double)burst;
+        idle->last_ms = now_ms;
+        return idle;
+    }
     if (rl->n == rl->cap) {
         rl->cap = rl->cap ? rl->cap * 2 : 8;
         rl->b = vg_xrealloc(rl->b, rl->cap * sizeof(*rl->b));

@@ -10,6 +10,7 @@
 #ifndef VG_RATELIMIT_H
 #define VG_RATELIMIT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -17,6 +18,13 @@
 struct vg_ratelimit;
 
 struct vg_ratelimit *vg_ratelimit_new(void);
+
+/*
+ * A limiter of at most max_buckets buckets, for keys that strangers choose
+ * (client addresses): a new key past the cap takes the place of the bucket
+ * idle longest, which starts full again.
+ */
+struct vg_ratelimit *vg_ratelimit_new_capped(size_t max_buckets);
 
 /* Frees the limiter; accepts NULL. */
 void vg_ratelimit_free(struct vg_ratelimit *rl);

@@ -21,9 +21,24 @@
 /* -- which route --------------------------------------------------------- */
 
 static const char *const route_labels[VG_ROUTE_COUNT] = {
-    "other",       "/v1/events",   "/v1/sessions", "/v1/sessions/{id}/heartbeat",
-    "/v1/sessions/{id}/end", "/v1/batch", "/v1/track", "/v1/identify", "/v1/page",
-    "/v1/screen",  "/v1/group",    "/v1/alias",    "/t/{token}", "/healthz", "/readyz",
+    "other",
+    "/v1/events",
+    "/v1/sessions",
+    "/v1/sessions/{id}/heartbeat",
+    "/v1/sessions/{id}/end",
+    "/v1/batch",
+    "/v1/track",
+    "/v1/identify",
+    "/v1/page",
+    "/v1/screen",
+    "/v1/group",
+    "/v1/alias",
+    "/t/{token}",
+    "/t/{token}/heartbeat",
+    "/t/{token}/end",
+    "/sdk/{file}",
+    "/healthz",
+    "/readyz",
     "/metrics"};
 
 int vg_req_segment(enum vg_route route)
@@ -77,9 +92,19 @@ enum vg_route vg_req_route(const char *url, char *arg, size_t arg_size)
             copy_arg(id, (size_t)(slash - id), arg, arg_size);
         return rt;
     }
-    if (!strncmp(url, "/t/", 3) && url[3] && !strchr(url + 3, '/')) {
-        copy_arg(url + 3, strlen(url + 3), arg, arg_size);
-        return VG_ROUTE_TRACK;
+    if (!strncmp(url, "/t/", 3) && url[3] && url[3] != '/') {
+        const char *tok = url + 3, *slash = strchr(tok, '/');
+        enum vg_route rt = !slash                          ? VG_ROUTE_TRACK
+                           : !strcmp(slash, "/heartbeat") ? VG_ROUTE_TRACK_HEARTBEAT
+                           : !strcmp(slash, "/end")       ? VG_ROUTE_TRACK_END
+                                                          : VG_ROUTE_OTHER;
+        if (rt != VG_ROUTE_OTHER)
+            copy_arg(tok, slash ? (size_t)(slash - tok) : strlen(tok), arg, arg_size);
+        return rt;
+    }
+    if (!strncmp(url, "/sdk/", 5)) {
+        copy_arg(url, strlen(url), arg, arg_size);
+        return VG_ROUTE_SDK;
     }
     return VG_ROUTE_OTHER;
 }
@@ -182,6 +207,9 @@ void vg_req_init(struct vg_req *r, const struct vg_routes_env *env, const struct
     h->async = prefers_async(lookup(ctx, 0, "Prefer"));
     h->token = lookup(ctx, 1, "token");
     h->to = lookup(ctx, 1, "to");
+    h->page = lookup(ctx, 1, "page");
+    h->heartbeat_s = lookup(ctx, 1, "heartbeat_s");
+    h->if_none_match = lookup(ctx, 0, "If-None-Match");
 }
 
 void vg_req_free(struct vg_req *r)
@@ -228,7 +256,7 @@ void vg_req_reject(struct vg_req *r, const struct vg_reject *rej)
     y->www_authenticate = rej->status == 401;
     /* Refused data, not a wrong path or a preflight. */
     int counted = rej->status != 404 && rej->status != 405 && strcmp(r->method, "OPTIONS");
-    if (counted && r->route >= VG_ROUTE_EVENTS && r->route <= VG_ROUTE_TRACK)
+    if (counted && r->route >= VG_ROUTE_EVENTS && r->route <= VG_ROUTE_TRACK_END)
         vg_stats_reject(reject_reason(rej), r->nevents > 0 ? (uint64_t)r->nevents : 1);
     if (counted)
         vg_stats_refused(r->tenant ? r->tenant->id : NULL, rej->status);
@@ -271,10 +299,13 @@ int vg_req_preflight(struct vg_req *r)
     return 1;
 }
 
-/* A tracking link is followed by a person, not fetched by a script. */
+/* A tracking link is followed by a person, not fetched by a script; its
+ * page calls back to its own origin. A public file speaks CORS its own way. */
 static int speaks_cors(const struct vg_req *r)
 {
-    return r->head.origin && r->route != VG_ROUTE_TRACK;
+    return r->head.origin && r->route != VG_ROUTE_TRACK &&
+           r->route != VG_ROUTE_TRACK_HEARTBEAT && r->route != VG_ROUTE_TRACK_END &&
+           r->route != VG_ROUTE_SDK;
 }
 
 int vg_req_check_origin(struct vg_req *r)
@@ -312,13 +343,20 @@ void vg_req_reply_headers(const struct vg_req *r, vg_req_header_fn add, void *ct
     char num[16];
     if (y->body.len)
         add(ctx, "Content-Type", y->content_type ? y->content_type : "application/json");
-    add(ctx, "Cache-Control", "no-store");
+    add(ctx, "Cache-Control", y->cache_control ? y->cache_control : "no-store");
+    if (y->etag)
+        add(ctx, "ETag", y->etag);
+    if (y->csp) {
+        add(ctx, "Content-Security-Policy", y->csp);
+        add(ctx, "X-Content-Type-Options", "nosniff");
+    }
     if (y->retry_after_s > 0) {
         snprintf(num, sizeof(num), "%d", y->retry_after_s);
         add(ctx, "Retry-After", num);
     }
-    if (y->location) {
-        add(ctx, "Location", y->location);
+    if (y->location || y->csp) {
+        if (y->location)
+            add(ctx, "Location", y->location);
         /* The link carries a token: do not hand it to the target site. */
         add(ctx, "Referrer-Policy", "no-referrer");
     }
@@ -331,6 +369,12 @@ void vg_req_reply_headers(const struct vg_req *r, vg_req_header_fn add, void *ct
         add(ctx, "Allow", y->allow);
     if (r->routed && speaks_cors(r))
         cors_headers(r, add, ctx);
+    if (y->cors_public) {
+        /* A script anyone may load, as a module too (which needs CORS). */
+        add(ctx, "Access-Control-Allow-Origin", "*");
+        add(ctx, "Cross-Origin-Resource-Policy", "cross-origin");
+        add(ctx, "X-Content-Type-Options", "nosniff");
+    }
     if (y->close)
         add(ctx, "Connection", "close");
 }

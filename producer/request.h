@@ -40,7 +40,10 @@ enum vg_route {
     VG_ROUTE_SEGMENT_SCREEN,
     VG_ROUTE_SEGMENT_GROUP,
     VG_ROUTE_SEGMENT_ALIAS, /* POST /v1/alias */
-    VG_ROUTE_TRACK,     /* GET /t/{token} */
+    VG_ROUTE_TRACK,     /* GET /t/{link_token} */
+    VG_ROUTE_TRACK_HEARTBEAT, /* POST /t/{link_token}/heartbeat: the tracking page */
+    VG_ROUTE_TRACK_END,       /* POST /t/{link_token}/end: the tracking page */
+    VG_ROUTE_SDK,             /* GET /sdk/{file}: vigil.js, vigil.mjs, demo.html */
     VG_ROUTE_HEALTHZ,
     VG_ROUTE_READYZ,
     VG_ROUTE_METRICS,
@@ -67,6 +70,7 @@ enum vg_encoding {
 struct vg_routes_env {
     struct vg_kout *kout;
     struct vg_ratelimit *rl;
+    struct vg_ratelimit *rl_addr; /* publishable keys, per tenant and client address */
     const unsigned char *token_secret;
     size_t token_secret_len;
     size_t max_body_bytes; /* of a body decompressed, too */
@@ -90,6 +94,10 @@ struct vg_reply {
     const char *allow;      /* Allow on a 405 and a preflight */
     int preflight;          /* the CORS preflight headers */
     int close;              /* Connection: close (the framing cannot be trusted, or stopping) */
+    const char *cache_control; /* NULL: no-store */
+    const char *etag;          /* ETag */
+    int cors_public;           /* a public file: Access-Control-Allow-Origin: * */
+    const char *csp;           /* Content-Security-Policy of a page */
 };
 
 /*
@@ -111,6 +119,9 @@ struct vg_req_head {
     int async;                 /* Prefer: respond-async */
     const char *token;         /* ?token= */
     const char *to;            /* ?to= */
+    const char *page;          /* ?page= (a tracking link: "1" asks for the page) */
+    const char *heartbeat_s;   /* ?heartbeat_s= (the tracking page's interval) */
+    const char *if_none_match; /* If-None-Match */
 };
 
 struct vg_req {
@@ -118,7 +129,7 @@ struct vg_req {
     const struct vg_config *cfg; /* a snapshot held for the request's life (tenants) */
     enum vg_route route;
     const char *method;     /* the server's copy, valid for the request */
-    char arg[VG_TOKEN_MAX]; /* the {id} or {token} of the path */
+    char arg[VG_TOKEN_MAX]; /* the {id} or {token} of the path; the file of /sdk/ */
     int64_t received_us;
     int64_t start_ms; /* monotonic */
     char peer[VG_ADDR_MAX]; /* the connection's address, as text; "" if unknown */
@@ -129,6 +140,7 @@ struct vg_req {
 
     /* Who asks: the tenant, and the session a token limits it to. */
     const struct vg_tenant *tenant;
+    int publishable; /* by a publishable key: a browser's, from the tenant's origins only */
     int scoped;
     char scope_session[VG_SESSION_ID_SIZE];
     long nevents; /* events in the request, once parsed */
@@ -138,6 +150,7 @@ struct vg_req {
     unsigned ok_status; /* the success answer, sent once Kafka acknowledged */
     struct vg_buf ok_body;
     char *ok_location;
+    int ok_page; /* ok_body is the tracking page (HTML), not JSON */
 
     struct vg_reply reply;
 };

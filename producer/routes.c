@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "assets.h"
 #include "crypto.h"
 #include "enrich.h"
 #include "event.h"
@@ -15,13 +16,21 @@
 #define RETRY_QUEUE_FULL_S 1
 #define RETRY_KAFKA_S 5
 
+/* The tracking page: its heartbeat interval unless the link says, and what it may load. */
+#define PAGE_HEARTBEAT_S 30
+#define PAGE_CSP                                                                                \
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "   \
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+#define SDK_CACHE "public, max-age=86400"
+
 /* -- the route table ----------------------------------------------------- */
 
 /* Who may call a route. */
 enum credentials {
     KEY,          /* Authorization: Bearer <tenant key> */
     KEY_OR_TOKEN, /* that, or a session token: Authorization: Session <token>, or ?token= */
-    PATH_TOKEN    /* the session token in the path: a tracking link */
+    PATH_TOKEN,   /* the link token in the path: a tracking link and its page */
+    PUBLIC        /* none: a file of the SDK, answered at once */
 };
 
 /* What a route's body may be. */
@@ -49,14 +58,18 @@ static const struct route {
     const char *allow; /* on a 405 */
     enum credentials credentials;
     enum body body;
+    int publishable; /* a publishable key may call it (writes only: DESIGN.md section 12) */
     handler_fn *handle;
 } routes[VG_ROUTE_COUNT] = {
-    [VG_ROUTE_EVENTS] = {"POST", "POST, OPTIONS", KEY_OR_TOKEN, BODY_EVENTS, post_events},
-    [VG_ROUTE_SESSIONS] = {"POST", "POST, OPTIONS", KEY, BODY_JSON, post_sessions},
-    [VG_ROUTE_HEARTBEAT] = {"POST", "POST, OPTIONS", KEY_OR_TOKEN, BODY_JSON, post_signal},
-    [VG_ROUTE_END] = {"POST", "POST, OPTIONS", KEY_OR_TOKEN, BODY_JSON, post_signal},
-    [VG_ROUTE_TRACK] = {"GET", "GET, HEAD, OPTIONS", PATH_TOKEN, BODY_NONE, get_track},
-#define SEGMENT_ROUTE(r) [r] = {"POST", "POST, OPTIONS", KEY, BODY_SEGMENT, post_segment}
+    [VG_ROUTE_EVENTS] = {"POST", "POST, OPTIONS", KEY_OR_TOKEN, BODY_EVENTS, 1, post_events},
+    [VG_ROUTE_SESSIONS] = {"POST", "POST, OPTIONS", KEY, BODY_JSON, 1, post_sessions},
+    [VG_ROUTE_HEARTBEAT] = {"POST", "POST, OPTIONS", KEY_OR_TOKEN, BODY_JSON, 1, post_signal},
+    [VG_ROUTE_END] = {"POST", "POST, OPTIONS", KEY_OR_TOKEN, BODY_JSON, 1, post_signal},
+    [VG_ROUTE_TRACK] = {"GET", "GET, HEAD, OPTIONS", PATH_TOKEN, BODY_NONE, 0, get_track},
+    [VG_ROUTE_TRACK_HEARTBEAT] = {"POST", "POST", PATH_TOKEN, BODY_JSON, 0, post_signal},
+    [VG_ROUTE_TRACK_END] = {"POST", "POST", PATH_TOKEN, BODY_JSON, 0, post_signal},
+    [VG_ROUTE_SDK] = {"GET", "GET, HEAD, OPTIONS", PUBLIC, BODY_NONE, 0, NULL},
+#define SEGMENT_ROUTE(r) [r] = {"POST", "POST, OPTIONS", KEY, BODY_SEGMENT, 1, post_segment}
     SEGMENT_ROUTE(VG_ROUTE_SEGMENT_BATCH),    SEGMENT_ROUTE(VG_ROUTE_SEGMENT_TRACK),
     SEGMENT_ROUTE(VG_ROUTE_SEGMENT_IDENTIFY), SEGMENT_ROUTE(VG_ROUTE_SEGMENT_PAGE),
     SEGMENT_ROUTE(VG_ROUTE_SEGMENT_SCREEN),   SEGMENT_ROUTE(VG_ROUTE_SEGMENT_GROUP),
@@ -66,7 +79,9 @@ static const struct route {
 
 /* -- the headers: who asks, and may they ---------------------------------- */
 
-static int use_token(struct vg_req *r, const char *token)
+/* Takes a token of kind want: a link token opens its link and nothing else,
+ * a session token everything of its session but the link. */
+static int use_token(struct vg_req *r, const char *token, enum vg_token_kind want)
 {
     const struct vg_routes_env *e = r->env;
     struct vg_token t;
@@ -76,6 +91,12 @@ static int use_token(struct vg_req *r, const char *token)
         return vg_req_refuse(r, 401, "token_expired", NULL, 0, "the session token has expired");
     if (rc)
         return vg_req_refuse(r, 401, "invalid_token", NULL, 0, "the session token is not valid");
+    if (t.kind != want && want == VG_TOKEN_LINK)
+        return vg_req_refuse(r, 401, "link_token_required", NULL, 0,
+                             "a tracking link needs the session's link_token, not its token");
+    if (t.kind != want)
+        return vg_req_refuse(r, 401, "link_token_not_allowed", NULL, 0,
+                             "a link token opens its tracking link /t/{link_token} only");
     r->tenant = vg_config_tenant(r->cfg, t.tenant);
     if (!r->tenant)
         return vg_req_refuse(r, 401, "invalid_token", NULL, 0,
@@ -85,16 +106,31 @@ static int use_token(struct vg_req *r, const char *token)
     return 0;
 }
 
+/* A publishable key is public (it sits in a page): it writes, from a page of
+ * the tenant's origins, and does nothing else. */
+static int publishable_refused(struct vg_req *r)
+{
+    if (!r->publishable)
+        return 0;
+    if (!routes[r->route].publishable)
+        return vg_req_refuse(r, 401, "publishable_key_not_allowed", NULL, 0,
+                             "a publishable key cannot be used here: use a secret key");
+    if (!vg_policy_origin_allowed(r->tenant, r->head.origin))
+        return vg_req_refuse(r, 401, "origin_not_allowed", NULL, 0,
+                             "a publishable key is accepted only from the tenant's origins");
+    return 0;
+}
+
 /*
- * The one way a key authenticates, whichever header carried it: sets
- * r->tenant, or refuses with 401.
+ * The one way a key authenticates, whichever header carried it (a secret or
+ * a publishable key): sets r->tenant, or refuses with 401.
  */
 static int use_key(struct vg_req *r, const char *key, size_t len)
 {
-    r->tenant = vg_policy_tenant_by_key(r->cfg, key, len);
+    r->tenant = vg_policy_tenant_by_key(r->cfg, key, len, &r->publishable);
     if (!r->tenant)
         return vg_req_refuse(r, 401, "unknown_key", NULL, 0, "the key is not valid");
-    return 0;
+    return publishable_refused(r);
 }
 
 /* HTTP Basic (RFC 7617) with the key as user name, as Segment's SDKs send
@@ -119,7 +155,7 @@ static int use_basic(struct vg_req *r, const char *cred)
 static int authenticate(struct vg_req *r, enum credentials credentials)
 {
     if (credentials == PATH_TOKEN)
-        return use_token(r, r->arg);
+        return use_token(r, r->arg, VG_TOKEN_LINK);
     int allow_token = credentials == KEY_OR_TOKEN;
     const char *auth = r->head.authorization;
     const char *token = NULL;
@@ -151,7 +187,7 @@ static int authenticate(struct vg_req *r, enum credentials credentials)
                                            "Session <token> or ?token=<token>"
                                          : "send Authorization: Bearer <key> or Basic "
                                            "base64(<key>:)");
-    return use_token(r, token);
+    return use_token(r, token, VG_TOKEN_SESSION);
 }
 
 /* Refuses a media type the route does not take, as far as the headers tell. */
@@ -175,11 +211,37 @@ static int media_refused(struct vg_req *r, enum body body)
     return 0;
 }
 
+/* 1 if an If-None-Match value names etag (or is "*"), weak or strong. */
+static int etag_matches(const char *if_none_match, const char *etag)
+{
+    return if_none_match && (!strcmp(if_none_match, "*") || strstr(if_none_match, etag));
+}
+
+/* A file of the SDK, the same for everyone: cached, revalidated by ETag. */
+static int serve_file(struct vg_req *r)
+{
+    const struct vg_asset *a = vg_assets_find(r->arg);
+    struct vg_reply *y = &r->reply;
+    if (!a)
+        return vg_req_refuse(r, 404, "not_found", NULL, 0, "no such file");
+    y->cache_control = SDK_CACHE;
+    y->etag = a->etag;
+    y->cors_public = 1;
+    if (etag_matches(r->head.if_none_match, a->etag)) {
+        y->status = 304;
+        return 1;
+    }
+    y->status = 200;
+    y->content_type = a->content_type;
+    vg_buf_append(&y->body, a->data, a->len);
+    return 1;
+}
+
 int vg_routes_begin(struct vg_req *r)
 {
     const struct route *rt = &routes[r->route];
     r->routed = 1;
-    if (!rt->handle)
+    if (!rt->handle && rt->credentials != PUBLIC)
         return vg_req_refuse(r, 404, "not_found", NULL, 0, "no such route");
     if (!strcmp(r->method, "OPTIONS"))
         return vg_req_preflight(r);
@@ -188,6 +250,8 @@ int vg_routes_begin(struct vg_req *r)
         r->reply.allow = rt->allow;
         return vg_req_refuse(r, 405, "method_not_allowed", NULL, 0, "use %s", rt->method);
     }
+    if (rt->credentials == PUBLIC)
+        return serve_file(r);
     if (authenticate(r, rt->credentials))
         return 1;
     const char *customer = r->head.customer_id;
@@ -237,9 +301,11 @@ static int post_sessions(struct vg_req *r, const struct vg_ingest *in, const cha
         return 1;
     }
     r->nevents = 1;
-    char token[VG_TOKEN_MAX], ts[VG_TS_LEN];
-    if (vg_token_sign(e->token_secret, e->token_secret_len, r->tenant->id, s.session_id,
-                      s.token_expires_s, token, sizeof(token)))
+    char token[VG_TOKEN_MAX], link[VG_TOKEN_MAX], ts[VG_TS_LEN];
+    if (vg_token_sign(e->token_secret, e->token_secret_len, VG_TOKEN_SESSION, r->tenant->id,
+                      s.session_id, s.token_expires_s, token, sizeof(token)) ||
+        vg_token_sign(e->token_secret, e->token_secret_len, VG_TOKEN_LINK, r->tenant->id,
+                      s.session_id, s.token_expires_s, link, sizeof(link)))
         return vg_req_refuse(r, 400, "invalid_field", "session_id", 0,
                              "cannot sign a token for it");
     vg_time_format(s.token_expires_s * 1000000, ts);
@@ -247,25 +313,53 @@ static int post_sessions(struct vg_req *r, const struct vg_ingest *in, const cha
     r->ok_status = 201;
     vg_buf_puts(b, "{\"session_id\":");
     vg_buf_json_str(b, s.session_id, strlen(s.session_id));
-    vg_buf_printf(b, ",\"token\":\"%s\",\"expires_at\":\"%s\",\"event_ids\":[\"%s\"]}", token, ts,
-                  r->out.msgs[0].event_id);
+    vg_buf_printf(b,
+                  ",\"token\":\"%s\",\"link_token\":\"%s\",\"expires_at\":\"%s\","
+                  "\"event_ids\":[\"%s\"]}",
+                  token, link, ts, r->out.msgs[0].event_id);
     return 0;
 }
 
-/* POST /v1/sessions/{id}/heartbeat and /end. */
+/* POST /v1/sessions/{id}/heartbeat and /end, and the same from the tracking
+ * page, /t/{link_token}/heartbeat and /end, for the link's session. */
 static int post_signal(struct vg_req *r, const struct vg_ingest *in, const char *body,
                        size_t len)
 {
     struct vg_reject rej;
-    int rc = r->route == VG_ROUTE_HEARTBEAT
-                 ? vg_session_heartbeat(in, r->arg, body, len, &r->out, &rej)
-                 : vg_session_end(in, r->arg, body, len, &r->out, &rej);
+    int link = r->route == VG_ROUTE_TRACK_HEARTBEAT || r->route == VG_ROUTE_TRACK_END;
+    const char *session = link ? r->scope_session : r->arg;
+    int rc = r->route == VG_ROUTE_HEARTBEAT || r->route == VG_ROUTE_TRACK_HEARTBEAT
+                 ? vg_session_heartbeat(in, session, body, len, &r->out, &rej)
+                 : vg_session_end(in, session, body, len, &r->out, &rej);
     if (rc) {
         vg_req_reject(r, &rej);
         return 1;
     }
     r->nevents = 1;
     ok_accepted(r, 202);
+    return 0;
+}
+
+/* The tracking page: it opens to, heartbeats while open, ends when closed
+ * (sdk/track.html, which runs /sdk/vigil.js with the link token). */
+static int track_page(struct vg_req *r, const char *to)
+{
+    int64_t hb = PAGE_HEARTBEAT_S;
+    if (r->head.heartbeat_s && vg_parse_int64(r->head.heartbeat_s, 1, 3600, &hb))
+        return vg_req_refuse(r, 400, "invalid_field", "heartbeat_s", 0,
+                             "heartbeat_s must be an integer from 1 to 3600");
+    struct vg_buf esc_to = {0}, esc_token = {0};
+    char hb_text[24];
+    snprintf(hb_text, sizeof(hb_text), "%lld", (long long)hb);
+    vg_assets_html_escape(to, &esc_to);
+    vg_assets_html_escape(r->arg, &esc_token);
+    static const char *const names[] = {"to", "link_token", "heartbeat_s"};
+    const char *values[] = {esc_to.data, esc_token.data, hb_text};
+    vg_assets_render(vg_assets_track_page(), names, values, VG_ARRAY_LEN(names), &r->ok_body);
+    vg_buf_free(&esc_to);
+    vg_buf_free(&esc_token);
+    r->ok_status = 200;
+    r->ok_page = 1;
     return 0;
 }
 
@@ -281,6 +375,9 @@ static int get_track(struct vg_req *r, const struct vg_ingest *in, const char *b
     if (strcmp(r->method, "HEAD"))
         vg_session_activate(in, r->scope_session, to, &r->out);
     r->nevents = (long)r->out.n;
+    const char *page = r->head.page;
+    if (page ? !strcmp(page, "1") : r->tenant->link_page)
+        return track_page(r, to);
     r->ok_status = 302;
     r->ok_location = vg_xstrdup(to);
     return 0;
@@ -313,6 +410,10 @@ static void answer_ok(struct vg_req *r)
     vg_buf_reset(&y->body);
     vg_buf_append(&y->body, r->ok_body.data ? r->ok_body.data : "", r->ok_body.len);
     y->content_type = "application/json";
+    if (r->ok_page) {
+        y->content_type = "text/html; charset=utf-8";
+        y->csp = PAGE_CSP;
+    }
     if (r->ok_location) {
         y->location = r->ok_location;
         r->ok_location = NULL;
@@ -384,28 +485,44 @@ static int build(struct vg_req *r)
     return rt->handle(r, &in, r->body.data ? r->body.data : "", r->body.len);
 }
 
+/* Takes r's events from the bucket key of rl (who names it in a refusal). */
+static int limited(struct vg_req *r, struct vg_ratelimit *rl, const char *key, double rate_per_s,
+                   int64_t burst, const char *who)
+{
+    int64_t retry_ms;
+    int rc = vg_ratelimit_take(rl, key, rate_per_s, burst, (int64_t)r->out.n, vg_mono_ms(),
+                               &retry_ms);
+    if (rc == VG_ETOOBIG)
+        return vg_req_refuse(r, 413, "batch_exceeds_burst", NULL, 0,
+                             "%zu events exceed the burst of %lld of %s: send smaller batches",
+                             r->out.n, (long long)burst, who);
+    if (rc)
+        return vg_req_refuse(r, 429, "rate_limited", NULL, (int)((retry_ms + 999) / 1000),
+                             "%s is over its rate of %.0f events per second", who, rate_per_s);
+    return 0;
+}
+
 int vg_routes_finish(struct vg_req *r)
 {
     if (build(r))
         return 1;
 
-    int64_t retry_ms;
-    int rc = vg_ratelimit_take(r->env->rl, r->tenant->id, r->tenant->rate_per_s, r->tenant->burst,
-                               (int64_t)r->out.n, vg_mono_ms(), &retry_ms);
-    if (rc == VG_ETOOBIG)
-        return vg_req_refuse(r, 413, "batch_exceeds_burst", NULL, 0,
-                             "%zu events exceed the tenant's burst of %lld: send smaller batches",
-                             r->out.n, (long long)r->tenant->burst);
-    if (rc)
-        return vg_req_refuse(r, 429, "rate_limited", NULL, (int)((retry_ms + 999) / 1000),
-                             "tenant %s is over its rate of %.0f events per second",
-                             r->tenant->id, r->tenant->rate_per_s);
+    /* A publishable key has a bucket per tenant and client address too. */
+    const struct vg_tenant *t = r->tenant;
+    char key[VG_TENANT_MAX + sizeof(r->peer) + 2], who[VG_TENANT_MAX + 16];
+    snprintf(key, sizeof(key), "%s %s", t->id, r->peer);
+    if (r->publishable && limited(r, r->env->rl_addr, key, t->pk_rate_per_s, t->pk_burst,
+                                  "this address's publishable key"))
+        return 1;
+    snprintf(who, sizeof(who), "tenant %s", t->id);
+    if (limited(r, r->env->rl, t->id, t->rate_per_s, t->burst, who))
+        return 1;
 
     /* A tracking link redirects a person once the click is queued. */
     int async = r->head.async || r->route == VG_ROUTE_TRACK;
     r->dl = vg_delivery_new(r->env->kout, r->tenant->id,
                             vg_mono_ms() + r->env->ack_timeout_ms, async);
-    rc = vg_kout_send(r->env->kout, r->dl, &r->out);
+    int rc = vg_kout_send(r->env->kout, r->dl, &r->out);
     if (rc) {
         vg_delivery_release(r->dl);
         r->dl = NULL;

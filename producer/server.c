@@ -3,6 +3,7 @@
 #include <assert.h>
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -22,6 +23,9 @@
 #include "routes.h"
 #include "stats.h"
 #include "util.h"
+
+/* Client addresses the publishable keys' rate limit keeps a bucket for. */
+#define ADDRESS_BUCKETS_MAX 4096
 
 /* A body this far past the cap is not drained any longer: the connection is cut. */
 #define DRAIN_MAX_BYTES (1 << 20)
@@ -494,6 +498,7 @@ struct vg_server *vg_server_start(const struct vg_config *cfg, struct vg_kout *k
     s->env.ack_timeout_ms = cfg->producer_ack_timeout_ms;
     s->env.token_ttl_s = cfg->producer_token_ttl_s;
     s->env.rl = vg_ratelimit_new();
+    s->env.rl_addr = vg_ratelimit_new_capped(ADDRESS_BUCKETS_MAX);
     /* main() refused to start without a usable one (vg_config_require_secrets):
      * every replica signs with the same key, so any of them checks a token. */
     assert(cfg->token_secret && *cfg->token_secret);
@@ -562,6 +567,7 @@ void vg_server_stop(struct vg_server *s)
     vg_deadlines_stop(s->deadlines);
     vg_ratelimit_free(s->env.rl);
     vg_limits_free(s->limits);
+    vg_ratelimit_free(s->env.rl_addr);
     if (s->secret) {
         memset(s->secret, 0, s->env.token_secret_len);
         free(s->secret);

@@ -168,7 +168,8 @@ static int authenticate(struct vg_qreq *r)
             r->who = VG_WHO_ADMIN;
             return 0;
         }
-        const struct vg_tenant *t = vg_policy_tenant_by_key(e->cfg, key, len);
+        /* Secret keys only: a publishable key (it sits in a page) never reads. */
+        const struct vg_tenant *t = vg_policy_tenant_by_key(e->cfg, key, len, NULL);
         if (t) {
             r->who = VG_WHO_TENANT;
             snprintf(r->tenant, sizeof(r->tenant), "%s", t->id);
@@ -187,6 +188,9 @@ static int authenticate(struct vg_qreq *r)
     if (!e->token_secret || vg_token_verify(e->token_secret, e->token_secret_len, token,
                                             strlen(token), vg_now_ms() / 1000, &t))
         return vg_qreq_error(r, 401, "unauthorized", NULL, "invalid or expired session token");
+    if (t.kind != VG_TOKEN_SESSION) /* a link token opens its tracking link, nothing else */
+        return vg_qreq_error(r, 401, "unauthorized", NULL,
+                             "a link token opens its tracking link only: use the session token");
     r->who = VG_WHO_SESSION;
     snprintf(r->tenant, sizeof(r->tenant), "%s", t.tenant);
     snprintf(r->session, sizeof(r->session), "%s", t.session_id);

@@ -120,3 +120,11 @@ int itest_child_stop(struct itest_child *c, int timeout_ms)
         unlink(c->log);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
+
+int itest_child_teardown(struct itest_child *c)
+{
+    int rc = itest_child_stop(c, 15000);
+    if (rc != 0)
+        fprintf(stderr, "our vigil-producer exited %d (log %s)\n", rc, c->log);
+    return rc != 0;
+}

@@ -50,4 +50,8 @@ void itest_child_start(struct itest_child *c, const char *brokers, const char *c
  * was killed). Removes the config once it exited, and the log if with 0. */
 int itest_child_stop(struct itest_child *c, int timeout_ms);
 
+/* A test group's teardown of c: stops it within 15 s; 0 if it exited 0,
+ * else 1 after naming its log on stderr. */
+int itest_child_teardown(struct itest_child *c);
+
 #endif

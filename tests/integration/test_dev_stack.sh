@@ -86,6 +86,12 @@ if ! pg_up; then ok; else fail "postgres answers after stop"; fi
 "$dev" up >/dev/null 2>&1 || fail "up after stop postgres failed"
 if until_true 10 pg_up; then ok; else fail "postgres not back after up"; fi
 
+# up prints the demo page of sdk/vigil.js, and the producer serves it
+up_out=$("$dev" up 2>&1) || fail "up on a running stack failed"
+demo=$(grep -o 'http://127\.0\.0\.1:[0-9]*/sdk/demo\.html' <<<"$up_out" | head -n1)
+if [[ -n $demo ]] && curl -fsS --max-time 5 "$demo" | grep -q '/sdk/vigil.js'; then ok
+else fail "up printed no demo page that answers (${demo:-none})"; fi
+
 # the default profile's processes are the same as before
 if [[ $(default_pids) == "$default_before" ]]; then ok; else fail "the default stack changed"; fi
 

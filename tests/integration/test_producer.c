@@ -360,8 +360,9 @@ static void test_sessions_tokens_and_tracking_links(void **state)
     struct itest_answer a = post("/v1/sessions", NULL, body);
     assert_int_equal(a.status, 201);
     assert_string_equal(s_of(a.json, "session_id"), sid);
-    char token[512];
+    char token[512], link[512];
     snprintf(token, sizeof(token), "%s", s_of(a.json, "token"));
+    snprintf(link, sizeof(link), "%s", s_of(a.json, "link_token"));
     itest_answer_free(&a);
     snprintf(body, sizeof(body), "{\"session_id\":\"%s\"}", other);
     a = post("/v1/sessions", NULL, body);
@@ -397,13 +398,13 @@ static void test_sessions_tokens_and_tracking_links(void **state)
                    "{\"type\":\"beacon\"}");
     assert_int_equal(a.status, 202);
     itest_answer_free(&a);
-    /* a tracking link: 302 to an allowed host, 400 elsewhere */
-    snprintf(path, sizeof(path), "/t/%s?to=https://example.com/lesson", token);
+    /* a tracking link, by the link token: 302 to an allowed host, 400 elsewhere */
+    snprintf(path, sizeof(path), "/t/%s?to=https://example.com/lesson", link);
     a = itest_call(http, "GET", path, NULL, NULL);
     assert_int_equal(a.status, 302);
     assert_string_equal(header(&a, "Location"), "https://example.com/lesson");
     itest_answer_free(&a);
-    snprintf(path, sizeof(path), "/t/%s?to=https://example.com.evil.test/", token);
+    snprintf(path, sizeof(path), "/t/%s?to=https://example.com.evil.test/", link);
     a = itest_call(http, "GET", path, NULL, NULL);
     assert_error(&a, 400, "redirect_not_allowed", -1, "to");
     itest_answer_free(&a);

@@ -24,7 +24,7 @@ h.run("dashboard", async () => {
     await page.waitForSelector("#login:not([hidden])", { timeout: LOAD_MS });
     await page.type("#key", KEY);
     await page.click("#login button");
-    await h.waitFor(page, () => document.body.dataset.loaded === "1", LOAD_MS);
+    await h.waitInPage(page, () => document.body.dataset.loaded === "1", LOAD_MS);
 
     // The figures, read again from the API until both agree (the stack lives).
     let shown, want;
@@ -37,7 +37,7 @@ h.run("dashboard", async () => {
                lagRows: status.layers.length,
                runs: Math.max(status.command_runs.length, 1) };
       await page.evaluate(() => { document.body.dataset.loaded = ""; });
-      await h.waitFor(page, () => document.body.dataset.loaded === "1", LOAD_MS);
+      await h.waitInPage(page, () => document.body.dataset.loaded === "1", LOAD_MS);
       shown = await page.evaluate(() => ({
         active: document.getElementById("active").textContent,
         sessions24h: document.getElementById("sessions24h").textContent,
@@ -58,7 +58,7 @@ h.run("dashboard", async () => {
 
     // The key is kept: a reload shows the dashboard without asking again.
     await page.reload({ waitUntil: "load" });
-    await h.waitFor(page, () => document.body.dataset.loaded === "1", LOAD_MS);
+    await h.waitInPage(page, () => document.body.dataset.loaded === "1", LOAD_MS);
 
     // A refused key brings the form back (the 401 itself is expected here).
     await page.evaluate(() => localStorage.setItem("vigil.query.key", "wrong-key"));

@@ -343,14 +343,21 @@ static void route_fill(const struct route *r, const char *sid, char *path, size_
     *bodyp = r->body ? body : NULL;
 }
 
-/* A token signed with secret (or the stack's) for tenant and session. */
-static void forge(const char *secret, const char *tenant, const char *sid, int64_t expires_s,
-                  char *out, size_t size)
+/* A token of kind signed with secret (or the stack's) for tenant and session. */
+static void forge_kind(enum vg_token_kind kind, const char *secret, const char *tenant,
+                       const char *sid, int64_t expires_s, char *out, size_t size)
 {
     if (!secret)
         secret = st.cfg->token_secret;
-    if (vg_token_sign(secret, strlen(secret), tenant, sid, expires_s, out, size))
+    if (vg_token_sign(secret, strlen(secret), kind, tenant, sid, expires_s, out, size))
         fail_msg("cannot sign a token for %s/%s", tenant, sid);
+}
+
+/* A session token signed with secret (or the stack's) for tenant and session. */
+static void forge(const char *secret, const char *tenant, const char *sid, int64_t expires_s,
+                  char *out, size_t size)
+{
+    forge_kind(VG_TOKEN_SESSION, secret, tenant, sid, expires_s, out, size);
 }
 
 static void test_every_ingestion_route_refuses_missing_and_wrong_credentials(void **state)
@@ -424,11 +431,17 @@ static void test_every_ingestion_route_refuses_missing_and_wrong_credentials(voi
         }
     }
 
-    /* GET /t/{token}: the token is the credential. Without one the path is
-     * not a route at all (404); a bad, forged, expired or unknown tenant's
-     * token is 401. */
-    const char *ttokens[] = {"not-a-token", wrong_secret, expired, ghost};
-    const char *tcodes[] = {"invalid_token", "invalid_token", "token_expired", "invalid_token"};
+    /* GET /t/{link_token}: the link token is the credential. Without one the
+     * path is not a route at all (404); a bad, forged, expired or unknown
+     * tenant's link token is 401, and so is a session token. */
+    char lwrong[VG_TOKEN_MAX], lexpired[VG_TOKEN_MAX], lghost[VG_TOKEN_MAX];
+    forge_kind(VG_TOKEN_LINK, "not-the-secret-of-this-stack", "demo", sid, now + 3600, lwrong,
+               sizeof(lwrong));
+    forge_kind(VG_TOKEN_LINK, NULL, "demo", sid, now - 60, lexpired, sizeof(lexpired));
+    forge_kind(VG_TOKEN_LINK, NULL, "ghost", sid, now + 3600, lghost, sizeof(lghost));
+    const char *ttokens[] = {"not-a-token", lwrong, lexpired, lghost, wrong_secret};
+    const char *tcodes[] = {"invalid_token", "invalid_token", "token_expired", "invalid_token",
+                            "invalid_token"};
     for (size_t i = 0; i < VG_ARRAY_LEN(ttokens); i++) {
         snprintf(path, sizeof(path), "/t/%s?to=https://example.com/", ttokens[i]);
         struct itest_answer a = itest_call(http, "GET", path, NULL, NULL);
@@ -1038,12 +1051,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    int rc = itest_child_stop(&kid, 15000);
+    int rc = itest_child_teardown(&kid);
     vg_httpc_free(http);
     itest_close(&st);
-    if (rc != 0)
-        fprintf(stderr, "our vigil-producer exited %d (log %s)\n", rc, kid.log);
-    return rc != 0;
+    return rc;
 }
 
 int main(void)

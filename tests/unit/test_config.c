@@ -148,6 +148,10 @@ static const struct {
      {":1:", "producer.tenants.color", "unknown"}},
     {"producer = { tenants = ( { id = \"a\"; keys_sha256 = [\"abc\"]; } ); };\n",
      {":1:", "keys_sha256", "64 hex"}},
+    {"producer = { tenants = ( { id = \"a\"; publishable_keys_sha256 = [\"abc\"]; } ); };\n",
+     {":1:", "publishable_keys_sha256", "64 hex"}},
+    {"producer = { tenants = ( { id = \"a\"; link_page = 1; } ); };\n",
+     {":1:", "link_page", "true or false"}},
     {"producer = { tenants = ( { id = \"a\"; }, { id = \"a\"; } ); };\n",
      {"defined twice", NULL, NULL}},
     {"scheduler = { schedules = ( { name = \"x\"; cron = \"* * * * *\"; } ); };\n",
@@ -218,7 +222,10 @@ static void test_tenants_and_schedules_parse(void **state)
         "    keys_sha256 = [ "
         "\"2f1a5e3b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f\" ];\n"
         "    rate_per_s = 50.5; burst = 100;\n"
-        "    origins = [ \"http://127.0.0.1:*\" ]; redirect_hosts = [ \"example.com\" ]; }\n"
+        "    origins = [ \"http://127.0.0.1:*\" ]; redirect_hosts = [ \"example.com\" ];\n"
+        "    publishable_keys_sha256 = [ "
+        "\"a1a5e3b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f7\" ];\n"
+        "    publishable_rate_per_s = 3; publishable_burst = 7; link_page = true; }\n"
         "); };\n"
         "scheduler = { schedules = (\n"
         "  { name = \"timeouts\"; cron = \"*/5 * * * *\"; command = \"timeout_sessions\";\n"
@@ -237,6 +244,12 @@ static void test_tenants_and_schedules_parse(void **state)
     assert_int_equal(t->burst, 100);
     assert_string_equal(t->origins[0], "http://127.0.0.1:*");
     assert_string_equal(t->redirect_hosts[0], "example.com");
+    assert_int_equal(t->npkeys, 1);
+    assert_int_equal(t->pkeys[0][0], 0xa1);
+    assert_int_equal(t->pkeys[0][31], 0xf7);
+    assert_true(t->pk_rate_per_s > 2.9 && t->pk_rate_per_s < 3.1);
+    assert_int_equal(t->pk_burst, 7);
+    assert_true(t->link_page);
     assert_null(vg_config_tenant(cfg, "acme"));
     assert_int_equal(cfg->nschedules, 1);
     assert_string_equal(cfg->schedules[0].params_json,

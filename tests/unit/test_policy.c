@@ -13,6 +13,7 @@
 static char *demo_origins[] = {"http://127.0.0.1:*", "http://localhost:*", "https://app.example.org"};
 static char *demo_hosts[] = {"example.com", "*.lessons.example.net"};
 static unsigned char demo_keys[2][VG_SHA256_LEN], acme_keys[1][VG_SHA256_LEN];
+static unsigned char demo_pkeys[1][VG_SHA256_LEN];
 static struct vg_tenant tenants[2];
 static struct vg_config cfg;
 
@@ -21,9 +22,12 @@ static int setup(void **state)
     vg_sha256("demo-key", 8, demo_keys[0]);
     vg_sha256("demo-key-2", 10, demo_keys[1]);
     vg_sha256("acme-key", 8, acme_keys[0]);
+    vg_sha256("demo-pk", 7, demo_pkeys[0]);
     tenants[0] = (struct vg_tenant){.id = "demo",
                                     .keys = demo_keys,
                                     .nkeys = 2,
+                                    .pkeys = demo_pkeys,
+                                    .npkeys = 1,
                                     .origins = demo_origins,
                                     .norigins = 3,
                                     .redirect_hosts = demo_hosts,
@@ -36,12 +40,25 @@ static int setup(void **state)
 
 static void test_keys_map_to_tenants(void **state)
 {
-    assert_ptr_equal(vg_policy_tenant_by_key(&cfg, "demo-key", 8), &tenants[0]);
-    assert_ptr_equal(vg_policy_tenant_by_key(&cfg, "demo-key-2", 10), &tenants[0]);
-    assert_ptr_equal(vg_policy_tenant_by_key(&cfg, "acme-key", 8), &tenants[1]);
-    assert_null(vg_policy_tenant_by_key(&cfg, "demo-key ", 9));
-    assert_null(vg_policy_tenant_by_key(&cfg, "demo-ke", 7));
-    assert_null(vg_policy_tenant_by_key(&cfg, "", 0));
+    assert_ptr_equal(vg_policy_tenant_by_key(&cfg, "demo-key", 8, NULL), &tenants[0]);
+    assert_ptr_equal(vg_policy_tenant_by_key(&cfg, "demo-key-2", 10, NULL), &tenants[0]);
+    assert_ptr_equal(vg_policy_tenant_by_key(&cfg, "acme-key", 8, NULL), &tenants[1]);
+    assert_null(vg_policy_tenant_by_key(&cfg, "demo-key ", 9, NULL));
+    assert_null(vg_policy_tenant_by_key(&cfg, "demo-ke", 7, NULL));
+    assert_null(vg_policy_tenant_by_key(&cfg, "", 0, NULL));
+}
+
+/* A publishable key passes only where the caller asks for them, and says so. */
+static void test_publishable_keys_only_when_asked(void **state)
+{
+    int pk = -1;
+    assert_null(vg_policy_tenant_by_key(&cfg, "demo-pk", 7, NULL));
+    assert_ptr_equal(vg_policy_tenant_by_key(&cfg, "demo-pk", 7, &pk), &tenants[0]);
+    assert_int_equal(pk, 1);
+    assert_ptr_equal(vg_policy_tenant_by_key(&cfg, "demo-key", 8, &pk), &tenants[0]);
+    assert_int_equal(pk, 0);
+    assert_null(vg_policy_tenant_by_key(&cfg, "demo-p", 6, &pk));
+    assert_int_equal(pk, 0);
 }
 
 static const struct {
@@ -130,6 +147,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys_map_to_tenants),
+        cmocka_unit_test(test_publishable_keys_only_when_asked),
         cmocka_unit_test(test_cors_origins),
         cmocka_unit_test(test_redirect_hosts),
     };

@@ -91,6 +91,22 @@ static void test_clock_going_back_does_not_refill(void **state)
     vg_ratelimit_free(NULL);
 }
 
+/* Strangers' keys (client addresses) cannot grow the limiter past its cap;
+ * the bucket idle longest makes room, and starts full. */
+static void test_capped_limiter_recycles_the_idlest_bucket(void **state)
+{
+    struct vg_ratelimit *rl = vg_ratelimit_new_capped(2);
+    int64_t retry;
+    assert_int_equal(vg_ratelimit_take(rl, "a", 1, 1, 1, 0, &retry), 0);
+    assert_int_equal(vg_ratelimit_take(rl, "b", 1, 1, 1, 10, &retry), 0);
+    assert_int_equal(vg_ratelimit_take(rl, "b", 1, 1, 1, 10, &retry), VG_EFULL);
+    assert_int_equal(vg_ratelimit_take(rl, "c", 1, 1, 1, 20, &retry), 0); /* a goes */
+    assert_int_equal(vg_ratelimit_take(rl, "b", 1, 1, 1, 22, &retry), VG_EFULL);
+    assert_int_equal(vg_ratelimit_take(rl, "a", 1, 1, 1, 30, &retry), 0); /* c goes, a anew */
+    assert_int_equal(vg_ratelimit_take(rl, "b", 1, 1, 1, 30, &retry), VG_EFULL); /* b kept */
+    vg_ratelimit_free(rl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -101,6 +117,7 @@ int main(void)
         cmocka_unit_test(test_tenants_are_independent),
         cmocka_unit_test(test_lowered_burst_applies_at_once),
         cmocka_unit_test(test_clock_going_back_does_not_refill),
+        cmocka_unit_test(test_capped_limiter_recycles_the_idlest_bucket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,6 +68,12 @@ static void test_the_path_names_the_route_and_its_argument(void **state)
         {"/t/abc.def", VG_ROUTE_TRACK, "abc.def"},
         {"/t/", VG_ROUTE_OTHER, ""},
         {"/t/a/b", VG_ROUTE_OTHER, ""},
+        {"/t/abc.def/heartbeat", VG_ROUTE_TRACK_HEARTBEAT, "abc.def"},
+        {"/t/abc.def/end", VG_ROUTE_TRACK_END, "abc.def"},
+        {"/t//end", VG_ROUTE_OTHER, ""},
+        {"/t/abc.def/end/", VG_ROUTE_OTHER, ""},
+        {"/sdk/vigil.js", VG_ROUTE_SDK, "/sdk/vigil.js"},
+        {"/sdk/vigil.mjs", VG_ROUTE_SDK, "/sdk/vigil.mjs"},
         {"/healthz", VG_ROUTE_HEALTHZ, ""},
         {"/readyz", VG_ROUTE_READYZ, ""},
         {"/metrics", VG_ROUTE_METRICS, ""},
@@ -93,6 +99,8 @@ static void test_the_path_names_the_route_and_its_argument(void **state)
     assert_int_equal(vg_req_route("/t/0123456789abcdef", arg, sizeof(arg)), VG_ROUTE_TRACK);
     assert_string_equal(arg, "");
     assert_string_equal(vg_req_label(VG_ROUTE_HEARTBEAT), "/v1/sessions/{id}/heartbeat");
+    assert_string_equal(vg_req_label(VG_ROUTE_TRACK_END), "/t/{token}/end");
+    assert_string_equal(vg_req_label(VG_ROUTE_SDK), "/sdk/{file}");
 }
 
 static void test_the_content_type_is_read_once_into_a_media_type(void **state)
@@ -242,6 +250,8 @@ static const struct {
     {"no origin", "POST", "/v1/events", NULL, NULL, &tenants[1], 202, CACHE},
     {"a tracking link, a navigation", "GET", "/t/x", "https://app.example.org", NULL,
      &tenants[1], 202, CACHE},
+    {"the tracking page calling its own origin", "POST", "/t/x/heartbeat",
+     "https://app.example.org", NULL, &tenants[1], 202, CACHE},
     {"the server's refusal before routing", "POST", "/v1/events", "https://app.example.org", NULL,
      NULL, 503, JSON CACHE "Retry-After: 1\nConnection: close\n"},
 };

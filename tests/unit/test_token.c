@@ -1,4 +1,4 @@
-/* Session tokens: sign, verify, tampering, expiry, other secrets. */
+/* Session and link tokens: sign, verify, kinds, tampering, expiry, other secrets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +16,7 @@ static const char secret[] = "0123456789abcdef-test-secret";
 
 static void sign(const char *tenant, const char *session, int64_t exp, char *out)
 {
-    int rc = vg_token_sign(secret, SLEN, tenant, session, exp, out, VG_TOKEN_MAX);
+    int rc = vg_token_sign(secret, SLEN, VG_TOKEN_SESSION, tenant, session, exp, out, VG_TOKEN_MAX);
     if (rc)
         fail_msg("sign(%s, %s): %d", tenant, session, rc);
 }
@@ -53,10 +53,10 @@ static void test_token_longest_ids_fit(void **state)
 static void test_token_refuses_bad_names(void **state)
 {
     char tok[VG_TOKEN_MAX];
-    assert_int_equal(vg_token_sign(secret, SLEN, "de|mo", "s", NOW, tok, sizeof(tok)), VG_EINVAL);
-    assert_int_equal(vg_token_sign(secret, SLEN, "demo", "s|1", NOW, tok, sizeof(tok)), VG_EINVAL);
-    assert_int_equal(vg_token_sign(secret, SLEN, "demo", "", NOW, tok, sizeof(tok)), VG_EINVAL);
-    assert_int_equal(vg_token_sign(secret, SLEN, "demo", "s", NOW, tok, 10), VG_EINVAL);
+    assert_int_equal(vg_token_sign(secret, SLEN, VG_TOKEN_SESSION, "de|mo", "s", NOW, tok, sizeof(tok)), VG_EINVAL);
+    assert_int_equal(vg_token_sign(secret, SLEN, VG_TOKEN_SESSION, "demo", "s|1", NOW, tok, sizeof(tok)), VG_EINVAL);
+    assert_int_equal(vg_token_sign(secret, SLEN, VG_TOKEN_SESSION, "demo", "", NOW, tok, sizeof(tok)), VG_EINVAL);
+    assert_int_equal(vg_token_sign(secret, SLEN, VG_TOKEN_SESSION, "demo", "s", NOW, tok, 10), VG_EINVAL);
 }
 
 static void test_token_expired(void **state)
@@ -110,7 +110,7 @@ static void test_token_forged_payload_is_refused(void **state)
     assert_int_equal(vg_token_verify(secret, SLEN, forged, strlen(forged), NOW, &t), VG_EAUTH);
     /* A payload of our own making, MAC'd with another key. */
     char other[VG_TOKEN_MAX];
-    assert_int_equal(vg_token_sign("another-secret", 14, "demo", "session-a", NOW + 60, other,
+    assert_int_equal(vg_token_sign("another-secret", 14, VG_TOKEN_SESSION, "demo", "session-a", NOW + 60, other,
                                    sizeof(other)),
                      0);
     assert_int_equal(vg_token_verify(secret, SLEN, other, strlen(other), NOW, &t), VG_EAUTH);
@@ -136,6 +136,41 @@ static void test_token_garbage(void **state)
                          VG_EAUTH);
 }
 
+static void test_link_token_is_its_own_kind(void **state)
+{
+    char link[VG_TOKEN_MAX], session[VG_TOKEN_MAX];
+    struct vg_token t;
+    assert_int_equal(vg_token_sign(secret, SLEN, VG_TOKEN_LINK, "demo", "s1", NOW + 60, link,
+                                   sizeof(link)),
+                     0);
+    sign("demo", "s1", NOW + 60, session);
+    assert_string_not_equal(link, session);
+    assert_int_equal(vg_token_verify(secret, SLEN, link, strlen(link), NOW, &t), 0);
+    assert_int_equal(t.kind, VG_TOKEN_LINK);
+    assert_string_equal(t.session_id, "s1");
+    assert_int_equal(vg_token_verify(secret, SLEN, session, strlen(session), NOW, &t), 0);
+    assert_int_equal(t.kind, VG_TOKEN_SESSION);
+}
+
+/* A link token whose kind field is rewritten to a session token's keeps the
+ * link's MAC, which the session context does not produce. */
+static void test_link_token_rewritten_as_session_token_is_refused(void **state)
+{
+    char link[VG_TOKEN_MAX], forged[VG_TOKEN_MAX + 8];
+    unsigned char payload[256];
+    struct vg_token t;
+    assert_int_equal(vg_token_sign(secret, SLEN, VG_TOKEN_LINK, "demo", "s1", NOW + 60, link,
+                                   sizeof(link)),
+                     0);
+    const char *dot = strchr(link, '.');
+    long n = vg_base64url_decode(link, (size_t)(dot - link), payload, sizeof(payload));
+    assert_true(n > 6 && !memcmp(payload, "link1|", 6));
+    /* "link1|demo|..." -> "1|demo|..." */
+    size_t o = vg_base64url_encode(payload + 4, (size_t)n - 4, forged);
+    strcpy(forged + o, dot);
+    assert_int_equal(vg_token_verify(secret, SLEN, forged, strlen(forged), NOW, &t), VG_EAUTH);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +181,8 @@ int main(void)
         cmocka_unit_test(test_token_every_altered_character_is_refused),
         cmocka_unit_test(test_token_forged_payload_is_refused),
         cmocka_unit_test(test_token_garbage),
+        cmocka_unit_test(test_link_token_is_its_own_kind),
+        cmocka_unit_test(test_link_token_rewritten_as_session_token_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

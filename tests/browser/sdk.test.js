@@ -1,0 +1,231 @@
+'use strict';
+/*
+ * sdk/vigil.js and the tracking page in a real browser (issue 15): Debian's
+ * chromium, headless, against the test stack of ./dev test. Each test makes
+ * its own session (tenant demo) and reads what landed in PostgreSQL.
+ */
+const {test, before, after} = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness');
+
+const LAND_MS = 30000; /* the workers land an accepted message within this */
+
+let browser;
+let site;
+let db;
+
+before(async () => {
+    browser = await h.launch();
+    site = await h.staticServer();
+    db = await h.db();
+});
+
+after(async () => {
+    if (browser) await browser.close();
+    if (site) site.close();
+    if (db) await db.end();
+});
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/* Opens a test page of tests/browser/pages with params; waits for vigil.js. */
+async function openPage(file, params, setup) {
+    const page = await browser.newPage();
+    if (setup) setup(page);
+    await page.goto(`${site.url}/${file}?${new URLSearchParams(params)}`);
+    await h.waitFor(() => page.evaluate(() => window.vigilReady === true), 15000,
+        () => `${file} did not start vigil.js`);
+    return page;
+}
+
+async function awaitLanded(session, type, n) {
+    return h.waitFor(async () => {
+        const got = await h.landed(db, session, type);
+        return got.n >= n && got;
+    }, LAND_MS, () => `${n} ${type} of ${session} did not land`);
+}
+
+/* Tracks a barrier event and waits until it landed: the session's events
+ * before it (same Kafka key, same partition) have landed too. */
+async function barrier(page, vigil, session) {
+    await page.evaluate((v) => window[v].track('browser.barrier'), vigil);
+    await page.evaluate((v) => window[v].flush(), vigil);
+    await awaitLanded(session, 'browser.barrier', 1);
+}
+
+/* A heartbeat or an end the page sends, seen on the wire. */
+function watchSignals(page) {
+    const seen = {beats: [], ok: 0};
+    page.on('request', (r) => {
+        if (r.method() === 'POST' && /\/heartbeat(\?|$)/.test(r.url())) seen.beats.push(Date.now());
+    });
+    page.on('response', (r) => {
+        if (/\/heartbeat(\?|$)/.test(r.url()) && r.status() === 202) seen.ok++;
+    });
+    return seen;
+}
+
+test('events a page tracks arrive and land once, each with its event_id', async () => {
+    const s = await h.newSession('events');
+    const page = await openPage('sdk.html', {endpoint: h.producer(), token: s.token, flush: 0.2});
+    await page.evaluate(() => {
+        for (let i = 0; i < 5; i++) window.Vigil.track('browser.click', {i});
+    });
+    await awaitLanded(s.session_id, 'browser.click', 5);
+    await barrier(page, 'Vigil', s.session_id);
+    assert.deepEqual(await h.landed(db, s.session_id, 'browser.click'), {n: 5, d: 5});
+    const st = await page.evaluate(() => window.Vigil.stats());
+    assert.equal(st.dropped, 0);
+    assert.equal(st.rejected, 0);
+    assert.equal(st.sessionId, s.session_id);
+    await page.close();
+});
+
+test('a page without a backend: the ES module starts a session with a publishable key', async () => {
+    const page = await openPage('module.html', {endpoint: h.producer()});
+    const sid = await h.waitFor(() => page.evaluate(() => window.vigil.stats().sessionId), 15000,
+        () => 'the publishable key started no session');
+    await page.evaluate(() => window.vigil.track('browser.module', {ok: true}));
+    await awaitLanded(sid, 'session.start', 1);
+    await awaitLanded(sid, 'browser.module', 1);
+    await page.close();
+});
+
+test('the demo page that ./dev up prints runs vigil.js and its heartbeats land', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${h.producer()}/sdk/demo.html?hb=1`);
+    const sid = await h.waitFor(() => page.evaluate(() => window.Vigil.stats().sessionId), 15000,
+        () => 'the demo page started no session');
+    await awaitLanded(sid, 'session.heartbeat', 2);
+    await page.click('#track');
+    await awaitLanded(sid, 'demo.click', 1);
+    await page.close();
+});
+
+test('heartbeats while visible, none while hidden, one at once when visible again', async () => {
+    const s = await h.newSession('visibility');
+    let seen;
+    const page = await openPage('sdk.html', {endpoint: h.producer(), token: s.token, hb: 2},
+        (p) => { seen = watchSignals(p); });
+    await h.waitFor(() => seen.beats.length >= 2, 10000, () => 'fewer than 2 heartbeats');
+
+    await h.setVisible(page, false);
+    const hiddenAt = Date.now();
+    await sleep(5000); /* two and a half heartbeat intervals hidden */
+    const during = seen.beats.filter((t) => t > hiddenAt + 300);
+    assert.equal(during.length, 0, `${during.length} heartbeats while hidden`);
+
+    const before = seen.beats.length;
+    await h.setVisible(page, true);
+    const shownAt = Date.now();
+    await h.waitFor(() => seen.beats.length > before, 5000, () => 'no heartbeat once visible');
+    assert.ok(seen.beats[before] - shownAt < 1000,
+        `the first heartbeat came ${seen.beats[before] - shownAt} ms after becoming visible`);
+
+    /* every heartbeat the producer accepted landed */
+    await h.waitFor(() => seen.ok >= seen.beats.length, 5000, () => 'heartbeats unanswered');
+    await page.evaluate(() => window.Vigil.end('test'));
+    const ok = seen.ok;
+    await h.waitFor(async () => (await h.martSession(db, s.session_id))?.status === 'ended',
+        LAND_MS, () => 'the session did not end');
+    assert.equal((await h.landed(db, s.session_id, 'session.heartbeat')).n, ok);
+    await page.close();
+});
+
+test('closing the page sends what is queued and the end by beacon; the duration is the time ' +
+    'it was open', async () => {
+    const createdFrom = Date.now();
+    const s = await h.newSession('close');
+    const createdBy = Date.now();
+    /* a flush interval longer than the test: only the pagehide beacon can send the events */
+    const page = await openPage('sdk.html',
+        {endpoint: h.producer(), token: s.token, hb: 1, flush: 600});
+    await sleep(3000); /* the page stays open three seconds */
+    await page.evaluate(() => {
+        for (let i = 0; i < 3; i++) window.Vigil.track('browser.unload', {i});
+    });
+    const closeFrom = Date.now();
+    await page.close();
+    const closeBy = Date.now();
+    const m = await h.waitFor(async () => {
+        const row = await h.martSession(db, s.session_id);
+        return row && row.status === 'ended' && row;
+    }, LAND_MS, () => 'mart.sessions does not show the session ended');
+    assert.equal(m.end_reason, 'pagehide'); /* only the beacon of pagehide says so */
+    /* started when created, ended while closing (one clock: 250 ms of slack for rounding) */
+    const d = Number(m.duration_ms);
+    assert.ok(d >= closeFrom - createdBy - 250 && d <= closeBy - createdFrom + 250,
+        `duration ${d} ms, the page was open ${closeFrom - createdBy} to ` +
+        `${closeBy - createdFrom} ms`);
+    assert.ok(m.heartbeats >= 2, `${m.heartbeats} heartbeats`);
+    assert.deepEqual(await awaitLanded(s.session_id, 'browser.unload', 3), {n: 3, d: 3});
+});
+
+test('a producer answering 503 for a while loses nothing: retries land once', async () => {
+    let failing = true;
+    const proxy = await h.flakyProxy(() => failing);
+    try {
+        const s = await h.newSession('retry');
+        const page = await openPage('sdk.html', {endpoint: proxy.url, token: s.token, flush: 0.2});
+        await page.evaluate(() => {
+            for (let i = 0; i < 5; i++) window.Vigil.track('browser.retry', {i});
+        });
+        await h.waitFor(() => proxy.stats.failed >= 3, 15000, () => 'the proxy refused < 3 times');
+        await page.evaluate(() => {
+            for (let i = 5; i < 10; i++) window.Vigil.track('browser.retry', {i});
+        });
+        failing = false;
+        await awaitLanded(s.session_id, 'browser.retry', 10);
+        await barrier(page, 'Vigil', s.session_id);
+        assert.deepEqual(await h.landed(db, s.session_id, 'browser.retry'), {n: 10, d: 10});
+        const st = await page.evaluate(() => window.Vigil.stats());
+        assert.ok(st.retries >= 3, `${st.retries} retries`);
+        assert.equal(st.dropped, 0);
+        await page.close();
+    } finally {
+        proxy.close();
+    }
+});
+
+test('the queue is bounded: past maxQueue the oldest are dropped, and counted', async () => {
+    const s = await h.newSession('bounded');
+    /* nothing listens on port 9: every request fails, everything stays queued */
+    const page = await openPage('sdk.html',
+        {endpoint: h.producer(), api: 'http://127.0.0.1:9', token: s.token, max: 5});
+    await page.evaluate(() => {
+        for (let i = 0; i < 12; i++) window.Vigil.track('browser.bounded', {i});
+    });
+    const st = await page.evaluate(() => window.Vigil.stats());
+    assert.ok(st.dropped >= 7, `${st.dropped} dropped`);
+    assert.ok(st.queued <= 6, `${st.queued} queued`);
+    await h.waitFor(() => page.evaluate(() => window.Vigil.stats().retries >= 1), 10000,
+        () => 'no retry after a network error');
+    await page.close();
+});
+
+test('the tracking page activates the session, heartbeats, opens the destination and ends ' +
+    'when its tab closes', async () => {
+    const s = await h.newSession('link', 'draft');
+    const to = 'https://example.com/lesson?id=7';
+    const targets = [];
+    const onTarget = (t) => targets.push(t);
+    browser.on('targetcreated', onTarget);
+    const page = await browser.newPage();
+    const seen = watchSignals(page);
+    await page.goto(`${h.producer()}/t/${s.link_token}?` +
+        new URLSearchParams({to, page: '1', heartbeat_s: '1'}));
+    assert.equal(await page.$eval('#vigil-open', (a) => a.href), to);
+    await awaitLanded(s.session_id, 'session.activate', 1);
+    await h.waitFor(() => seen.ok >= 2, 10000, () => 'the page sent fewer than 2 heartbeats');
+    await awaitLanded(s.session_id, 'session.heartbeat', 2);
+    await h.waitFor(() => targets.some((t) => t.url().startsWith('https://example.com/lesson')),
+        10000, () => `the page did not try to open ${to}`);
+    browser.off('targetcreated', onTarget);
+    await page.close();
+    const m = await h.waitFor(async () => {
+        const row = await h.martSession(db, s.session_id);
+        return row && row.status === 'ended' && row;
+    }, LAND_MS, () => 'the tracking page\'s session did not end');
+    assert.equal(m.end_reason, 'pagehide');
+    assert.ok(m.heartbeats >= 2, `${m.heartbeats} heartbeats`);
+});
