@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "util.h"
 
 /* What a parse carries: where the error is, and its words. */
@@ -160,11 +161,10 @@ static int webhook(struct np *p, config_setting_t *g, struct vg_notify *d)
         return bad(p, g, "notify.webhook: url is required");
     if (!d->secret)
         return bad(p, g, "notify.webhook: secret (or secret_env) is required");
-    if (strlen(d->secret) < VG_NOTIFY_SECRET_MIN)
-        return bad(p, g, "notify.webhook.secret: must be at least %d bytes",
-                   VG_NOTIFY_SECRET_MIN);
-    if (!strncmp(d->secret, "CHANGE-ME", 9))
-        return bad(p, g, "notify.webhook.secret: is a placeholder (CHANGE-ME...)");
+    /* The rule of every secret (common/config.c): long enough, no placeholder. */
+    char why[256];
+    if (vg_config_check_secret("notify.webhook.secret", d->secret, why, sizeof(why)))
+        return bad(p, g, "%s", why);
     return 0;
 }
 

@@ -26,8 +26,6 @@
 
 #include "err.h"
 
-#define VG_NOTIFY_SECRET_MIN 32 /* bytes of a webhook secret */
-
 enum vg_notify_type { VG_NOTIFY_WEBHOOK, VG_NOTIFY_EMAIL };
 enum vg_notify_format { VG_NOTIFY_JSON, VG_NOTIFY_SLACK };
 
