@@ -563,7 +563,8 @@ void vg_routes_delivered(struct vg_req *r)
     switch (res) {
     case VG_DELIVERY_OK:
         answer_ok(r);
-        if (has_receipt)
+        /* Segment's answer stays {"success":true}, exactly as its SDKs know it. */
+        if (has_receipt && !vg_req_segment(r->route))
             add_receipt(&r->reply.body, receipt);
         break;
     case VG_DELIVERY_FAILED:
