@@ -94,12 +94,30 @@ static void test_many_addresses_take_bounded_memory_and_keep_their_rate(void **s
     vg_config_free(cfg);
 }
 
+static void test_connections_are_counted_per_address_across_threads(void **state)
+{
+    struct vg_config *cfg = load();
+    struct vg_limits *l = vg_limits_new(cfg);
+    const uint32_t a = 0x0100007f, b = 0x0200007f; /* 127.0.0.1, 127.0.0.2 */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(vg_limits_connection_opened(l, 3, a), 0);
+    assert_int_equal(vg_limits_connection_opened(l, 3, a), VG_EFULL);
+    assert_int_equal(vg_limits_connection_opened(l, 3, b), 0);
+    vg_limits_connection_closed(l, a); /* the refused one */
+    vg_limits_connection_closed(l, a);
+    assert_int_equal(vg_limits_connection_opened(l, 3, a), 0);
+    assert_int_equal(vg_limits_connection_opened(l, 3, a), VG_EFULL);
+    vg_limits_free(l);
+    vg_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_the_body_budget_is_shared_and_given_back),
         cmocka_unit_test(test_each_address_and_session_has_its_own_rate),
         cmocka_unit_test(test_many_addresses_take_bounded_memory_and_keep_their_rate),
+        cmocka_unit_test(test_connections_are_counted_per_address_across_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
