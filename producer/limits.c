@@ -18,8 +18,17 @@ struct slot {
     int64_t last_ms;
 };
 
+/* Connections per address: one entry per address with a connection open,
+ * so at most libmicrohttpd's connection limit of them. */
+struct open_count {
+    uint32_t addr;
+    int n;
+};
+
 struct vg_limits {
     atomic_size_t inflight;
+    struct open_count *open;
+    size_t nopen, capopen;
     unsigned char hash_key[32];
     pthread_mutex_t lock;
     struct slot slots[2][SLOTS];
@@ -40,6 +49,7 @@ void vg_limits_free(struct vg_limits *l)
     if (!l)
         return;
     pthread_mutex_destroy(&l->lock);
+    free(l->open);
     free(l);
 }
 
@@ -155,4 +165,35 @@ int vg_limits_admit_connection(struct vg_req *r, int open)
                   "(producer.connection_limit): retry shortly");
     r->reply.close = 1;
     return 1;
+}
+
+int vg_limits_connection_opened(struct vg_limits *l, int64_t limit, uint32_t addr)
+{
+    pthread_mutex_lock(&l->lock);
+    size_t i = 0;
+    while (i < l->nopen && l->open[i].addr != addr)
+        i++;
+    if (i == l->nopen) {
+        if (l->nopen == l->capopen) {
+            l->capopen = l->capopen ? l->capopen * 2 : 64;
+            l->open = vg_xrealloc(l->open, l->capopen * sizeof(*l->open));
+        }
+        l->open[l->nopen++] = (struct open_count){.addr = addr, .n = 0};
+    }
+    int n = ++l->open[i].n;
+    pthread_mutex_unlock(&l->lock);
+    return n > limit ? VG_EFULL : 0;
+}
+
+void vg_limits_connection_closed(struct vg_limits *l, uint32_t addr)
+{
+    pthread_mutex_lock(&l->lock);
+    for (size_t i = 0; i < l->nopen; i++) {
+        if (l->open[i].addr != addr)
+            continue;
+        if (--l->open[i].n == 0)
+            l->open[i] = l->open[--l->nopen];
+        break;
+    }
+    pthread_mutex_unlock(&l->lock);
 }

@@ -3,9 +3,10 @@
  * body is read (issue 17): a budget of body bytes in flight across every
  * connection, and request rates per client address and per session token,
  * besides each tenant's event rate (ratelimit.h, charged once the body is
- * parsed). The connection limits themselves (producer.connection_limit, a
- * 503 past it; producer.per_address_connection_limit) are libmicrohttpd's
- * and server.c's.
+ * parsed), and the connections: a JSON 503 past producer.connection_limit,
+ * and the count of open connections per address
+ * (producer.per_address_connection_limit), which server.c shuts at once
+ * past the limit.
  *
  * Rates live in a fixed table of buckets indexed by a keyed hash of the
  * address or the session, so that no number of clients grows memory; two
@@ -55,6 +56,17 @@ enum vg_limit_kind {
  */
 int vg_limits_charge(struct vg_limits *l, const struct vg_config *cfg, enum vg_limit_kind kind,
                      const char *key, int64_t now_ms, int64_t *retry_after_ms) VG_MUSTCHECK;
+
+/*
+ * Counts a new connection from IPv4 address addr (network order). Returns 0,
+ * or VG_EFULL when it is past limit (producer.per_address_connection_limit,
+ * read at start): the
+ * caller closes it at once. Either way the caller calls
+ * vg_limits_connection_closed() for it when it closes. libmicrohttpd's own
+ * per-address limit counts per thread of its pool, not per process.
+ */
+int vg_limits_connection_opened(struct vg_limits *l, int64_t limit, uint32_t addr);
+void vg_limits_connection_closed(struct vg_limits *l, uint32_t addr);
 
 struct vg_req;
 

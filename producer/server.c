@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "deadline.h"
@@ -46,6 +47,7 @@ struct vg_server {
     int64_t header_ms;              /* producer.header_timeout_s: a connection's headers in */
     struct vg_limits *limits;       /* per-client rates and the in-flight body bytes */
     atomic_int connections;         /* open, for producer.connection_limit */
+    int64_t per_address;            /* producer.per_address_connection_limit */
     struct vg_http *internal;       /* producer.metrics_port: /metrics, /healthz, /readyz */
     struct vg_routes_env env;
     unsigned char *secret;
@@ -183,9 +185,20 @@ static void deadline_set(struct vg_server *s, struct MHD_Connection *conn, int64
         vg_deadline_set(s->deadlines, i->socket_context, at_ms);
 }
 
+/* The client's IPv4 address in network order (0 if none). */
+static uint32_t client_ipv4(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!i || !i->client_addr || i->client_addr->sa_family != AF_INET)
+        return 0;
+    return ((const struct sockaddr_in *)i->client_addr)->sin_addr.s_addr;
+}
+
 /* A connection's first header block must be in within header_ms of the
- * accept (then its body within request_ms); libmicrohttpd notifies the close
- * before it closes the socket. */
+ * accept (then its body within request_ms); one past
+ * producer.per_address_connection_limit is shut at once. libmicrohttpd
+ * notifies the close before it closes the socket. */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
@@ -197,7 +210,10 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
             *socket_context =
                 vg_deadline_add(s->deadlines, i->connect_fd, vg_mono_ms() + s->header_ms);
         atomic_fetch_add(&s->connections, 1);
+        if (vg_limits_connection_opened(s->limits, s->per_address, client_ipv4(conn)) && i)
+            shutdown(i->connect_fd, SHUT_RDWR); /* libmicrohttpd closes it; never close(2) */
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        vg_limits_connection_closed(s->limits, client_ipv4(conn));
         atomic_fetch_sub(&s->connections, 1);
         vg_deadline_remove(s->deadlines, *socket_context);
         *socket_context = NULL;
@@ -489,6 +505,7 @@ struct vg_server *vg_server_start(const struct vg_config *cfg, struct vg_kout *k
     s->request_ms = cfg->producer_connection_timeout_s * 1000;
     s->header_ms = VG_MIN(cfg->producer_header_timeout_s, cfg->producer_connection_timeout_s) * 1000;
     s->limits = vg_limits_new(cfg);
+    s->per_address = cfg->producer_per_address_connection_limit;
     atomic_init(&s->connections, 0);
     s->deadlines = vg_deadlines_start(250);
     s->env.kout = kout;
@@ -514,7 +531,6 @@ struct vg_server *vg_server_start(const struct vg_config *cfg, struct vg_kout *k
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U, MHD_OPTION_THREAD_POOL_SIZE,
         threads > 1 ? threads : 0U, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)(cfg->producer_connection_limit + VG_LIMITS_CONNECTION_SLACK),
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->producer_per_address_connection_limit,
         MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->producer_connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
         s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
