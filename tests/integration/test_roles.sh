@@ -20,8 +20,8 @@ trap 'tmpdb_cleanup; rm -rf "$tmp"' EXIT
 url() { tmpdb_url "$1"; }
 as() { local role=$1; shift; psql "$(url "$role")" -v ON_ERROR_STOP=1 -qAt "$@"; }
 
-admin_user=$(python3 -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1]).username)' "$TMPDB_ADMIN")
-psql "$(url "$admin_user")" -v ON_ERROR_STOP=1 -q -f "$src/deploy/postgres/roles.sql" > "$tmp/roles.out" 2>&1 &&
+# roles.sql needs CREATEROLE: the cluster's superuser (./dev's is postgres).
+psql "$(url "${VIGIL_TEST_PG_SUPERUSER:-postgres}")" -v ON_ERROR_STOP=1 -q -f "$src/deploy/postgres/roles.sql" > "$tmp/roles.out" 2>&1 &&
   ok || bad "roles.sql: $(cat "$tmp/roles.out")"
 VIGIL_DATABASE_URL=$(url vigil_owner) "$bin/vigilctl" migrate > "$tmp/migrate.out" 2>&1 &&
   ok || bad "migrate as vigil_owner: $(cat "$tmp/migrate.out")"
