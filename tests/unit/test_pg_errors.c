@@ -10,16 +10,11 @@
 
 #include <cmocka.h>
 
+#include "unit_metrics.h"
+
 #include "err.h"
 #include "metrics.h"
 #include "pg.h"
-
-static int teardown(void **state)
-{
-    (void)state;
-    vg_metrics_reset();
-    return 0;
-}
 
 static double errors_of(const char *cls)
 {
@@ -62,8 +57,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(
-            test_a_failed_connection_counts_as_class_08_and_known_classes_start_at_0, teardown),
-        cmocka_unit_test_teardown(test_a_lost_connection_is_transient_and_counted, teardown),
+            test_a_failed_connection_counts_as_class_08_and_known_classes_start_at_0,
+            metrics_teardown),
+        cmocka_unit_test_teardown(test_a_lost_connection_is_transient_and_counted,
+                                  metrics_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

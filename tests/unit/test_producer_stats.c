@@ -10,22 +10,11 @@
 
 #include <cmocka.h>
 
+#include "unit_metrics.h"
+
 #include "config.h"
 #include "metrics.h"
 #include "stats.h"
-
-static int teardown(void **state)
-{
-    (void)state;
-    vg_metrics_reset();
-    return 0;
-}
-
-static void assert_has(const char *text, const char *line)
-{
-    if (!strstr(text, line))
-        fail_msg("missing \"%s\" in\n%s", line, text);
-}
 
 static void test_refusals_per_tenant(void **state)
 {
@@ -41,11 +30,11 @@ static void test_refusals_per_tenant(void **state)
     vg_stats_refused("acme", 400); /* not a tenant refusal */
     struct vg_buf out = {0};
     vg_metrics_render(&out);
-    assert_has(out.data, "vigil_requests_refused_total{tenant=\"demo\",status=\"413\"} 0\n");
-    assert_has(out.data, "vigil_requests_refused_total{tenant=\"acme\",status=\"429\"} 2\n");
-    assert_has(out.data, "vigil_requests_refused_total{tenant=\"unknown\",status=\"401\"} 1\n");
-    assert_has(out.data, "vigil_events_accepted_total{tenant=\"demo\",topic=\"events\"} 0\n");
-    assert_has(out.data, "vigil_events_rejected_total{reason=\"rate_limited\"} 0\n");
+    assert_exposes(out.data, "vigil_requests_refused_total{tenant=\"demo\",status=\"413\"} 0\n");
+    assert_exposes(out.data, "vigil_requests_refused_total{tenant=\"acme\",status=\"429\"} 2\n");
+    assert_exposes(out.data, "vigil_requests_refused_total{tenant=\"unknown\",status=\"401\"} 1\n");
+    assert_exposes(out.data, "vigil_events_accepted_total{tenant=\"demo\",topic=\"events\"} 0\n");
+    assert_exposes(out.data, "vigil_events_rejected_total{reason=\"rate_limited\"} 0\n");
     assert_null(strstr(out.data, "status=\"400\""));
     vg_buf_free(&out);
     vg_config_free(cfg);
@@ -54,7 +43,7 @@ static void test_refusals_per_tenant(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_refusals_per_tenant, teardown),
+        cmocka_unit_test_teardown(test_refusals_per_tenant, metrics_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
