@@ -85,7 +85,8 @@ int vg_ctl_stats(struct ctl *c)
     if (!db)
         return 1;
     const char *p[1] = {f.tenant};
-    rc = vg_ctl_print_query(c, db, "kinds", "Sessions by tenant and kind (durations in ms, finished sessions)",
+    rc = vg_ctl_print_query(c, db, "kinds",
+                            "Sessions by tenant and kind (durations in ms, finished sessions)",
                             "SELECT tenant_id, kind, sessions, active, ended, timed_out,"
                             " timeout_rate, avg_duration_ms AS avg, min_duration_ms AS min,"
                             " max_duration_ms AS max, p50_duration_ms AS p50,"

@@ -75,7 +75,8 @@ static int cmd_topics(struct ctl *c)
     }
     if (!c->json)
         printf("topics: %d created, %d already present\n", created, 5 - created);
-    vg_ctl_out_set(c, "topics", json_pack("{s:i, s:i}", "created", created, "present", 5 - created));
+    vg_ctl_out_set(c, "topics",
+                   json_pack("{s:i, s:i}", "created", created, "present", 5 - created));
     return 0;
 }
 
@@ -100,9 +101,10 @@ static const struct {
      "  Creates vigil.events, vigil.heartbeats, vigil.commands, vigil.summaries and\n"
      "  vigil.dlq with kafka.partitions.* and kafka.replication_factor; existing\n"
      "  topics are left as they are.\n"},
-    {"send", cmd_send, "send FILE|-       publish NDJSON events through the producer (HTTP or HTTPS)",
-     NULL},
-    {"status", vg_ctl_status, "status            lag per partition, rows per layer, command runs, DLQ",
+    {"send", cmd_send,
+     "send FILE|-       publish NDJSON events through the producer (HTTP or HTTPS)", NULL},
+    {"status", vg_ctl_status,
+     "status            lag per partition, rows per layer, command runs, DLQ",
      "usage: vigilctl status\n"
      "  Consumer lag per partition (Kafka's high watermark against ops.consumer_offsets),\n"
      "  rows per layer (mart.pipeline_status: exact for small tables, the planner's\n"
@@ -213,7 +215,8 @@ static const char *opt_value(int argc, char **argv, int *i, const char *shortopt
 static int is_opt(const char *a, const char *shortopt, const char *longopt)
 {
     size_t n = strlen(longopt);
-    return !strcmp(a, shortopt) || !strcmp(a, longopt) || (!strncmp(a, longopt, n) && a[n] == '=') ||
+    return !strcmp(a, shortopt) || !strcmp(a, longopt) ||
+           (!strncmp(a, longopt, n) && a[n] == '=') ||
            (!strncmp(a, shortopt, 2) && a[2] && shortopt[1] != 'h' && shortopt[1] != 'V');
 }
 

@@ -99,7 +99,8 @@ int vg_out_send_refused(struct vg_out *o, struct vg_batch *b)
             rd_kafka_poll(o->rk, 50);
         }
         if (e) {
-            vg_counter_add(vg_metric_series(vg_worker_stats.produce_failures, o->cfg->topic_dlq), 1);
+            vg_counter_add(
+                vg_metric_series(vg_worker_stats.produce_failures, o->cfg->topic_dlq), 1);
             vg_warn("cannot queue a dead letter: %s", rd_kafka_err2str(e));
             wait_all(o); /* the queued ones go, the failure stands */
             return VG_ETRANSIENT;

@@ -59,6 +59,7 @@ done
 VIGIL_DATABASE_URL=$url "$bin/vigilctl" migrate > "$dir/migrate.out" 2>&1 && ok ||
   bad "vigilctl migrate through PgBouncer: $(cat "$dir/migrate.out")"
 
+tmpdb_skip_history "$url" && ok || bad "vigilctl offsets reset through PgBouncer"
 tmpdb_worker "$url" "$dir/worker.log"
 pids+=("$TMPDB_WORKER_PID")
 tenant=pgb-$$

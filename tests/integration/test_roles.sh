@@ -2,8 +2,7 @@
 # PostgreSQL roles (deploy/postgres): migrations as the owner, the programs
 # as runtime roles with only their grants. In a database of this test's own
 # on the stack's PostgreSQL: roles.sql, `vigilctl migrate` as vigil_owner,
-# grants.sql; then a real worker as vigil_worker lands the stack's events
-# there (COPY, partitions through the SECURITY DEFINER function, offsets,
+# grants.sql; then a real worker as vigil_worker lands an event there (COPY, partitions through the SECURITY DEFINER function, offsets,
 # sessions) with no permission error; the scheduler's upsert works as
 # vigil_scheduler; `vigilctl migrate` as a runtime role passes on a current
 # schema (the init containers); and what a runtime role must not do fails.
@@ -21,8 +20,8 @@ trap 'tmpdb_cleanup; rm -rf "$tmp"' EXIT
 url() { tmpdb_url "$1"; }
 as() { local role=$1; shift; psql "$(url "$role")" -v ON_ERROR_STOP=1 -qAt "$@"; }
 
-admin_user=$(python3 -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1]).username)' "$TMPDB_ADMIN")
-psql "$(url "$admin_user")" -v ON_ERROR_STOP=1 -q -f "$src/deploy/postgres/roles.sql" > "$tmp/roles.out" 2>&1 &&
+# roles.sql needs CREATEROLE: the cluster's superuser (./dev's is postgres).
+psql "$(url "${VIGIL_TEST_PG_SUPERUSER:-postgres}")" -v ON_ERROR_STOP=1 -q -f "$src/deploy/postgres/roles.sql" > "$tmp/roles.out" 2>&1 &&
   ok || bad "roles.sql: $(cat "$tmp/roles.out")"
 VIGIL_DATABASE_URL=$(url vigil_owner) "$bin/vigilctl" migrate > "$tmp/migrate.out" 2>&1 &&
   ok || bad "migrate as vigil_owner: $(cat "$tmp/migrate.out")"
@@ -56,8 +55,9 @@ as vigil_worker -c "SELECT raw.ensure_partition(now() + interval '40 days')" > /
 as vigil_worker -c "SELECT raw.drop_partitions_before(now() - interval '400 days')" > /dev/null 2>&1 &&
   ok || bad "vigil_worker cannot run raw.drop_partitions_before"
 
-# A real worker as vigil_worker, its own group and port: it reads the
-# stack's topics from the beginning into this database.
+# A real worker as vigil_worker, its own group and port, from the end of the
+# stack's topics.
+tmpdb_skip_history "$(url vigil_owner)" && ok || bad "vigilctl offsets reset as vigil_owner"
 tmpdb_worker "$(url vigil_worker)" "$tmp/worker.log"
 tenant=roles-$$
 tmpdb_send_event "$tenant"

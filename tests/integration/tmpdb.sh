@@ -3,6 +3,11 @@
 # test_pgbouncer.sh). Defines:
 #   tmpdb_url ROLE [HOST:PORT]   the URL of the test database as ROLE
 #   tmpdb_free_port              a free TCP port on 127.0.0.1
+#   tmpdb_skip_history URL       stores the group's offsets at the end of
+#                                every topic (vigilctl offsets reset), so the
+#                                worker below reads only what comes next, not
+#                                the stack's history (whose refusals would go
+#                                to the shared DLQ again)
 #   tmpdb_worker URL LOG         starts a worker on URL with a group and a
 #                                port of its own; sets TMPDB_WORKER_PID,
 #                                TMPDB_WORKER_PORT
@@ -32,6 +37,10 @@ tmpdb_cleanup() {
 trap tmpdb_cleanup EXIT
 psql "$TMPDB_ADMIN" -qc "CREATE DATABASE $TMPDB_NAME" || { echo "FAIL: cannot create $TMPDB_NAME"; exit 1; }
 
+tmpdb_skip_history() {
+  VIGIL_DATABASE_URL=$1 VIGIL_WORKER_GROUP=$TMPDB_NAME \
+    "${VIGIL_BIN_DIR:?}/vigilctl" offsets reset --to-latest --execute > /dev/null
+}
 tmpdb_worker() {
   TMPDB_WORKER_PORT=$(tmpdb_free_port)
   VIGIL_DATABASE_URL=$1 VIGIL_WORKER_GROUP=$TMPDB_NAME VIGIL_WORKER_ID=$TMPDB_NAME \
