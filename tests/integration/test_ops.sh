@@ -12,7 +12,8 @@
 set -uo pipefail
 : "${VIGIL_KAFKA_BROKERS:?run through ./dev test}" "${VIGIL_DATABASE_URL:?}"
 ctl=${VIGIL_BIN_DIR:?}/vigilctl
-producer=${VIGIL_HTTP:?} scheduler=${VIGIL_SCHEDULER_HTTP:?} workers=${VIGIL_WORKER_HTTP:?}
+producer=${VIGIL_HTTP:?} producer_metrics=${VIGIL_PRODUCER_METRICS_HTTP:?}
+scheduler=${VIGIL_SCHEDULER_HTTP:?} workers=${VIGIL_WORKER_HTTP:?}
 "${VIGIL_DEV:?run through ./dev test}" ready
 passes=0 fails=0
 ok() { passes=$((passes + 1)); }
@@ -88,7 +89,7 @@ assert isinstance(d["dead_letters"], int)' && ok || bad "vigilctl status -o json
 
 # -- metrics ----------------------------------------------------------------------
 scrape() { curl -sS --max-time 10 "$1/metrics"; }
-for base in "$producer" "$scheduler" $workers; do
+for base in "$producer_metrics" "$scheduler" $workers ${VIGIL_NOTIFIER_HTTP:-} ${VIGIL_QUERY_HTTP:-}; do
   m=$(scrape "$base") || { bad "$base/metrics"; continue; }
   for name in process_cpu_seconds_total process_resident_memory_bytes process_open_fds \
               process_start_time_seconds; do
@@ -111,12 +112,12 @@ grep -q 'vigil_worker_e2e_seconds_bucket{le="300"}' <<<"$w" && ok || bad "e2e bu
 s=$(scrape "$scheduler")
 grep -q '^vigil_scheduler_emit_failures_total{command="timeout_sessions"} ' <<<"$s" && ok ||
   bad "emit failures of every scheduled command from 0"
-grep -q '^vigil_requests_refused_total{tenant="acme",status="429"} ' <<<"$(scrape "$producer")" && ok ||
+grep -q '^vigil_requests_refused_total{tenant="acme",status="429"} ' <<<"$(scrape "$producer_metrics")" && ok ||
   bad "per-tenant refusals from 0"
 curl -sS -o /dev/null -H 'Authorization: Bearer not-a-key' -H 'Content-Type: application/json' \
   -d '{"type":"page.view","session_id":"s","event_id":"'"$(cat /proc/sys/kernel/random/uuid)"'"}' \
   "$producer/v1/events"
-grep -qE '^vigil_requests_refused_total\{tenant="unknown",status="401"\} [1-9]' <<<"$(scrape "$producer")" &&
+grep -qE '^vigil_requests_refused_total\{tenant="unknown",status="401"\} [1-9]' <<<"$(scrape "$producer_metrics")" &&
   ok || bad "a 401 with an unknown key is counted for tenant unknown"
 
 echo "$passes passed, $fails failed"
