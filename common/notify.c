@@ -133,10 +133,17 @@ static int webhook_member(struct np *p, config_setting_t *m, const char *name,
             return bad(p, m, "notify.webhook.url: must start with http:// or https://");
         return 0;
     }
-    if (!strcmp(name, "secret"))
-        return text(p, m, "notify.webhook.secret", &d->secret);
-    if (!strcmp(name, "secret_env"))
-        return secret_from_env(p, m, "notify.webhook.secret_env", &d->secret);
+    if (!strcmp(name, "secret") || !strcmp(name, "secret_env")) {
+        rc = name[6] ? secret_from_env(p, m, "notify.webhook.secret_env", &d->secret)
+                     : text(p, m, "notify.webhook.secret", &d->secret);
+        if (rc == 0 && strlen(d->secret) < VG_NOTIFY_SECRET_MIN)
+            rc = bad(p, m, "notify.webhook.%s: the secret must be at least %d bytes", name,
+                     VG_NOTIFY_SECRET_MIN);
+        if (rc == 0 && !strncmp(d->secret, "CHANGE-ME", 9))
+            rc = bad(p, m, "notify.webhook.%s: the secret is a placeholder (CHANGE-ME...)",
+                     name);
+        return rc;
+    }
     if (!strcmp(name, "format")) {
         const char *v = config_setting_get_string(m);
         if (v && !strcmp(v, "json"))
@@ -160,11 +167,6 @@ static int webhook(struct np *p, config_setting_t *g, struct vg_notify *d)
         return bad(p, g, "notify.webhook: url is required");
     if (!d->secret)
         return bad(p, g, "notify.webhook: secret (or secret_env) is required");
-    if (strlen(d->secret) < VG_NOTIFY_SECRET_MIN)
-        return bad(p, g, "notify.webhook.secret: must be at least %d bytes",
-                   VG_NOTIFY_SECRET_MIN);
-    if (!strncmp(d->secret, "CHANGE-ME", 9))
-        return bad(p, g, "notify.webhook.secret: is a placeholder (CHANGE-ME...)");
     return 0;
 }
 
