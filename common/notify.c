@@ -134,10 +134,16 @@ static int webhook_member(struct np *p, config_setting_t *m, const char *name,
             return bad(p, m, "notify.webhook.url: must start with http:// or https://");
         return 0;
     }
-    if (!strcmp(name, "secret"))
-        return text(p, m, "notify.webhook.secret", &d->secret);
-    if (!strcmp(name, "secret_env"))
-        return secret_from_env(p, m, "notify.webhook.secret_env", &d->secret);
+    if (!strcmp(name, "secret") || !strcmp(name, "secret_env")) {
+        rc = name[6] ? secret_from_env(p, m, "notify.webhook.secret_env", &d->secret)
+                     : text(p, m, "notify.webhook.secret", &d->secret);
+        /* The rule of every secret (common/config.c): long enough, no placeholder. */
+        char why[256], label[48];
+        snprintf(label, sizeof(label), "notify.webhook.%s", name);
+        if (rc == 0 && vg_config_check_secret(label, d->secret, why, sizeof(why)))
+            rc = bad(p, m, "%s", why);
+        return rc;
+    }
     if (!strcmp(name, "format")) {
         const char *v = config_setting_get_string(m);
         if (v && !strcmp(v, "json"))
@@ -161,10 +167,6 @@ static int webhook(struct np *p, config_setting_t *g, struct vg_notify *d)
         return bad(p, g, "notify.webhook: url is required");
     if (!d->secret)
         return bad(p, g, "notify.webhook: secret (or secret_env) is required");
-    /* The rule of every secret (common/config.c): long enough, no placeholder. */
-    char why[256];
-    if (vg_config_check_secret("notify.webhook.secret", d->secret, why, sizeof(why)))
-        return bad(p, g, "%s", why);
     return 0;
 }
 

@@ -11,14 +11,16 @@ fails=0
 printf 'kafka = {\n  brokers = "x";\n  replication_factor = ;\n};\n' > "$tmp/syntax.conf"
 printf 'worker = {\n  batch = {\n    max_mesages = 10;\n  };\n};\n' > "$tmp/unknown.conf"
 printf 'producer = {\n  port = "eighty";\n};\n' > "$tmp/type.conf"
+printf 'producer = {\n  tenants = ( { id = "t";\n    notify = ( { webhook = { url = "https://h/x";\n      secret = "short"; }; } ); } );\n};\n' > "$tmp/notify.conf"
 
 # case: file, line, words the message must hold
 cases=(
   "syntax.conf|3|syntax error"
   "unknown.conf|3|worker.batch.max_mesages"
   "type.conf|2|producer.port"
+  "notify.conf|4|at least 32 bytes"
 )
-for prog in vigil-producer vigil-worker vigil-scheduler; do
+for prog in vigil-producer vigil-worker vigil-scheduler vigil-notifier; do
   for c in "${cases[@]}"; do
     IFS='|' read -r file line words <<<"$c"
     set +e
