@@ -14,7 +14,7 @@ GRANT USAGE ON SCHEMA raw, staging, vault, mart, ops
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA raw, staging, vault, mart
     TO vigil_worker;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ops.consumer_offsets, ops.command_runs,
-    ops.summary_outbox TO vigil_worker;
+    ops.summary_outbox, ops.dead_letters TO vigil_worker;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA raw, staging, vault, mart, ops TO vigil_worker;
 GRANT EXECUTE ON FUNCTION raw.ensure_partition(timestamptz),
     raw.drop_partitions_before(timestamptz) TO vigil_worker;
@@ -22,9 +22,15 @@ GRANT EXECUTE ON FUNCTION raw.ensure_partition(timestamptz),
 -- Schedulers: their slots.
 GRANT SELECT, INSERT, UPDATE ON ops.schedule_state TO vigil_scheduler;
 
+-- The notifiers: their deliveries, and the offsets and dead letters of their group.
+GRANT SELECT, INSERT, UPDATE, DELETE ON ops.deliveries, ops.consumer_offsets, ops.dead_letters
+    TO vigil_notifier;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ops TO vigil_notifier;
+
 -- Everyone may check that the schema is current (the init containers run
 -- `vigilctl migrate`, which with nothing pending only reads this table).
-GRANT SELECT ON ops.schema_migrations TO vigil_worker, vigil_scheduler, vigil_reader;
+GRANT SELECT ON ops.schema_migrations TO vigil_worker, vigil_scheduler, vigil_notifier,
+    vigil_reader;
 
 -- Readers: everything, read-only.
 GRANT SELECT ON ALL TABLES IN SCHEMA raw, staging, vault, mart, ops TO vigil_reader;

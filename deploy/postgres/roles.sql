@@ -14,12 +14,16 @@
 --                    partitions only through the two functions for it.
 --   vigil_scheduler  the schedulers: ops.schedule_state, and an advisory
 --                    lock (which needs no grant).
+--   vigil_notifier   the notifiers: ops.deliveries, their offsets and dead
+--                    letters.
 --   vigil_reader     read-only, for dashboards and reports (Grafana,
---                    vigilctl status/sessions/stats with a read-only URL).
+--                    vigilctl status/sessions/stats with a read-only URL)
+--                    and vigil-query.
 --   The producer needs no database role at all.
 -- Idempotent: a role that exists is left as it is.
 SELECT format('CREATE ROLE %I LOGIN', r)
-FROM unnest(ARRAY['vigil_owner', 'vigil_worker', 'vigil_scheduler', 'vigil_reader']) AS r
+FROM unnest(ARRAY['vigil_owner', 'vigil_worker', 'vigil_scheduler', 'vigil_notifier',
+                    'vigil_reader']) AS r
 WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r)
 \gexec
 
@@ -29,7 +33,7 @@ SELECT format('GRANT CONNECT, CREATE, TEMPORARY ON DATABASE %I TO vigil_owner', 
 \gexec
 SELECT format('GRANT CONNECT, TEMPORARY ON DATABASE %I TO vigil_worker', current_database())
 \gexec
-SELECT format('GRANT CONNECT ON DATABASE %I TO vigil_scheduler, vigil_reader', current_database())
+SELECT format('GRANT CONNECT ON DATABASE %I TO vigil_scheduler, vigil_notifier, vigil_reader', current_database())
 \gexec
 SELECT format('REVOKE CREATE, TEMPORARY ON DATABASE %I FROM PUBLIC', current_database())
 \gexec
