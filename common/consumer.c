@@ -185,6 +185,29 @@ int vg_consumer_stale(const struct vg_consumer *c, const rd_kafka_message_t *rkm
     return a->stored >= 0 && rkm->offset < a->stored;
 }
 
+/* A message is stale while its offset is below the stored one. If the
+ * stored offset lies past the end of the log (the topic was deleted and made
+ * again, or the database's offsets belong to another Kafka cluster), every
+ * message up to it is skipped as processed, which is silent loss: said
+ * once per partition and assignment, with the way out. */
+static void say_past_end(struct vg_consumer *c, const rd_kafka_message_t *rkm)
+{
+    const char *topic = rd_kafka_topic_name(rkm->rkt);
+    struct vg_assigned *a = assigned_find(c, topic, rkm->partition);
+    int64_t lo = -1, hi = -1;
+    if (!a || a->past_end_said ||
+        rd_kafka_get_watermark_offsets(c->rk, topic, rkm->partition, &lo, &hi) ||
+        hi < 0 || hi >= a->stored)
+        return;
+    a->past_end_said = 1;
+    vg_error("%s/%d: the stored offset %lld (ops.consumer_offsets, group %s) lies past the end "
+             "of the log (%lld): the topic was made again, or the database's offsets belong to "
+             "another Kafka cluster; messages below %lld are skipped as processed. To read "
+             "them: vigilctl offsets reset --to-earliest --execute, then restart the consumers",
+             topic, (int)rkm->partition, (long long)a->stored, c->group, (long long)hi,
+             (long long)a->stored);
+}
+
 int vg_consumer_gather(struct vg_consumer *c, struct vg_batch *b, int64_t max_ms,
                        vg_msg_kind_fn kind, const void *opaque)
 {
@@ -200,6 +223,7 @@ int vg_consumer_gather(struct vg_consumer *c, struct vg_batch *b, int64_t max_ms
             vg_warn("consumer: %s", rd_kafka_message_errstr(rkm));
         rd_kafka_message_destroy(rkm);
     } else if (rkm && vg_consumer_stale(c, rkm)) {
+        say_past_end(c, rkm);
         rd_kafka_message_destroy(rkm);
     } else if (rkm) {
         if (b->n == 0)

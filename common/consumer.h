@@ -26,6 +26,7 @@ struct vg_assigned {
     char *topic;
     int32_t partition;
     int64_t stored; /* next_offset in ops.consumer_offsets when assigned or last committed; -1: none */
+    int past_end_said; /* the stored offset was found past the log's end, and said */
 };
 
 struct vg_consumer {

@@ -1,6 +1,7 @@
 /* A message makes a round trip through the real broker with the project's
  * Kafka helpers: idempotent produce with acks=all, then consume it back with
- * key, value and headers intact. Uses its own topic, deleted afterwards. */
+ * key, value and headers intact. A consumer whose stored offset lies past the
+ * log's end says so. Uses its own topic, deleted afterwards. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,9 +12,12 @@
 
 #include <cmocka.h>
 
+#include "batch.h"
 #include "config.h"
+#include "consumer.h"
 #include "itest.h"
 #include "kafka.h"
+#include "pg.h"
 
 static struct vg_config *cfg;
 static char topic[64];
@@ -141,6 +145,51 @@ static void test_message_round_trips_with_key_value_and_headers(void **state)
     rd_kafka_destroy(c);
 }
 
+/* Offsets stored in PostgreSQL past the end of the topic's log (the topic
+ * was made again, or the database came with offsets of another Kafka): the
+ * consumer skips what lies below them as processed, and says so once, with
+ * the way out, instead of dropping messages in silence. Runs after the round
+ * trip, so the log holds a message. */
+static void test_a_stored_offset_past_the_log_end_is_said(void **state)
+{
+    char err[512], group[96];
+    snprintf(group, sizeof(group), "%s.past-end", topic);
+    struct vg_pg pg;
+    if (vg_pg_open(&pg, itest_env("VIGIL_DATABASE_URL"), "vigil-test", err, sizeof(err)))
+        fail_msg("database: %s", err);
+    const char *p[2] = {group, topic};
+    PGresult *r = PQexecParams(pg.conn,
+                               "INSERT INTO ops.consumer_offsets (consumer_group, topic, partition, "
+                               "next_offset) VALUES ($1, $2, 0, 1000)",
+                               2, NULL, p, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+
+    static volatile sig_atomic_t stop = 0;
+    const char *topics[] = {topic};
+    struct vg_consumer_opts o = {.group = group, .client_id = "vigil-test-past-end",
+                                 .topics = topics, .ntopics = 1};
+    struct vg_consumer c;
+    assert_int_equal(vg_consumer_open(&c, cfg, &o, &pg, &stop, err, sizeof(err)), 0);
+    struct vg_batch b;
+    vg_batch_init(&b, 16);
+    size_t gathered = 0;
+    int said = ITEST_WAIT((vg_consumer_gather(&c, &b, 100, NULL, NULL), gathered += b.n,
+                           vg_batch_clear(&b), c.nassigned == 1 && c.assigned[0].past_end_said),
+                          60000);
+    int64_t stored = c.nassigned == 1 ? c.assigned[0].stored : -2;
+    vg_batch_free(&b);
+    vg_consumer_close(&c);
+    r = PQexecParams(pg.conn, "DELETE FROM ops.consumer_offsets WHERE consumer_group = $1", 1,
+                     NULL, p, NULL, NULL, 0);
+    PQclear(r);
+    vg_pg_close(&pg);
+    if (!said)
+        fail_msg("no word of the stored offset past the log's end within 60 s");
+    assert_int_equal(stored, 1000);
+    assert_int_equal(gathered, 0); /* below the stored offset: skipped, not processed */
+}
+
 static void test_vigil_topics_exist_with_configured_partitions(void **state)
 {
     char err[512];
@@ -174,6 +223,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_message_round_trips_with_key_value_and_headers),
+        cmocka_unit_test(test_a_stored_offset_past_the_log_end_is_said),
         cmocka_unit_test(test_vigil_topics_exist_with_configured_partitions),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
