@@ -62,7 +62,7 @@ text=$("$ctl" keys new --tenant acme) && [[ $text == *'keys_sha256 = [ "'* ]] &&
 
 # send -o json: one JSON object on stdout also when nothing answers (exit 1);
 # stdin as the input. tests/unit/test_send_https.sh checks it against a server.
-json=$(echo '{"type":"page.view"}' | "$ctl" send -o json --url http://127.0.0.1:1 --key k --retries 0 --quiet -)
+json=$(echo '{"type":"page.view"}' | "$ctl" send -o json --url http://127.0.0.1:1 --key k --retries 0 --quiet - 2> /dev/null)
 rc=$?
 python3 - "$json" << 'PY' && [[ $rc == 1 ]] && ok || bad "send -o json with no producer: exit $rc: $json"
 import json, sys
