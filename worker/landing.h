@@ -63,11 +63,12 @@ extern const char vg_landing_vault_sql[];
  * second row for a session in one transaction is left out.
  *
  * The satellite's hub row comes with it: the vault.hub_session row of each
- * such session, with the same hash key, unless there is one. Events load
- * the hubs (vg_landing_vault_sql), but a session can reach mart.sessions
- * without an event: from its signals alone (vigil.heartbeats), or written
- * there directly (tests, the bench); its satellite rows must still point at
- * a hub.
+ * such session, with the same hash key, unless there is one. The batch's
+ * events and signals load the hubs first (vg_landing_vault_sql, earlier in
+ * the same transaction, so this takes no lock of its own there), but a
+ * session can reach mart.sessions without passing staging: written there
+ * directly (tests, the bench, a restore); its satellite rows must still
+ * point at a hub.
  *
  * These are three items of a WITH list (vg_sat_rows, vg_sat_hub, vg_sat),
  * without the WITH and without a trailing comma, so that they can follow

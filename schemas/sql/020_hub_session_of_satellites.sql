@@ -1,8 +1,9 @@
 -- Every vault.sat_session row has its vault.hub_session row (issue 19).
 --
--- The hubs were loaded from events only, so a session known from its
--- signals alone (vigil.heartbeats), or written to mart.sessions directly,
--- got satellite rows pointing at no hub. The satellite append now loads the
+-- The hubs were loaded from staged events and signals only, so a session
+-- written to mart.sessions directly (tests, the bench) got satellite rows,
+-- from the session commands' sweeps, pointing at no hub. The satellite
+-- append now loads the
 -- hub too (worker/landing.h, VG_LANDING_SAT_SESSION); this loads the hubs
 -- missing from before, from mart.sessions, with the same hash key
 -- (vault.hash_key(tenant_id, session_id)) and record source. It hashes every
