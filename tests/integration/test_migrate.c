@@ -125,6 +125,48 @@ static void test_changed_applied_migration_is_refused(void **state)
         fail_msg("error does not say it changed: %s", err);
 }
 
+static void exec_ok(const char *sql)
+{
+    PGresult *r = PQexec(conn, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%.80s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+/* Migration 020 once more, in a transaction rolled back: a satellite row
+ * whose hub is missing (a session written to mart.sessions directly, before
+ * the worker loaded hubs with satellites) gets its hub_session row, with the
+ * vault's hash key and the session's own business key. */
+static void test_migration_020_loads_the_hub_of_an_orphan_satellite(void **state)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/020_hub_session_of_satellites.sql", sqldir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char sql[1 << 16];
+    size_t n = fread(sql, 1, sizeof(sql) - 1, f);
+    fclose(f);
+    sql[n] = '\0';
+    exec_ok("BEGIN");
+    exec_ok("INSERT INTO mart.sessions (tenant_id, session_id, status)"
+            " VALUES ('itest-mig020', 'Orphan-1', 'active')");
+    exec_ok("INSERT INTO vault.sat_session (hk_session, hash_diff, record_source, status)"
+            " VALUES (vault.hash_key('itest-mig020', 'Orphan-1'), vault.hash_diff('x'),"
+            " 'itest', 'active')");
+    exec_ok(sql);
+    PGresult *r = PQexec(conn, "SELECT concat_ws('|', tenant_id, session_id, record_source)"
+                               " FROM vault.hub_session"
+                               " WHERE hk_session = vault.hash_key('itest-mig020', 'orphan-1')");
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    char got[256];
+    snprintf(got, sizeof(got), "%s", ok ? PQgetvalue(r, 0, 0) : PQresultErrorMessage(r));
+    PQclear(r);
+    exec_ok("ROLLBACK");
+    if (!ok)
+        fail_msg("no hub_session row for the orphan satellite: %s", got);
+    assert_string_equal(got, "itest-mig020|Orphan-1|mart.sessions");
+}
+
 /* One vg_migrate_run() on a connection of its own, in a thread. */
 struct run {
     PGconn *conn;
@@ -212,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_design_columns_exist),
         cmocka_unit_test(test_changed_applied_migration_is_refused),
         cmocka_unit_test(test_concurrent_runs_wait_for_the_lock_and_apply_nothing_twice),
+        cmocka_unit_test(test_migration_020_loads_the_hub_of_an_orphan_satellite),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
