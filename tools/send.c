@@ -25,7 +25,50 @@ struct sender {
     int tty;
     long long sent, skipped, batches, retried;
     int64_t start_ms, last_progress_ms;
+    /* -o json: what the run prints, also as JSON (NULL: text only). */
+    json_t *ids;      /* every accepted event's id, in input order */
+    json_t *receipts; /* the receipt of each durable batch */
+    json_t *errors;   /* each refusal or failure, with its input line */
 };
+
+/* Records a refusal or failure for -o json: line is the input line (-1:
+ * none), http the status (0: no answer), code, field may be NULL. */
+static void note_error(struct sender *s, long line, int http, const char *code,
+                       const char *message, const char *field, int skipped)
+{
+    if (!s->errors)
+        return;
+    json_t *e = json_object();
+    if (line >= 0)
+        json_object_set_new(e, "line", json_integer(line));
+    if (http)
+        json_object_set_new(e, "http_status", json_integer(http));
+    if (code)
+        json_object_set_new(e, "code", json_string(code));
+    json_object_set_new(e, "message", json_string(message ? message : ""));
+    if (field)
+        json_object_set_new(e, "field", json_string(field));
+    json_object_set_new(e, "skipped", json_boolean(skipped));
+    json_array_append_new(s->errors, e);
+}
+
+/* Keeps the event ids and receipt of an accepted batch's answer for -o json. */
+static void note_accepted(struct sender *s, const struct vg_http_resp *resp)
+{
+    if (!s->ids)
+        return;
+    json_t *j = json_loadb(resp->body.data ? resp->body.data : "", resp->body.len, 0, NULL);
+    json_t *ids = json_object_get(j, "event_ids");
+    json_t *receipt = json_object_get(j, "receipt");
+    size_t i;
+    json_t *id;
+    json_array_foreach(ids, i, id)
+        if (json_is_string(id))
+            json_array_append(s->ids, id);
+    if (json_is_string(receipt))
+        json_array_append(s->receipts, receipt);
+    json_decref(j);
+}
 
 static void progress(struct sender *s, int final)
 {
@@ -75,9 +118,11 @@ static int send_batch(struct sender *s, struct batch *b)
                 continue;
             }
             fprintf(stderr, "\nsend: %s\n", err);
+            note_error(s, b->lines[0], 0, NULL, err, NULL, 0);
             goto out;
         }
         if (resp.status / 100 == 2) {
+            note_accepted(s, &resp);
             s->sent += (long long)b->n;
             s->batches++;
             rc = 0;
@@ -96,6 +141,7 @@ static int send_batch(struct sender *s, struct batch *b)
         json_t *idx = json_object_get(e, "index");
         const char *msg = json_string_value(json_object_get(e, "message"));
         const char *field = json_string_value(json_object_get(e, "field"));
+        const char *code = json_string_value(json_object_get(e, "code"));
         long index = -1, line = -1;
         if (json_is_integer(idx) && json_integer_value(idx) >= 0 &&
             (size_t)json_integer_value(idx) < b->n) {
@@ -108,9 +154,12 @@ static int send_batch(struct sender *s, struct batch *b)
         fprintf(stderr, "%ssend: HTTP %d%s: %s%s%s%s\n", s->tty ? "\n" : "", resp.status, where,
                 msg ? msg : "(no error message)", field ? " (field " : "", field ? field : "",
                 field ? ")" : "");
-        json_decref(j);
         int skippable = (resp.status == 400 || resp.status == 413) && index >= 0;
-        if (!(s->skip_invalid && skippable))
+        int skip = s->skip_invalid && skippable;
+        note_error(s, line >= 0 ? line : b->lines[0], resp.status, code,
+                   msg ? msg : "(no error message)", field, skip);
+        json_decref(j);
+        if (!skip)
             goto out;
         drop_event(b, (size_t)index);
         s->skipped++;
@@ -138,13 +187,36 @@ void vg_send_usage(FILE *f)
           "  --skip-invalid  drop a line the producer refuses (400, 413) and go on\n"
           "  --retries N     retries of a batch on 429, 503 or a lost connection (default 10)\n"
           "  --quiet         no progress line or summary\n"
+          "  -o json         also print the outcome as one JSON object on stdout: status,\n"
+          "                  accepted, skipped, batches, retries, seconds, event_ids,\n"
+          "                  receipts, errors (line, http_status, code, message, field)\n"
+          "                  and, when it failed, stopped_at_line\n"
           "  HTTPS: the producer speaks plain HTTP; behind a TLS proxy or load balancer,\n"
           "  send to https://HOST[:PORT][/PREFIX]. The server's certificate and host name\n"
           "  are verified; no proxy from the environment is used.\n",
           f);
 }
 
-int vg_send_run(const struct vg_config *cfg, int argc, char **argv)
+/* Fills report with the run's outcome, as the summary line and the errors
+ * on stderr tell it; takes the arrays of s. */
+static void fill_report(json_t *report, struct sender *s, int rc, long stopped_at)
+{
+    double secs = (double)(vg_mono_ms() - s->start_ms) / 1000.0;
+    json_object_set_new(report, "status", json_string(rc ? "failed" : "ok"));
+    json_object_set_new(report, "accepted", json_integer(s->sent));
+    json_object_set_new(report, "skipped", json_integer(s->skipped));
+    json_object_set_new(report, "batches", json_integer(s->batches));
+    json_object_set_new(report, "retries", json_integer(s->retried));
+    json_object_set_new(report, "seconds", json_real(secs));
+    if (rc && stopped_at >= 0)
+        json_object_set_new(report, "stopped_at_line", json_integer(stopped_at));
+    json_object_set_new(report, "event_ids", s->ids);
+    json_object_set_new(report, "receipts", s->receipts);
+    json_object_set_new(report, "errors", s->errors);
+    s->ids = s->receipts = s->errors = NULL;
+}
+
+int vg_send_run(const struct vg_config *cfg, int argc, char **argv, json_t *report)
 {
     static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
                                          {"key", required_argument, NULL, 'k'},
@@ -225,25 +297,33 @@ int vg_send_run(const struct vg_config *cfg, int argc, char **argv)
         url = fallback;
     }
     const char *path = argv[optind];
-    FILE *in = strcmp(path, "-") ? fopen(path, "r") : stdin;
-    if (!in) {
-        fprintf(stderr, "send: %s: %s\n", path, strerror(errno));
-        return 1;
-    }
     char err[512];
     s.http = vg_httpc_new(url, 30000 + (int)cfg->producer_ack_timeout_ms, err, sizeof(err));
     if (!s.http) {
         fprintf(stderr, "send: %s\n", err);
-        if (in != stdin)
-            fclose(in);
         return 2;
+    }
+    if (report) {
+        s.ids = json_array();
+        s.receipts = json_array();
+        s.errors = json_array();
+    }
+    s.start_ms = s.last_progress_ms = vg_mono_ms();
+    FILE *in = strcmp(path, "-") ? fopen(path, "r") : stdin;
+    if (!in) {
+        snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
+        fprintf(stderr, "send: %s\n", err);
+        note_error(&s, -1, 0, NULL, err, NULL, 0);
+        if (report)
+            fill_report(report, &s, 1, -1);
+        vg_httpc_free(s.http);
+        return 1;
     }
     if (cacert)
         vg_httpc_set_cafile(s.http, cacert);
     snprintf(s.headers, sizeof(s.headers),
              "Authorization: Bearer %s\r\nContent-Type: application/x-ndjson\r\n%s", key,
              async ? "Prefer: respond-async\r\n" : "");
-    s.start_ms = s.last_progress_ms = vg_mono_ms();
 
     /* A batch closes at batch_max events or near the body limit. */
     size_t byte_max = (size_t)cfg->producer_max_body_bytes * 9 / 10;
@@ -278,16 +358,21 @@ int vg_send_run(const struct vg_config *cfg, int argc, char **argv)
         vg_buf_putc(&b.body, '\n');
     }
     if (!rc && ferror(in)) {
-        fprintf(stderr, "send: reading %s: %s\n", path, strerror(errno));
+        snprintf(err, sizeof(err), "reading %s: %s", path, strerror(errno));
+        fprintf(stderr, "send: %s\n", err);
+        note_error(&s, lineno, 0, NULL, err, NULL, 0);
         rc = 1;
     }
     if (!rc && b.n)
         rc = send_batch(&s, &b);
     progress(&s, 1);
+    long stopped_at = b.n ? b.lines[0] : lineno;
     if (rc && !s.quiet)
         fprintf(stderr, "send: stopped at input line %ld; the %lld events before it were "
                         "accepted\n",
-                b.n ? b.lines[0] : lineno, s.sent);
+                stopped_at, s.sent);
+    if (report)
+        fill_report(report, &s, rc, stopped_at);
     free(line);
     free(b.lines);
     vg_buf_free(&b.body);

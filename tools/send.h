@@ -12,6 +12,8 @@
 
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "config.h"
 
 /*
@@ -23,8 +25,16 @@
  * of the system's CA certificates. Returns the exit status: 0 when every
  * line was accepted (or skipped with --skip-invalid), 1 otherwise, 2 for
  * bad arguments.
+ *
+ * report (vigilctl -o json) is NULL, or an empty object that gets, unless
+ * the arguments were bad (2), what the run tells on stderr: "status" ("ok"
+ * or "failed"), "accepted", "skipped", "batches", "retries", "seconds",
+ * "stopped_at_line" (failed only), "event_ids" (every accepted event's, in
+ * input order), "receipts" (one per durable batch; none with --async) and
+ * "errors" (each refusal or failure: "line", "http_status", "code",
+ * "message", "field" as known, and "skipped"). The caller keeps ownership.
  */
-int vg_send_run(const struct vg_config *cfg, int argc, char **argv);
+int vg_send_run(const struct vg_config *cfg, int argc, char **argv, json_t *report);
 
 /* Prints vigilctl send's options to f (vigilctl send --help). */
 void vg_send_usage(FILE *f);

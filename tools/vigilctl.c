@@ -82,7 +82,13 @@ static int cmd_topics(struct ctl *c)
 
 static int cmd_send(struct ctl *c)
 {
-    return vg_send_run(c->cfg, c->argc, c->argv);
+    json_t *report = c->json ? json_object() : NULL;
+    int rc = vg_send_run(c->cfg, c->argc, c->argv, report);
+    if (report && json_object_size(report))
+        vg_ctl_out_set(c, "send", report);
+    else
+        json_decref(report);
+    return rc;
 }
 
 static const struct {

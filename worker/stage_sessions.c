@@ -87,8 +87,9 @@ static const char sessions_sql[] =
     "INSERT INTO vg_touched (tenant_id, session_id) SELECT tenant_id, session_id FROM up;"
     VG_LANDING_SUMMARY_OUTBOX("ended", "vg_touched JOIN mart.sessions s"
                               " USING (tenant_id, session_id) WHERE s.status = 'ended'") ";"
-    VG_LANDING_SAT_SESSION("vg_touched t JOIN mart.sessions s USING (tenant_id, session_id)",
-                           VG_LANDING_SAT_CHANGED) ";";
+    "WITH" VG_LANDING_SAT_SESSION("vg_touched t JOIN mart.sessions s"
+                                  " USING (tenant_id, session_id)",
+                                  VG_LANDING_SAT_CHANGED) " SELECT 1;";
 
 int vg_stage_sessions(struct vg_stage_ctx *s)
 {

@@ -235,9 +235,27 @@ def check_k8s_ops():
         "app.kubernetes.io/component")
     check("k8s: a PodDisruptionBudget for the scheduler",
           any(comp(d) == "scheduler" for d in by("PodDisruptionBudget")))
+    # A Job's pod template is immutable: applying a new image to a Job that
+    # still exists fails. With ttlSecondsAfterFinished 0 the finished Job is
+    # deleted at once, so every apply (an upgrade) creates and runs it again.
+    # Its output then lives on in the init containers that run the same
+    # `vigilctl migrate` before each worker and scheduler (docs/operations.md).
     job = next((d for d in by("Job") if d["metadata"]["name"] == "vigil-migrate"), {})
-    check("k8s: the migrate Job is re-runnable on upgrade (ttlSecondsAfterFinished)",
-          (job.get("spec") or {}).get("ttlSecondsAfterFinished") is not None)
+    ttl = (job.get("spec") or {}).get("ttlSecondsAfterFinished")
+    check("k8s: the migrate Job is deleted as soon as it finished (ttlSecondsAfterFinished: 0),"
+          " so the next apply re-runs it", ttl == 0, f"ttlSecondsAfterFinished: {ttl}")
+    if BUILT and os.path.exists(os.path.join(BUILT, "strimzi.yaml")):
+        jobs = [d for d in load_all(os.path.join(BUILT, "strimzi.yaml")) if d.get("kind") == "Job"]
+        ttls = [(d.get("spec") or {}).get("ttlSecondsAfterFinished") for d in jobs]
+        check("k8s: the Strimzi overlay's migrate Job keeps ttlSecondsAfterFinished: 0",
+              jobs and all(t == 0 for t in ttls), f"{ttls}")
+    for c in ("worker", "scheduler"):
+        dep = next((d for d in by("Deployment") if comp(d) == c), {})
+        inits = ((((dep.get("spec") or {}).get("template") or {}).get("spec") or {})
+                 .get("initContainers") or [])
+        check(f"k8s: the {c} runs vigilctl migrate in an init container (waits for the schema;"
+              " keeps the migrations' output once the Job is gone)",
+              any("migrate" in " ".join(i.get("command") or []) for i in inits))
     nps = by("NetworkPolicy")
     check("k8s: NetworkPolicies in the base", bool(nps))
     def egress_ports(component):

@@ -207,6 +207,23 @@ static void test_idle_sessions_time_out_at_their_last_activity_with_summaries(vo
                                  " FROM mart.sessions WHERE tenant_id = $1)",
                                  1, p),
                      3);
+    /* These sessions were written to mart.sessions directly, with no event to
+     * load their hubs: the satellite append loads each one's hub_session row,
+     * so no satellite row points at a missing hub. */
+    assert_int_equal(itest_count(&t,
+                                 "SELECT count(*) FROM vault.hub_session WHERE tenant_id = $1"
+                                 " AND record_source = 'mart.sessions' AND hk_session IN"
+                                 " (SELECT hk_session FROM vault.sat_session)",
+                                 1, p),
+                     3);
+    assert_int_equal(itest_count(&t,
+                                 "SELECT count(*) FROM vault.sat_session s WHERE hk_session IN"
+                                 " (SELECT vault.hash_key(tenant_id, session_id)"
+                                 " FROM mart.sessions WHERE tenant_id = $1) AND NOT EXISTS"
+                                 " (SELECT 1 FROM vault.hub_session h"
+                                 " WHERE h.hk_session = s.hk_session)",
+                                 1, p),
+                     0);
     assert_int_equal(itest_count(&t,
                                  "SELECT count(*) FROM ops.summary_outbox WHERE tenant_id = $1"
                                  " AND status = 'timeout'",

@@ -29,7 +29,8 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 DBT_TARGET_PATH=$out "$src/deploy/dbt/run" build > "$out/build.log" 2>&1 && ok ||
   bad "dbt build failed: $(grep -E 'FAIL|ERROR|Error' "$out/build.log" | head -10)"
-grep -qE 'Done\. PASS=[0-9]+ WARN=[0-9]+ ERROR=0' "$out/build.log" && ok ||
+# Every test an error and none failing: satellites point at their hubs too.
+grep -qE 'Done\. PASS=[0-9]+ WARN=0 ERROR=0' "$out/build.log" && ok ||
   bad "dbt build: $(tail -3 "$out/build.log")"
 n=$(grep -oE 'PASS=[0-9]+' "$out/build.log" | tail -1 | cut -d= -f2)
 (( ${n:-0} >= 30 )) && ok || bad "dbt passed ${n:-0} nodes, want the model and its 30-odd tests"

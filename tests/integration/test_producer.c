@@ -526,11 +526,34 @@ static void test_vigilctl_send_publishes_ndjson(void **state)
     fclose(f);
     /* Without --skip-invalid it stops at the bad line, having sent what came before. */
     char *argv1[] = {"send", "--quiet", "--batch", "100", path, NULL};
-    assert_int_equal(vg_send_run(cfg, 5, argv1), 1);
+    json_t *r1 = json_object();
+    assert_int_equal(vg_send_run(cfg, 5, argv1, r1), 1);
     /* With it, the bad line is dropped and the rest goes through. */
     char *argv2[] = {"send", "--quiet", "--skip-invalid", "--batch", "250", path, NULL};
-    assert_int_equal(vg_send_run(cfg, 6, argv2), 0);
+    json_t *r2 = json_object();
+    assert_int_equal(vg_send_run(cfg, 6, argv2, r2), 0);
     unlink(path);
+    /* -o json's report says the same: what was accepted, where it stopped, with the
+     * producer's event ids and one receipt per batch. */
+    assert_string_equal(json_string_value(json_object_get(r1, "status")), "failed");
+    assert_int_equal(json_integer_value(json_object_get(r1, "accepted")), 700);
+    assert_int_equal(json_integer_value(json_object_get(r1, "stopped_at_line")), 701);
+    assert_int_equal(json_array_size(json_object_get(r1, "event_ids")), 700);
+    json_t *e1 = json_array_get(json_object_get(r1, "errors"), 0);
+    assert_int_equal(json_integer_value(json_object_get(e1, "line")), 701);
+    assert_int_equal(json_integer_value(json_object_get(e1, "http_status")), 400);
+    assert_false(json_is_true(json_object_get(e1, "skipped")));
+    assert_string_equal(json_string_value(json_object_get(r2, "status")), "ok");
+    assert_int_equal(json_integer_value(json_object_get(r2, "accepted")), LINES);
+    assert_int_equal(json_integer_value(json_object_get(r2, "skipped")), 1);
+    assert_int_equal(json_array_size(json_object_get(r2, "event_ids")), LINES);
+    assert_int_equal(json_array_size(json_object_get(r2, "receipts")),
+                     json_integer_value(json_object_get(r2, "batches")));
+    assert_int_equal(json_array_size(json_object_get(r2, "errors")), 1);
+    assert_true(json_is_true(json_object_get(json_array_get(json_object_get(r2, "errors"), 0),
+                                             "skipped")));
+    json_decref(r1);
+    json_decref(r2);
     snprintf(prefix, sizeof(prefix), "demo/%s-send-", run);
     rd_kafka_message_t **m = calloc(2 * LINES + 1, sizeof(*m));
     size_t n = watch_collect(&w, prefix, m, 700 + LINES, 30000);

@@ -60,6 +60,17 @@ text=$("$ctl" keys new --tenant acme) && [[ $text == *'keys_sha256 = [ "'* ]] &&
 "$ctl" keys new --tenant x -c /nonexistent/vigil.conf > /dev/null 2>&1; [[ $? == 1 ]] && ok ||
   bad "-c after the command is the configuration"
 
+# send -o json: one JSON object on stdout also when nothing answers (exit 1);
+# stdin as the input. tests/unit/test_send_https.sh checks it against a server.
+json=$(echo '{"type":"page.view"}' | "$ctl" send -o json --url http://127.0.0.1:1 --key k --retries 0 --quiet - 2> /dev/null)
+rc=$?
+python3 - "$json" << 'PY' && [[ $rc == 1 ]] && ok || bad "send -o json with no producer: exit $rc: $json"
+import json, sys
+s = json.loads(sys.argv[1])["send"]
+assert s["status"] == "failed" and s["accepted"] == 0 and s["stopped_at_line"] == 1, s
+assert s["errors"][0]["line"] == 1 and s["event_ids"] == [] and s["receipts"] == [], s
+PY
+
 for p in vigil-producer vigil-worker vigil-scheduler; do
   out=$("$bin/$p" --help 2>&1) && [[ $out == *"--version"* ]] && ok || bad "$p --help lists --version"
 done
