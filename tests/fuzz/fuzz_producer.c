@@ -59,18 +59,23 @@ static int same_value(const char *text, size_t n, json_t *want)
 
 /* Where jansson accepts body, the scanner spans it whole (blanks after it
  * aside), finds each member of an object and each element of an array, and
- * each span's text is jansson's value there. */
+ * each span's text is jansson's value there. jansson (2.14) skips a raw NUL
+ * byte after a number or literal ("[1\0]" loads as [1]); the scanner
+ * refuses it and the producer then writes the tree, as before: such bodies
+ * are left out here. */
 static void check_scanner(const char *body, size_t len)
 {
     struct vg_span whole, m;
     int rc = vg_jscan_value(body, len, 0, &whole);
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
-    if (!root)
+    if (!root || memchr(body, '\0', len)) {
+        json_decref(root);
         return;
+    }
     if (rc)
         __builtin_trap();
     for (size_t i = whole.off + whole.len; i < len; i++)
-        if (!strchr(" \t\r\n", body[i]) || !body[i])
+        if (!strchr(" \t\r\n", body[i]))
             __builtin_trap();
     if (json_is_object(root)) {
         const char *k;
