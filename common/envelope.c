@@ -369,10 +369,11 @@ int vg_envelope_decode(const void *data, size_t len, enum vg_topic topic, struct
     }
     int rc = read_fields(&r, topic, ev);
     /* The worker lands properties from their text, not from the tree, so
-     * that 1.50 reaches staging and the vault as 1.50. */
-    struct vg_span whole, props;
-    if (rc == 0 && ev->properties && vg_jscan_value(data, len, 0, &whole) == 0 &&
-        vg_jscan_member(data, whole, "properties", &props) == 0) {
+     * that 1.50 reaches staging and the vault as 1.50. (The member scan
+     * walks the whole envelope object; jansson refused anything after it.) */
+    struct vg_span props;
+    if (rc == 0 && ev->properties &&
+        vg_jscan_member(data, (struct vg_span){0, len}, "properties", &props) == 0) {
         ev->properties_text = (const char *)data + props.off;
         ev->properties_len = props.len;
     }

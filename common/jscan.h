@@ -2,7 +2,7 @@
  * jscan.h - byte spans of the values inside a JSON text.
  *
  * jansson parses a request but keeps no offsets, and writing a parsed tree
- * back changes the client's text (1.50 becomes 1.5, 1e2 100.0, a long
+ * back changes the client's text (1.50 becomes 1.5, 1e2 1e+02, a long
  * decimal loses digits, "\u00e9" becomes "é"). The producer therefore
  * validates a body with jansson as before, then finds here the bytes of the
  * values it forwards as sent (an event's properties) and splices them into
@@ -11,8 +11,11 @@
  * The scanner is strict (RFC 8259's grammar: literals, numbers, string
  * escapes, no trailing commas, blanks only where the grammar allows them)
  * but checks neither UTF-8 nor \u0000, which jansson has refused already
- * where it matters. Every function reads only within the span or length it
- * is given: arbitrary bytes give VG_EPARSE, never a read past the end.
+ * where it matters. It refuses a raw NUL byte, which jansson 2.14 skips
+ * after a number or literal ("[1<NUL>]" loads as [1]): a caller then falls
+ * back on jansson's tree, so no NUL reaches an envelope. Every function
+ * reads only within the span or length it is given: arbitrary bytes give
+ * VG_EPARSE, never a read past the end.
  * Nesting is bounded by VG_JSCAN_MAX_DEPTH, jansson's own default limit, so
  * whatever jansson accepted is scanned. Nothing here allocates or does I/O.
  */

@@ -10,7 +10,7 @@
 struct items {
     const struct vg_ingest *in;
     const char *body;
-    struct vg_span *spans; /* one per item, or NULL when not found (never expected) */
+    struct vg_span *spans; /* one per item; NULL when the scanner refused the body */
 };
 
 static const char *const known_fields[] = {"type",        "event_id", "session_id", "visitor_id",
@@ -215,8 +215,9 @@ static json_t *parse_ndjson(const char *body, size_t len, size_t max_events,
 /*
  * The spans in body of the events of items (a JSON body, as parsed into
  * root): the root itself when it is one event, else the elements of the
- * root array or of its "events". NULL (the tree is then written, as before)
- * if the scanner disagrees with jansson, which is never expected.
+ * root array or of its "events". NULL when the scanner refuses what jansson
+ * took (only a raw NUL byte after a number or literal, which jansson skips,
+ * jscan.h): the tree is then written, as before.
  */
 static struct vg_span *event_spans(const char *body, size_t len, json_t *items)
 {

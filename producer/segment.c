@@ -144,7 +144,7 @@ struct batch {
     json_t *integrations; /* likewise */
     json_t *sent_at;      /* the batch's sentAt, kept with each call that has none */
     const char *body;     /* the body's text (decompressed) */
-    struct vg_span *spans; /* each call's span in body; NULL if not found (never expected) */
+    struct vg_span *spans; /* each call's span in body; NULL when the scanner refused it */
 };
 
 /* a's keys with b's added where a has none: a new reference (NULL if both NULL). */
@@ -357,8 +357,8 @@ static int batch_item(void *ctx, json_t *call, long i, struct vg_outbox *out,
 }
 
 /* The spans in body (whole: the root object's) of the calls of a batch,
- * count of them; NULL if the scanner disagrees with jansson (never expected:
- * the tree is then written, as before). */
+ * count of them; NULL when the scanner refuses what jansson took (a raw NUL
+ * jansson skips, jscan.h): the tree is then written, as before. */
 static struct vg_span *call_spans(const char *body, struct vg_span whole, size_t count)
 {
     struct vg_span arr;
