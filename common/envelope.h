@@ -83,6 +83,13 @@ struct vg_event {
     const char *session_id, *visitor_id, *user_id, *url;
     int64_t occurred_us, received_us;
     json_t *properties;
+    /* The text of properties as the client sent it, when known: the
+     * encoder writes these bytes (blanks between tokens left out, see
+     * envelope.c) in place of the tree, so that 1.50 stays 1.50 and
+     * "\u00e9" stays "\u00e9". A JSON object, whole, checked already.
+     * The decoder points it at the envelope's own text. */
+    const char *properties_text;
+    size_t properties_len;
     json_t *context; /* the client's context (Segment's names), with what the producer adds */
     json_t *segment; /* a Segment call's fields without a field here (docs/segment.md) */
     /* The client's clock, when the producer corrected it (DESIGN.md section 4). */
@@ -121,26 +128,29 @@ const char *vg_envelope_key_id(const struct vg_event *ev);
 void vg_envelope_key(struct vg_buf *out, const char *tenant, const char *id);
 
 /* Appends ev as compact JSON in the order above. ev must be whole: tenant,
- * event_id, type and both times set. */
+ * event_id, type and both times set. properties is written from
+ * properties_text when that is set, else from the tree. */
 void vg_envelope_encode(const struct vg_event *ev, struct vg_buf *out);
+
+/*
+ * Appends v as compact JSON, members in their order, like jansson's
+ * json_dumps(JSON_COMPACT | JSON_ENCODE_ANY) but for real numbers, which are
+ * written as the shortest text that reads back as the same double (0.1, not
+ * jansson's 0.10000000000000001). Properties do not go through here (their
+ * text is kept as sent); context, segment and attributes do.
+ */
+void vg_json_dump(const json_t *v, struct vg_buf *out);
 
 /*
  * Parses and checks data (len bytes, as read from topic) as thoroughly as the
  * database would, so that a message the database would refuse is refused
  * here, alone, with a reason. On success returns 0, *body holds the parsed
- * JSON (the caller's, freed with json_decref) and *ev points into it. On
- * failure *body is NULL, errstr says why, and the result is VG_EPARSE when
- * data is no envelope at all (empty, too large, not a JSON object) or
- * VG_EINVAL when a field breaks a rule.
+ * JSON (the caller's, freed with json_decref) and *ev points into it, but
+ * for properties_text, which points into data (so data must outlive ev's
+ * use of it). On failure *body is NULL, errstr says why, and the result is
+ * VG_EPARSE when data is no envelope at all (empty, too large, not a JSON
+ * object) or VG_EINVAL when a field breaks a rule.
  */
-/*
- * Appends v as compact JSON, members in their order, like jansson's
- * json_dumps(JSON_COMPACT | JSON_ENCODE_ANY) but for real numbers, which are
- * written as the shortest text that reads back as the same double (0.1, not
- * jansson's 0.10000000000000001): a client's number keeps its digits.
- */
-void vg_json_dump(const json_t *v, struct vg_buf *out);
-
 int vg_envelope_decode(const void *data, size_t len, enum vg_topic topic, struct vg_event *ev,
                        json_t **body, char *errstr, size_t errstr_size) VG_MUSTCHECK;
 

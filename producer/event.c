@@ -1,7 +1,17 @@
 #include "event.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "jscan.h"
+
+/* The items of a request and where their text lies in the body. */
+struct items {
+    const struct vg_ingest *in;
+    const char *body;
+    struct vg_span *spans; /* one per item; NULL when the scanner refused the body */
+};
 
 static const char *const known_fields[] = {"type",        "event_id", "session_id", "visitor_id",
                                            "user_id",     "occurred_at", "url",      "properties",
@@ -35,13 +45,20 @@ static int opt_string(json_t *ev, const char *name, long index, const char **out
     return 0;
 }
 
-/* Validates one event and appends its envelope. */
-static int one_event(const struct vg_ingest *in, json_t *ev, long i, struct vg_outbox *out,
+/* Validates one event (its text at span in body, when span is not NULL)
+ * and appends its envelope. */
+static int one_event(const struct vg_ingest *in, json_t *ev, const char *body,
+                     const struct vg_span *span, long i, struct vg_outbox *out,
                      struct vg_reject *rej)
 {
     if (!json_is_object(ev))
         return vg_reject_set(rej, 400, "invalid_event", i, NULL, "an event must be a JSON object");
+    /* The envelope carries the client's text of properties, which may be
+     * longer than jansson's (a long decimal, \u escapes): the larger of
+     * the two is bounded. */
     size_t size = vg_json_size(ev);
+    if (span)
+        size = VG_MAX(size, vg_jscan_compact_len(body, *span));
     if (size > in->max_event_bytes)
         return vg_reject_set(rej, 413, "event_too_large", i, NULL,
                              "event of %zu bytes exceeds %zu", size, in->max_event_bytes);
@@ -138,20 +155,27 @@ static int one_event(const struct vg_ingest *in, json_t *ev, long i, struct vg_o
     vg_ingest_times(&env, in, occurred_at ? &t : NULL, occurred_at);
     env.url = url;
     env.properties = props;
+    struct vg_span text;
+    if (props && span && vg_jscan_member(body, *span, "properties", &text) == 0) {
+        env.properties_text = body + text.off;
+        env.properties_len = text.len;
+    }
     env.context = vg_ingest_context(in, context);
     vg_outbox_add(out, VG_TOPIC_EVENTS, &env);
     json_decref(env.context);
     return 0;
 }
 
-static int one_item(void *in, json_t *ev, long i, struct vg_outbox *out, struct vg_reject *rej)
+static int one_item(void *ctx, json_t *ev, long i, struct vg_outbox *out, struct vg_reject *rej)
 {
-    return one_event(in, ev, i, out, rej);
+    const struct items *it = ctx;
+    return one_event(it->in, ev, it->body, it->spans ? &it->spans[i] : NULL, i, out, rej);
 }
 
-/* NDJSON: one object per non-blank line; the index counts events, not lines. */
+/* NDJSON: one object per non-blank line; the index counts events, not lines.
+ * Each line's span goes into spans (max_events of them). */
 static json_t *parse_ndjson(const char *body, size_t len, size_t max_events,
-                            struct vg_reject *rej)
+                            struct vg_span *spans, struct vg_reject *rej)
 {
     json_t *items = json_array();
     size_t pos = 0;
@@ -183,8 +207,42 @@ static json_t *parse_ndjson(const char *body, size_t len, size_t max_events,
             return NULL;
         }
         json_array_append_new(items, ev);
+        spans[index] = (struct vg_span){a, b - a};
     }
     return items;
+}
+
+/*
+ * The spans in body of the events of items (a JSON body, as parsed into
+ * root): the root itself when it is one event, else the elements of the
+ * root array or of its "events". NULL when the scanner refuses what jansson
+ * took (only a raw NUL byte after a number or literal, which jansson skips,
+ * jscan.h): the tree is then written, as before.
+ */
+static struct vg_span *event_spans(const char *body, size_t len, json_t *items)
+{
+    size_t count = json_array_size(items), n;
+    struct vg_span whole, arr;
+    if (count == 0 || vg_jscan_value(body, len, 0, &whole))
+        return NULL;
+    struct vg_span *spans = vg_xmalloc(count * sizeof(*spans));
+    arr = whole;
+    if (body[whole.off] == '{') {
+        int rc = vg_jscan_member(body, whole, "events", &arr);
+        if (rc == VG_ENOTFOUND && count == 1) { /* one event object */
+            spans[0] = whole;
+            return spans;
+        }
+        if (rc) {
+            free(spans);
+            return NULL;
+        }
+    }
+    if (vg_jscan_elements(body, arr, spans, count, &n) || n != count) {
+        free(spans);
+        return NULL;
+    }
+    return spans;
 }
 
 long vg_event_parse(const struct vg_ingest *in_, enum vg_body_format fmt, const char *body,
@@ -192,12 +250,16 @@ long vg_event_parse(const struct vg_ingest *in_, enum vg_body_format fmt, const 
 {
     struct vg_ingest in = *in_;
     json_t *root = NULL, *items = NULL;
+    struct items it = {.in = &in, .body = body};
     long n = -1;
 
     if (fmt == VG_BODY_NDJSON) {
-        items = parse_ndjson(body, len, in.max_batch_events, rej);
-        if (!items)
+        it.spans = vg_xmalloc(VG_MAX(in.max_batch_events, 1) * sizeof(*it.spans));
+        items = parse_ndjson(body, len, in.max_batch_events, it.spans, rej);
+        if (!items) {
+            free(it.spans);
             return -1;
+        }
         root = items;
     } else {
         json_error_t jerr;
@@ -244,8 +306,12 @@ long vg_event_parse(const struct vg_ingest *in_, enum vg_body_format fmt, const 
         }
     }
 
-    n = vg_ingest_each(items, in.max_batch_events, NULL, "event", one_item, &in, out, rej);
+    /* Spans only for a batch within the limit: vg_ingest_each refuses the rest. */
+    if (!it.spans && json_array_size(items) <= in.max_batch_events)
+        it.spans = event_spans(body, len, items);
+    n = vg_ingest_each(items, in.max_batch_events, NULL, "event", one_item, &it, out, rej);
 out:
+    free(it.spans);
     json_decref(root);
     return n;
 }

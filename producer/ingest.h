@@ -121,7 +121,8 @@ int vg_ctime_parse(const struct vg_ingest *in, const char *s, int future_rule,
 /* 1 if v nests objects and arrays deeper than limit levels (v is level 1). */
 int vg_json_too_deep(const json_t *v, int limit);
 
-/* Compact serialized size of v in bytes (what max_event_bytes bounds). */
+/* Compact serialized size of v in bytes: with the event's text as sent
+ * (blanks aside, jscan.h), what max_event_bytes bounds. */
 size_t vg_json_size(const json_t *v);
 
 /* Empties ev, then sets the tenant of in, event_id and type; the caller

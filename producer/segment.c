@@ -2,9 +2,11 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crypto.h"
+#include "jscan.h"
 
 /* The call types: their names in a body, and the envelope type of each but track. */
 static const struct {
@@ -141,6 +143,8 @@ struct batch {
     json_t *context;      /* the batch's context, defaults for each call's; may be NULL */
     json_t *integrations; /* likewise */
     json_t *sent_at;      /* the batch's sentAt, kept with each call that has none */
+    const char *body;     /* the body's text (decompressed) */
+    struct vg_span *spans; /* each call's span in body; NULL when the scanner refused it */
 };
 
 /* a's keys with b's added where a has none: a new reference (NULL if both NULL). */
@@ -200,9 +204,11 @@ static json_t *rest_of(const struct batch *b, json_t *call, enum vg_segment_call
     return seg;
 }
 
-/* The envelope of one call, type checked already (route is its type). */
-static int one_call(const struct batch *b, json_t *call, enum vg_segment_call route, long i,
-                    struct vg_outbox *out, struct vg_reject *rej)
+/* The envelope of one call, type checked already (route is its type), its
+ * text at span in b->body (NULL: not known). */
+static int one_call(const struct batch *b, json_t *call, const struct vg_span *span,
+                    enum vg_segment_call route, long i, struct vg_outbox *out,
+                    struct vg_reject *rej)
 {
     struct vg_ingest in = *b->in;
     struct id user, anon, previous, session;
@@ -289,6 +295,13 @@ static int one_call(const struct batch *b, json_t *call, enum vg_segment_call ro
     vg_ingest_times(&env, &in, when ? &t : NULL, when);
     env.url = page_url(props, ctx_in);
     env.properties = props;
+    /* Nothing is merged into a call's properties (the enrichment goes to
+     * context), so its text is the client's, spliced as sent. */
+    struct vg_span text;
+    if (props && span && vg_jscan_member(b->body, *span, "properties", &text) == 0) {
+        env.properties_text = b->body + text.off;
+        env.properties_len = text.len;
+    }
     env.context = vg_ingest_context(&in, ctx_in);
     env.segment = seg;
     vg_outbox_add(out, VG_TOPIC_EVENTS, &env);
@@ -300,13 +313,17 @@ static int one_call(const struct batch *b, json_t *call, enum vg_segment_call ro
 }
 
 /* Checks one call's shape and type, then maps it. */
-static int check_call(const struct batch *b, json_t *call, enum vg_segment_call route, long i,
-                      struct vg_outbox *out, struct vg_reject *rej)
+static int check_call(const struct batch *b, json_t *call, const struct vg_span *span,
+                      enum vg_segment_call route, long i, struct vg_outbox *out,
+                      struct vg_reject *rej)
 {
     if (!json_is_object(call))
         return vg_reject_set(rej, 400, "invalid_event", i, NULL, "a call must be a JSON object");
-    /* Segment's limit, or the producer's own if it is smaller. */
+    /* Segment's limit, or the producer's own if it is smaller; the larger
+     * of jansson's size and the text as sent, which the envelope carries. */
     size_t size = vg_json_size(call), max = VG_MIN(b->in->max_event_bytes, VG_SEGMENT_CALL_MAX);
+    if (span)
+        size = VG_MAX(size, vg_jscan_compact_len(b->body, *span));
     if (size > max)
         return vg_reject_set(rej, 413, "event_too_large", i, NULL,
                              "a call of %zu bytes exceeds %zu", size, max);
@@ -329,13 +346,31 @@ static int check_call(const struct batch *b, json_t *call, enum vg_segment_call 
         return vg_reject_set(rej, 400, "invalid_field", i, "type",
                              "this route takes %s calls", calls[route].name);
     }
-    return one_call(b, call, route, i, out, rej);
+    return one_call(b, call, span, route, i, out, rej);
 }
 
-static int batch_item(void *b, json_t *call, long i, struct vg_outbox *out,
+static int batch_item(void *ctx, json_t *call, long i, struct vg_outbox *out,
                       struct vg_reject *rej)
 {
-    return check_call(b, call, VG_SEGMENT_BATCH, i, out, rej);
+    const struct batch *b = ctx;
+    return check_call(b, call, b->spans ? &b->spans[i] : NULL, VG_SEGMENT_BATCH, i, out, rej);
+}
+
+/* The spans in body (whole: the root object's) of the calls of a batch,
+ * count of them; NULL when the scanner refuses what jansson took (a raw NUL
+ * jansson skips, jscan.h): the tree is then written, as before. */
+static struct vg_span *call_spans(const char *body, struct vg_span whole, size_t count)
+{
+    struct vg_span arr;
+    size_t n;
+    if (count == 0 || vg_jscan_member(body, whole, "batch", &arr))
+        return NULL;
+    struct vg_span *spans = vg_xmalloc(count * sizeof(*spans));
+    if (vg_jscan_elements(body, arr, spans, count, &n) || n != count) {
+        free(spans);
+        return NULL;
+    }
+    return spans;
 }
 
 /* The batch-level fields of a /v1/batch body; its calls into *items. */
@@ -376,7 +411,7 @@ long vg_segment_parse(const struct vg_ingest *in_, enum vg_segment_call call, co
                       size_t len, struct vg_outbox *out, struct vg_reject *rej)
 {
     struct vg_ingest in = *in_;
-    struct batch b = {.in = &in};
+    struct batch b = {.in = &in, .body = body};
     size_t limit = call == VG_SEGMENT_BATCH ? VG_SEGMENT_BATCH_MAX : VG_SEGMENT_CALL_MAX;
     if (len > limit)
         return vg_reject_set(rej, 413, "body_too_large", -1, NULL,
@@ -388,18 +423,24 @@ long vg_segment_parse(const struct vg_ingest *in_, enum vg_segment_call call, co
                              jerr.text, jerr.position);
     long n = -1;
     json_t *items = NULL;
+    struct vg_span whole;
+    int have_whole = vg_jscan_value(body, len, 0, &whole) == 0;
     if (!json_is_object(root)) {
         vg_reject_set(rej, 400, "invalid_json", -1, NULL, "body must be a JSON object");
         goto out;
     }
     if (call != VG_SEGMENT_BATCH) {
-        n = check_call(&b, root, call, 0, out, rej) ? -1 : 1;
+        n = check_call(&b, root, have_whole ? &whole : NULL, call, 0, out, rej) ? -1 : 1;
         goto out;
     }
     if (read_batch(root, &b, &in, &items, rej))
         goto out;
+    /* Spans only for a batch within the limit: vg_ingest_each refuses the rest. */
+    if (have_whole && json_array_size(items) <= in.max_batch_events)
+        b.spans = call_spans(body, whole, json_array_size(items));
     n = vg_ingest_each(items, in.max_batch_events, "batch", "call", batch_item, &b, out, rej);
 out:
+    free(b.spans);
     json_decref(root);
     return n;
 }

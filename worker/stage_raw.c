@@ -53,7 +53,7 @@ static void copy_json(struct vg_buf *row, json_t *j, int last)
         return;
     }
     struct vg_buf text = {0};
-    vg_json_dump(j, &text); /* a client's 0.1 stays 0.1 */
+    vg_json_dump(j, &text); /* 0.1 stays 0.1 */
     vg_copy_strn(row, text.data, text.len, last);
     vg_buf_free(&text);
 }
@@ -106,7 +106,13 @@ static void copy_row(struct vg_buf *row, const struct vg_msg *m, const struct vg
     copy_time(row, e->occurred_us, 0);
     copy_time(row, e->received_us, 0);
     vg_copy_str(row, e->url, 0);
-    copy_json(row, e->properties, 0);
+    /* properties from the envelope's text, as the client sent it (1.50,
+     * 1e2, long decimals, escapes), so staging and the vault hold what
+     * raw.events holds; the tree only if the text was not found. */
+    if (e->properties_text)
+        vg_copy_strn(row, e->properties_text, e->properties_len, 0);
+    else
+        copy_json(row, e->properties, 0);
     vg_copy_strn(row, k->payload, k->len, 0);
     vg_copy_str(row, rd_kafka_topic_name(k->rkt), 0);
     vg_copy_int(row, k->partition, 0);

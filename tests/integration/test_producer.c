@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 
 #include "config.h"
 #include "crypto.h"
@@ -219,6 +220,93 @@ static void test_accepted_event_is_on_vigil_events(void **state)
     json_decref(v);
     rd_kafka_message_destroy(m[0]);
     watch_stop(&w);
+}
+
+/* The row of event id in raw.events, staging.events and vault.link_event:
+ * raw's texts of properties.price, .big, .zero, .hundred and .s, then
+ * whether staging's and the vault's properties equal raw's and their own
+ * price; NULL until all three landed (or while the database cannot answer). */
+static PGresult *landed_props(PGconn *db, const char *id)
+{
+    const char *p[1] = {id};
+    PGresult *r = PQexecParams(
+        db,
+        "SELECT r.body->'properties'->>'price', r.body->'properties'->>'big',"
+        "  r.body->'properties'->>'zero', r.body->'properties'->>'hundred',"
+        "  r.body->'properties'->>'s',"
+        "  (s.properties = r.body->'properties' AND l.properties = r.body->'properties')::text,"
+        "  s.properties->>'price', l.properties->>'price'"
+        " FROM raw.events r JOIN staging.events s USING (tenant_id, event_id)"
+        " JOIN vault.link_event l ON l.event_id = r.event_id"
+        " WHERE r.tenant_id = 'demo' AND r.event_id = $1::uuid",
+        1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        return r;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQstatus(db) != CONNECTION_OK)
+        PQreset(db);
+    PQclear(r);
+    return NULL;
+}
+
+static void test_properties_keep_the_clients_text_into_raw_and_the_vault(void **state)
+{
+    /* 1.50, 1e2, a decimal past a double's precision and escapes, sent with
+     * blanks to /v1/events and to Segment's /v1/track: the envelope on
+     * vigil.events carries the client's bytes (blanks between tokens
+     * left out), and raw.events, staging and the vault hold those numbers
+     * as written (jsonb keeps a numeric's digits and scale, while it writes
+     * 1e2 as 100 and stores strings unescaped). */
+    static const char props[] =
+        "{ \"price\" : 1.50, \"hundred\": 1e2, \"big\": 12345678901234567890.123456789,"
+        " \"zero\": 0.10,\n \"s\": \"caf\\u00e9 \\/\", \"deep\": [ {\"x\": 2.50}, [] ] }";
+    static const char compact[] =
+        ",\"properties\":{\"price\":1.50,\"hundred\":1e2,\"big\":12345678901234567890.123456789,"
+        "\"zero\":0.10,\"s\":\"caf\\u00e9 \\/\",\"deep\":[{\"x\":2.50},[]]}";
+    char body[1024], visitor[2][80], id[2][VG_UUID_STR_LEN], key[256];
+    struct watch w;
+    watch_start(&w, cfg->topic_events);
+    for (int i = 0; i < 2; i++) {
+        snprintf(visitor[i], sizeof(visitor[i]), "%s-props-%d", run, i);
+        vg_uuid_v7(vg_now_ms(), id[i]);
+    }
+    snprintf(body, sizeof(body), "{\"type\":\"buy\",\"event_id\":\"%s\",\"visitor_id\":\"%s\","
+             "\"properties\":%s}", id[0], visitor[0], props);
+    struct itest_answer a = post("/v1/events", NULL, body);
+    assert_int_equal(a.status, 202);
+    itest_answer_free(&a);
+    snprintf(body, sizeof(body), "{\"messageId\":\"%s\",\"anonymousId\":\"%s\","
+             "\"event\":\"Order Completed\",\"properties\":%s}", id[1], visitor[1], props);
+    a = post("/v1/track", NULL, body);
+    assert_int_equal(a.status, 200);
+    itest_answer_free(&a);
+
+    for (int i = 0; i < 2; i++) {
+        rd_kafka_message_t *m[1];
+        snprintf(key, sizeof(key), "demo/%s", visitor[i]);
+        if (watch_collect(&w, key, m, 1, 20000) != 1)
+            fail_msg("event %d is not on %s within 20 s", i, cfg->topic_events);
+        if (!memmem(m[0]->payload, m[0]->len, compact, strlen(compact)))
+            fail_msg("event %d: the envelope lacks the client's text %s: %.*s", i, compact,
+                     (int)m[0]->len, (const char *)m[0]->payload);
+        rd_kafka_message_destroy(m[0]);
+    }
+    watch_stop(&w);
+
+    PGconn *db = PQconnectdb(itest_env("VIGIL_DATABASE_URL"));
+    for (int i = 0; i < 2; i++) {
+        PGresult *r = NULL;
+        if (!ITEST_WAIT((r = landed_props(db, id[i])) != NULL, 60000))
+            fail_msg("event %d (%s) did not land in raw, staging and the vault within 60 s", i,
+                     id[i]);
+        static const char *const want[] = {"1.50", "12345678901234567890.123456789", "0.10",
+                                           "100", "caf\xc3\xa9 /", "true", "1.50", "1.50"};
+        for (int c = 0; c < (int)VG_ARRAY_LEN(want); c++)
+            if (strcmp(PQgetvalue(r, 0, c), want[c]))
+                fail_msg("event %d, column %d: %s, want %s", i, c + 1, PQgetvalue(r, 0, c),
+                         want[c]);
+        PQclear(r);
+    }
+    PQfinish(db);
 }
 
 static void test_rejected_batch_enqueues_nothing(void **state)
@@ -754,6 +842,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accepted_event_is_on_vigil_events),
+        cmocka_unit_test(test_properties_keep_the_clients_text_into_raw_and_the_vault),
         cmocka_unit_test(test_rejected_batch_enqueues_nothing),
         cmocka_unit_test(test_every_refusal_is_a_json_error),
         cmocka_unit_test(test_respond_async_answers_on_enqueue),

@@ -55,6 +55,15 @@ static const struct {
       .session_id = "S_1:x", .visitor_id = "v\xc3\xa9-1", .user_id = "u-1",
       .url = "https://example.com/a?b=\"c\"", .occurred_at = "2026-11-23T01:00:00Z",
       .properties = "{\"k\":[1,{\"n\":null}],\"s\":\"\\u00e9\"}"}},
+    {"an event's properties as the client wrote them, blanks aside",
+     EVENTS, NULL, 0, NULL,
+     "{\"type\":\"buy\",\"visitor_id\":\"v-1\",\"properties\": { \"price\" : 1.50,"
+     " \"h\": 1e2, \"big\": 12345678901234567890.123456789,\n \"s\": \"caf\\u00e9 \\/\","
+     " \"deep\": [ {\"z\": -0.0}, [] ] } }",
+     {.key_id = "v-1", .event_id = ANY, .type = "buy", .visitor_id = "v-1",
+      .occurred_at = "2026-11-23T01:54:07Z",
+      .properties = "{\"price\":1.50,\"h\":1e2,\"big\":12345678901234567890.123456789,"
+                    "\"s\":\"caf\\u00e9 \\/\",\"deep\":[{\"z\":-0.0},[]]}"}},
     {"an event without a session, keyed by its visitor",
      EVENTS, NULL, 0, NULL, "{\"type\":\"signup\",\"visitor_id\":\"v-2\"}",
      {.key_id = "v-2", .event_id = ANY, .type = "signup", .visitor_id = "v-2",
@@ -203,6 +212,14 @@ static void check_fields(size_t i, const struct vg_event *ev)
     same_time(i, "occurred_at", w->occurred_at, ev->occurred_us);
     same_time(i, "received_at", "2026-11-23T01:54:07Z", ev->received_us);
     same_json(i, "properties", w->properties, ev->properties);
+    /* what the worker lands: the text, byte for byte, not the tree */
+    if (w->properties && (!ev->properties_text || ev->properties_len != strlen(w->properties) ||
+                          memcmp(ev->properties_text, w->properties, ev->properties_len)))
+        fail_msg("%s: properties text is %.*s, want %s", cases[i].what,
+                 (int)ev->properties_len, ev->properties_text ? ev->properties_text : "",
+                 w->properties);
+    if (!w->properties && ev->properties_text)
+        fail_msg("%s: properties text where there are none", cases[i].what);
     same_str(i, "client_occurred_at", w->client_occurred_at, ev->client_occurred_at);
     same_int(i, "clock_skew_ms present", w->has_clock_skew, ev->has_clock_skew);
     same_int(i, "clock_skew_ms", w->clock_skew_ms, ev->clock_skew_ms);

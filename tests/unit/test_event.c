@@ -411,8 +411,7 @@ static void test_numbers_in_properties_keep_the_clients_digits(void **state)
 {
     /* jansson writes doubles with 17 significant digits: 0.1 became
      * 0.10000000000000001 in the envelope, hence in raw.events.body and
-     * in properties. Each number must come out as the client wrote it
-     * (for doubles: the shortest text that reads back the same). */
+     * in properties. Each number comes out as the client wrote it. */
     struct vg_ingest in = ingest();
     struct vg_outbox out = {0};
     const char *body = "{\"type\":\"buy\",\"properties\":{\"price\":0.1,\"sum\":0.30000000000000004,"
@@ -432,14 +431,154 @@ static void test_numbers_in_properties_keep_the_clients_digits(void **state)
     json_decref(env);
     vg_outbox_free(&out);
 
-    /* and the worker's copy of properties (raw.events.properties) */
-    json_t *props = json_loads("{\"price\":0.1,\"deep\":[1.1]}", 0, NULL);
+    /* context and the other objects still go through vg_json_dump: its
+     * reals are the shortest text that reads back the same */
+    json_t *ctx = json_loads("{\"price\":0.1,\"deep\":[1.1]}", 0, NULL);
     struct vg_buf b = {0};
-    vg_json_dump(props, &b);
+    vg_json_dump(ctx, &b);
     vg_buf_putc(&b, '\0');
     assert_string_equal(b.data, "{\"price\":0.1,\"deep\":[1.1]}");
     vg_buf_free(&b);
-    json_decref(props);
+    json_decref(ctx);
+}
+
+/* The properties text of envelope i of out: what follows "properties": up
+ * to the member after it (envelope.h: "context" or later), or NULL. */
+static const char *props_text(const struct vg_outbox *out, size_t i)
+{
+    static char buf[1024];
+    json_t *env = json_loadb(vg_outmsg_value(out, &out->msgs[i]), out->msgs[i].val_len, 0, NULL);
+    assert_non_null(env);
+    json_t *p = json_object_get(env, "properties");
+    json_decref(env);
+    if (!p)
+        return NULL;
+    const char *text = strstr(vg_outmsg_value(out, &out->msgs[i]), ",\"properties\":");
+    assert_non_null(text);
+    text += strlen(",\"properties\":");
+    /* the object ends where its braces balance (strings here hold none) */
+    int depth = 0;
+    size_t n = 0;
+    do {
+        depth += text[n] == '{' ? 1 : text[n] == '}' ? -1 : 0;
+        n++;
+    } while (depth > 0 && text[n]);
+    assert_true(n < sizeof(buf));
+    memcpy(buf, text, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static void test_properties_keep_the_clients_text(void **state)
+{
+    /* The envelope carries each event's properties as the client wrote
+     * them, blanks between tokens aside: numbers (1.50, 1e2, a decimal
+     * past double precision), escapes ("\u00e9", "\/"), key order. */
+    static const struct {
+        const char *name;
+        int ndjson;
+        const char *body;
+        const char *want[3]; /* per event, NULL: no properties */
+    } texts[] = {
+        {"numbers", 0,
+         "{\"type\":\"buy\",\"properties\":{\"price\":1.50,\"hundred\":1e2,"
+         "\"big\":12345678901234567890.123456789,\"zero\":0.1,\"neg\":-0.0}}",
+         {"{\"price\":1.50,\"hundred\":1e2,\"big\":12345678901234567890.123456789,\"zero\":0.1,"
+          "\"neg\":-0.0}"}},
+        {"nesting and escapes", 0,
+         "{\"properties\":{\"name\":\"caf\\u00e9\",\"path\":\"a\\/b\",\"q\":\"say \\\"hi\\\"\","
+         "\"deep\":{\"l\":[1.0,[2.50,{\"x\":1E+2}]],\"e\":{}}},\"type\":\"a\"}",
+         {"{\"name\":\"caf\\u00e9\",\"path\":\"a\\/b\",\"q\":\"say \\\"hi\\\"\","
+          "\"deep\":{\"l\":[1.0,[2.50,{\"x\":1E+2}]],\"e\":{}}}"}},
+        {"blanks dropped, order kept", 0,
+         "{ \"type\" : \"a\" ,\n \"properties\" : { \"b\" : 2 ,\t\"a\" : [ 1 , 2.50 ] ,"
+         " \"s\" : \"x  y\" }\r\n}",
+         {"{\"b\":2,\"a\":[1,2.50],\"s\":\"x  y\"}"}},
+        {"array", 0,
+         "[{\"type\":\"a\",\"properties\":{\"n\":1.10}}, {\"type\":\"b\"},"
+         " {\"type\":\"c\",\"properties\":{\"n\":2.20}}]",
+         {"{\"n\":1.10}", NULL, "{\"n\":2.20}"}},
+        {"wrapper", 0,
+         "{\"sent_at\":\"2026-11-23T01:54:07Z\",\"events\":[{\"type\":\"a\","
+         "\"properties\":{\"n\":3.30}},{\"type\":\"b\",\"properties\":{\"n\":4.40}}]}",
+         {"{\"n\":3.30}", "{\"n\":4.40}"}},
+        {"ndjson", 1,
+         "{\"type\":\"a\",\"properties\":{\"n\":1.50}}\n\n  {\"type\":\"b\",\"properties\":"
+         "{\"n\" : 1e2}}\r\n",
+         {"{\"n\":1.50}", "{\"n\":1e2}"}},
+        {"escaped member name", 0, "{\"type\":\"a\",\"propert\\u0069es\":{\"n\":1.50}}",
+         {"{\"n\":1.50}"}},
+        {"a decoy in context", 0,
+         "{\"type\":\"a\",\"context\":{\"properties\":{\"n\":9.90}},\"properties\":{\"n\":1.50}}",
+         {"{\"n\":1.50}"}},
+        {"null properties", 0, "{\"type\":\"a\",\"properties\":null}", {NULL}},
+        {"empty properties", 0, "{\"type\":\"a\",\"properties\":{ }}", {"{}"}},
+    };
+    for (size_t c = 0; c < VG_ARRAY_LEN(texts); c++) {
+        struct vg_ingest in = ingest();
+        struct vg_outbox out = {0};
+        struct vg_reject rej;
+        long n = vg_event_parse(&in, texts[c].ndjson ? VG_BODY_NDJSON : VG_BODY_JSON,
+                                texts[c].body, strlen(texts[c].body), &out, &rej);
+        if (n < 0)
+            fail_msg("%s: refused: %s", texts[c].name, rej.message);
+        for (long i = 0; i < n; i++) {
+            const char *got = props_text(&out, (size_t)i);
+            const char *want = texts[c].want[i];
+            if (!want != !got || (want && strcmp(want, got)))
+                fail_msg("%s, event %ld: want %s, got %s", texts[c].name, i,
+                         want ? want : "(none)", got ? got : "(none)");
+        }
+        vg_outbox_free(&out);
+    }
+}
+
+static void test_properties_text_is_what_the_size_limit_bounds(void **state)
+{
+    /* jansson counts "\u0041" as one byte; the envelope carries six. An
+     * event whose text as sent is past max_event_bytes gets 413 even when
+     * jansson's rendering fits; a NUL escape stays refused. */
+    struct vg_ingest in = ingest();
+    struct vg_outbox out = {0};
+    struct vg_reject rej;
+    struct vg_buf b = {0};
+    vg_buf_puts(&b, "{\"type\":\"a\",\"properties\":{\"s\":\"");
+    for (int i = 0; i < 1000; i++)
+        vg_buf_puts(&b, "\\u0041");
+    vg_buf_puts(&b, "\"}}");
+    assert_int_equal(vg_event_parse(&in, VG_BODY_JSON, b.data, b.len, &out, &rej), -1);
+    assert_int_equal(rej.status, 413);
+    assert_string_equal(rej.code, "event_too_large");
+    in.max_event_bytes = 8192;
+    assert_int_equal(vg_event_parse(&in, VG_BODY_JSON, b.data, b.len, &out, &rej), 1);
+    vg_outbox_reset(&out);
+    vg_buf_free(&b);
+
+    const char *nul = "{\"type\":\"a\",\"properties\":{\"s\":\"a\\u0000b\"}}";
+    assert_int_equal(vg_event_parse(&in, VG_BODY_JSON, nul, strlen(nul), &out, &rej), -1);
+    assert_int_equal(rej.status, 400);
+    assert_string_equal(rej.code, "invalid_json");
+    assert_int_equal(out.n, 0);
+    vg_outbox_free(&out);
+}
+
+static void test_a_raw_nul_that_jansson_skips_leaves_the_tree(void **state)
+{
+    /* jansson 2.14 skips a raw NUL byte after a number or literal; the
+     * scanner refuses the text, so the tree is written, as before, and no
+     * NUL reaches the envelope (PostgreSQL would refuse it). */
+    struct vg_ingest in = ingest();
+    struct vg_outbox out = {0};
+    struct vg_reject rej;
+    static const char body[] = "{\"type\":\"a\",\"properties\":{\"n\":1.50\0,\"t\":[true\0]}}";
+    long n = vg_event_parse(&in, VG_BODY_JSON, body, sizeof(body) - 1, &out, &rej);
+    if (n != 1)
+        fail_msg("jansson no longer accepts it (%ld: %s): this test can go", n, rej.message);
+    assert_int_equal(strlen(vg_outmsg_value(&out, &out.msgs[0])), out.msgs[0].val_len);
+    const char *got = props_text(&out, 0);
+    assert_non_null(got);
+    assert_string_equal(got, "{\"n\":1.5,\"t\":[true]}");
+    vg_outbox_free(&out);
 }
 
 static void test_reject_json_shape(void **state)
@@ -471,6 +610,9 @@ int main(void)
         cmocka_unit_test(test_token_scope_fills_and_guards_session),
         cmocka_unit_test(test_reject_json_shape),
         cmocka_unit_test(test_numbers_in_properties_keep_the_clients_digits),
+        cmocka_unit_test(test_properties_keep_the_clients_text),
+        cmocka_unit_test(test_properties_text_is_what_the_size_limit_bounds),
+        cmocka_unit_test(test_a_raw_nul_that_jansson_skips_leaves_the_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,11 +6,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include <cmocka.h>
 
 #include "enrich.h"
+#include "gunzip.h"
 #include "ingest.h"
 #include "segment.h"
 
@@ -363,6 +366,96 @@ static void test_errors_carry_code_and_message_at_the_top_level(void **state)
     vg_buf_free(&b);
 }
 
+/* The text of member "properties" in envelope i of out (they hold no braces
+ * inside strings), or NULL when the envelope has none. */
+static const char *props_text(const struct vg_outbox *out, size_t i)
+{
+    static char buf[1024];
+    const char *text = strstr(vg_outmsg_value(out, &out->msgs[i]), ",\"properties\":");
+    if (!text)
+        return NULL;
+    text += strlen(",\"properties\":");
+    int depth = 0;
+    size_t n = 0;
+    do {
+        depth += text[n] == '{' ? 1 : text[n] == '}' ? -1 : 0;
+        n++;
+    } while (depth > 0 && text[n]);
+    assert_true(n < sizeof(buf));
+    memcpy(buf, text, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Parses body on call and checks each envelope's properties text against want. */
+static void expect_props(enum vg_segment_call call, const char *body, size_t len,
+                         const char *const *want, long calls)
+{
+    struct vg_ingest in = ingest();
+    struct vg_outbox out = {0};
+    struct vg_reject rej = {0};
+    long n = vg_segment_parse(&in, call, body, len, &out, &rej);
+    if (n != calls)
+        fail_msg("%.*s: %ld calls, want %ld (%s)", (int)len, body, n, calls, rej.message);
+    for (long i = 0; i < n; i++) {
+        const char *got = props_text(&out, (size_t)i);
+        if (!want[i] != !got || (want[i] && strcmp(want[i], got)))
+            fail_msg("call %ld: want %s, got %s", i, want[i] ? want[i] : "(none)",
+                     got ? got : "(none)");
+        json_t *env = json_loadb(vg_outmsg_value(&out, &out.msgs[i]), out.msgs[i].val_len, 0,
+                                 NULL);
+        assert_non_null(env); /* the splice left a JSON envelope */
+        json_decref(env);
+    }
+    vg_outbox_free(&out);
+}
+
+static void test_properties_keep_the_clients_text(void **state)
+{
+    /* A call's properties reach the envelope as sent, blanks aside:
+     * numbers, escapes, nesting and key order; in single calls and in a
+     * batch, whose context and integrations merge into the call's context,
+     * never into its properties. */
+    (void)state;
+    const char *track = "{\"userId\":\"u\",\"event\":\"Order Completed\",\"properties\":"
+                        "{ \"total\" : 1.50, \"hundred\": 1e2,"
+                        " \"big\": 12345678901234567890.123456789,"
+                        " \"name\": \"caf\\u00e9 \\/ \\\"x\\\"\", \"items\": [ {\"sku\": \"a\","
+                        " \"price\": 0.10}, [ ] ] } }";
+    const char *want_track[] = {
+        "{\"total\":1.50,\"hundred\":1e2,\"big\":12345678901234567890.123456789,"
+        "\"name\":\"caf\\u00e9 \\/ \\\"x\\\"\",\"items\":[{\"sku\":\"a\",\"price\":0.10},[]]}"};
+    expect_props(VG_SEGMENT_TRACK, track, strlen(track), want_track, 1);
+
+    const char *batch =
+        "{\"context\":{\"properties\":{\"decoy\":9.90}},\"batch\":["
+        "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"A\",\"properties\":{\"n\":2.50}},"
+        "{\"type\":\"identify\",\"userId\":\"u\",\"traits\":{\"n\":3.50}},"
+        " {\"type\":\"page\",\"userId\":\"u\",\"name\":\"Home\",\n\"properties\":{\"url\":"
+        "\"https:\\/\\/e.com\\/p\",\"n\":1E-2}}],\"sentAt\":\"2026-11-23T01:54:07Z\"}";
+    const char *want_batch[] = {"{\"n\":2.50}", NULL,
+                                "{\"url\":\"https:\\/\\/e.com\\/p\",\"n\":1E-2}"};
+    expect_props(VG_SEGMENT_BATCH, batch, strlen(batch), want_batch, 3);
+
+    /* A gzip body: the spans are those of the decompressed text. */
+    z_stream z = {0};
+    assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    size_t cap = deflateBound(&z, strlen(batch)) + 64;
+    unsigned char *gz = malloc(cap);
+    z.next_in = (unsigned char *)batch;
+    z.avail_in = (uInt)strlen(batch);
+    z.next_out = gz;
+    z.avail_out = (uInt)cap;
+    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t gz_len = cap - z.avail_out;
+    deflateEnd(&z);
+    struct vg_buf plain = {0};
+    assert_int_equal(vg_gunzip(gz, gz_len, 1 << 16, &plain), 0);
+    expect_props(VG_SEGMENT_BATCH, plain.data, plain.len, want_batch, 3);
+    vg_buf_free(&plain);
+    free(gz);
+}
+
 static void test_context_is_enriched_where_the_client_left_it_empty(void **state)
 {
     (void)state;
@@ -445,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_the_page_url_is_the_url),
         cmocka_unit_test(test_sizes_past_segments_limits_get_413),
         cmocka_unit_test(test_errors_carry_code_and_message_at_the_top_level),
+        cmocka_unit_test(test_properties_keep_the_clients_text),
         cmocka_unit_test(test_context_is_enriched_where_the_client_left_it_empty),
         cmocka_unit_test(test_x_forwarded_for_counts_only_from_trusted_proxies),
     };
