@@ -246,7 +246,8 @@ class JavaSources:
         target = self.qualify(cls, owner) if owner else cls
         value = self.constants.get(target, {}).get(name)
         if value is None:
-            raise SourceError(f"{cls}: cannot resolve {expr} (no String constant {name} in {target})")
+            raise SourceError(f"{cls}: cannot resolve {expr}"
+                              f" (no String constant {name} in {target})")
         return self.resolve(target, value, depth + 1)
 
     def qualify(self, cls, owner):
@@ -283,7 +284,8 @@ class JavaSources:
             name = re.search(r"\bname\s*=\s*(" + EXPR + ")", args)
             flag = re.search(r"\bserved\s*=\s*(true|false)\b", args)
             if not name or not flag:  # served() has no default in Strimzi's @Crd
-                raise SourceError(f"{cls}: a @Crd.Spec.Version without name or served: {args.strip()}")
+                raise SourceError(f"{cls}: a @Crd.Spec.Version without name or served:"
+                                  f" {args.strip()}")
             if flag.group(1) == "true":
                 served.append(self.resolve(cls, name.group(1)))
         return self.resolve(cls, kind.group(1)), self.resolve(cls, group.group(1)), served
@@ -308,12 +310,13 @@ def version_failure(obj, crds):
 
 
 def strimzi_served(objs):
-    """The CRDs io.strimzi:api declares, or None (after a FAIL) if it cannot tell."""
+    """(release, {kind: (group, served, class)}) from io.strimzi:api's sources; the
+    CRDs are None, after a FAIL, if the jar is missing or cannot be read."""
     release, jar = strimzi_pin()
     rel = os.path.relpath(jar, path())
-    if not check(f"strimzi: Strimzi {release}'s API sources are fetched ({rel})", os.path.isfile(jar),
-                 "missing: run ./dev build (or ./dev test), which fetches them with Maven"
-                 " (deploy/strimzi/pom.xml)"):
+    if not check(f"strimzi: Strimzi {release}'s API sources are fetched ({rel})",
+                 os.path.isfile(jar), "missing: run ./dev build (or ./dev test), which fetches"
+                 " them with Maven (deploy/strimzi/pom.xml)"):
         return release, None
     try:
         files = read_jar(jar)
