@@ -5,8 +5,10 @@
     PodMonitor, the annotation scrape config) is the one the alerts ask for;
   - every alert of alerts.yml is under test in alerts.test.yml, firing and
     quiet (check.sh runs the tests themselves with promtool);
-  - every Strimzi object uses an API version its CRD serves
-    (tests/deploy/strimzi-crds.yaml) and the fields of that version;
+  - every Strimzi object uses an API version its CRD serves, as the @Crd
+    annotations of io.strimzi:api's sources say (the release pinned by
+    deploy/strimzi/pom.xml; ./dev fetches the jar into .local/strimzi-api),
+    and the fields of that version;
   - the Kubernetes pieces an operator expects on day one.
 
 usage: check_ops.py ROOT [KUSTOMIZE_OUTPUT_DIR]
@@ -14,10 +16,13 @@ usage: check_ops.py ROOT [KUSTOMIZE_OUTPUT_DIR]
 Prints "PASS name", "FAIL name: why" or "SKIP name: why", one per line, as
 check_deploy.py does; tests/deploy/check.sh counts them.
 """
+import copy
 import glob
 import os
 import re
 import sys
+import xml.etree.ElementTree as ET
+import zipfile
 
 import yaml
 
@@ -164,18 +169,192 @@ def check_alert_tests():
 
 
 # -- Strimzi --------------------------------------------------------------------
+#
+# The apiVersions Strimzi's CRDs serve come from io.strimzi:api's sources, the
+# model Strimzi's crd-generator builds its CRD YAML from: every custom resource
+# class carries
+#   @Crd(spec = @Crd.Spec(names = @Crd.Spec.Names(kind = X.RESOURCE_KIND, ...),
+#        group = X.RESOURCE_GROUP,
+#        versions = {@Crd.Spec.Version(name = Constants.V1, served = true, storage = true)}))
+# with the names as String constants. ./dev fetches the jar with Maven, pinned
+# by deploy/strimzi/pom.xml (the Strimzi release the overlay targets).
+
+STRIMZI_GROUP = "kafka.strimzi.io"
+POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
+
+
+class SourceError(Exception):
+    """The sources do not say what the check needs (a layout it cannot read)."""
+
+
+def strimzi_pin():
+    """(release, jar path): what deploy/strimzi/pom.xml pins and ./dev fetches."""
+    pom = ET.parse(path("deploy", "strimzi", "pom.xml")).getroot()
+    version = pom.findtext("m:properties/m:strimzi.version", namespaces=POM_NS).strip()
+    return version, path(".local", "strimzi-api", f"api-{version}-sources.jar")
+
+
+# A string or char literal, a comment, or anything else; comments are dropped
+# and literals kept whole, so "//" in a string or ")" in a jsonPath is no issue.
+JAVA_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|/\*.*?\*/|//[^\n]*', re.S)
+
+
+def strip_comments(src):
+    return JAVA_TOKEN.sub(lambda m: " " if m.group(0)[0] == "/" else m.group(0), src)
+
+
+def balanced(src, start):
+    """The text between the "(" at src[start] and its matching ")"."""
+    depth, i = 0, start
+    while i < len(src):
+        m = JAVA_TOKEN.match(src, i)
+        if m:  # a literal: skip it whole
+            i = m.end()
+            continue
+        depth += {"(": 1, ")": -1}.get(src[i], 0)
+        if depth == 0:
+            return src[start + 1:i]
+        i += 1
+    raise SourceError(f"unbalanced parentheses after offset {start}")
+
+
+EXPR = r'"(?:\\.|[^"\\])*"|[A-Za-z_][\w.]*'
+
+
+class JavaSources:
+    """The String constants and @Crd annotations of a sources jar."""
+
+    def __init__(self, files):
+        self.files = {}      # class name (package.Class) -> comment-free source
+        self.constants = {}  # class name -> {constant: expression}
+        for name, text in files.items():
+            src = strip_comments(text)
+            pkg = re.search(r"^\s*package\s+([\w.]+)\s*;", src, re.M)
+            cls = (pkg.group(1) + "." if pkg else "") + os.path.basename(name)[:-len(".java")]
+            self.files[cls] = src
+            self.constants[cls] = dict(re.findall(
+                r"\bstatic\s+final\s+String\s+(\w+)\s*=\s*(" + EXPR + r")\s*;", src))
+
+    def resolve(self, cls, expr, depth=0):
+        """The value of a String expression in cls: a literal, NAME or Class.NAME."""
+        expr = expr.strip()
+        if expr.startswith('"'):
+            return expr[1:-1]
+        if depth > 10:
+            raise SourceError(f"{cls}: {expr} does not resolve to a literal")
+        owner, _, name = expr.rpartition(".")
+        target = self.qualify(cls, owner) if owner else cls
+        value = self.constants.get(target, {}).get(name)
+        if value is None:
+            raise SourceError(f"{cls}: cannot resolve {expr}"
+                              f" (no String constant {name} in {target})")
+        return self.resolve(target, value, depth + 1)
+
+    def qualify(self, cls, owner):
+        """The class a simple or qualified name means in cls: imported, or in its package."""
+        if owner in self.files:
+            return owner
+        imported = re.search(r"^\s*import\s+([\w.]+\." + re.escape(owner) + r")\s*;",
+                             self.files[cls], re.M)
+        if imported:
+            return imported.group(1)
+        return cls.rpartition(".")[0] + "." + owner
+
+    def crds(self):
+        """{kind: (group, [served versions], class)} for every class with @Crd."""
+        out = {}
+        for cls, src in sorted(self.files.items()):
+            m = re.search(r"@Crd\s*\(", src)
+            if m:
+                kind, group, served = self.crd(cls, src, m.end() - 1)
+                out[kind] = (group, served, cls)
+        return out
+
+    def crd(self, cls, src, start):
+        body = balanced(src, start)
+        names = re.search(r"@Crd\.Spec\.Names\s*\(", body)
+        kind = names and re.search(r"\bkind\s*=\s*(" + EXPR + ")",
+                                   balanced(body, names.end() - 1))
+        group = re.search(r"\bgroup\s*=\s*(" + EXPR + ")", body)
+        if not kind or not group:
+            raise SourceError(f"{cls}: @Crd without names.kind or group")
+        served = []
+        for v in re.finditer(r"@Crd\.Spec\.Version\s*\(", body):
+            args = balanced(body, v.end() - 1)
+            name = re.search(r"\bname\s*=\s*(" + EXPR + ")", args)
+            flag = re.search(r"\bserved\s*=\s*(true|false)\b", args)
+            if not name or not flag:  # served() has no default in Strimzi's @Crd
+                raise SourceError(f"{cls}: a @Crd.Spec.Version without name or served:"
+                                  f" {args.strip()}")
+            if flag.group(1) == "true":
+                served.append(self.resolve(cls, name.group(1)))
+        return self.resolve(cls, kind.group(1)), self.resolve(cls, group.group(1)), served
+
+
+def read_jar(jar):
+    with zipfile.ZipFile(jar) as z:
+        return {n: z.read(n).decode("utf-8") for n in z.namelist() if n.endswith(".java")}
+
+
+def version_failure(obj, crds):
+    """Why obj's apiVersion is not one its CRD serves, or None if it is."""
+    group, _, version = str(obj.get("apiVersion", "")).partition("/")
+    crd = crds.get(obj.get("kind"))
+    if crd is None:
+        return f"no CRD for kind {obj.get('kind')}"
+    if crd[0] != group:
+        return f"the {obj['kind']} CRD's group is {crd[0]}, not {group}"
+    if version not in crd[1]:
+        return f"{obj['kind']}'s CRD serves {crd[1]}, not {version}"
+    return None
+
+
+def strimzi_served(objs):
+    """(release, {kind: (group, served, class)}) from io.strimzi:api's sources; the
+    CRDs are None, after a FAIL, if the jar is missing or cannot be read."""
+    release, jar = strimzi_pin()
+    rel = os.path.relpath(jar, path())
+    if not check(f"strimzi: Strimzi {release}'s API sources are fetched ({rel})",
+                 os.path.isfile(jar), "missing: run ./dev build (or ./dev test), which fetches"
+                 " them with Maven (deploy/strimzi/pom.xml)"):
+        return release, None
+    try:
+        files = read_jar(jar)
+        crds = JavaSources(files).crds()
+    except (SourceError, zipfile.BadZipFile, OSError, UnicodeDecodeError) as e:
+        check(f"strimzi: the CRDs of {rel} are readable", False, str(e))
+        return release, None
+    for kind in sorted({d["kind"] for d in objs}):
+        crd = crds.get(kind)
+        check(f"strimzi: Strimzi {release} declares the {kind} CRD and the versions it serves"
+              f" ({crd[1] if crd else None})", crd and crd[0] == STRIMZI_GROUP and crd[1],
+              f"{crd}")
+    # The check can fail: a served = false in a doctored copy of a CRD's
+    # class leaves that kind no version.
+    kafka = crds.get("Kafka")
+    if kafka:
+        cls = kafka[2]
+        name = next(n for n in files if n.endswith(cls.replace(".", "/") + ".java"))
+        doctored = dict(files)
+        doctored[name] = re.sub(r"\bserved\s*=\s*true\b", "served = false", files[name])
+        got = JavaSources(doctored).crds().get("Kafka")
+        check("strimzi: self-test: a doctored Kafka class with served = false serves nothing",
+              got is not None and got[1] == [], f"{got}")
+    return release, crds
+
 
 def check_strimzi():
-    crds = load("tests", "deploy", "strimzi-crds.yaml")
-    served = crds["served"]
     objs = [d for f in sorted(glob.glob(path("deploy", "k8s", "overlays", "strimzi", "*.yaml")))
-            for d in load_all(f) if str(d.get("apiVersion", "")).startswith(crds["group"] + "/")]
+            for d in load_all(f) if str(d.get("apiVersion", "")).startswith(STRIMZI_GROUP + "/")]
     check("strimzi: the overlay has Strimzi objects", bool(objs))
+    release, crds = strimzi_served(objs)
     for d in objs:
         kind, version = d["kind"], d["apiVersion"].split("/", 1)[1]
         name = f"{kind} {d['metadata']['name']}"
-        check(f"strimzi: {name} uses a version Strimzi {crds['strimzi']} serves ({version})",
-              version in served.get(kind, []), f"served: {served.get(kind)}")
+        if crds is not None:
+            why = version_failure(d, crds)
+            check(f"strimzi: {name} uses a version Strimzi {release} serves ({version})",
+                  why is None, why)
         spec = d.get("spec") or {}
         if kind == "Kafka":
             # v1: KRaft and node pools only; listeners authenticate.
@@ -193,6 +372,15 @@ def check_strimzi():
             check(f"strimzi: {name} ACLs use v1's operations list",
                   acls and all(isinstance(a.get("operations"), list) and "operation" not in a
                                for a in acls), f"{acls}")
+    # The check can fail: a copy of one object of each kind at v1beta2 (the
+    # version Strimzi 1.0 stopped serving) must be refused.
+    if crds is not None:
+        for kind in sorted({d["kind"] for d in objs}):
+            d = copy.deepcopy(next(o for o in objs if o["kind"] == kind))
+            d["apiVersion"] = f"{STRIMZI_GROUP}/v1beta2"
+            check(f"strimzi: self-test: a doctored copy of {kind} {d['metadata']['name']}"
+                  f" at {d['apiVersion']} is refused", version_failure(d, crds) is not None,
+                  f"accepted; served: {crds.get(kind)}")
     # The clients match the listener.
     env = {}
     for d in load_all(path("deploy", "k8s", "overlays", "strimzi", "patch-env.yaml")):
