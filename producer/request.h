@@ -65,12 +65,14 @@ enum vg_encoding {
     VG_ENCODING_OTHER     /* anything else: 415 */
 };
 
+struct vg_limits;
+
 /* What routes.c needs from the server, shared by every request. The limits
  * are read once at start: only the tenants follow a reload (config.c). */
 struct vg_routes_env {
     struct vg_kout *kout;
-    struct vg_ratelimit *rl;
-    struct vg_ratelimit *rl_addr; /* publishable keys, per tenant and client address */
+    struct vg_ratelimit *rl;  /* each tenant's events */
+    struct vg_limits *limits; /* each client's rates (limits.h), the server's */
     const unsigned char *token_secret;
     size_t token_secret_len;
     size_t max_body_bytes; /* of a body decompressed, too */

@@ -9,6 +9,7 @@
 #include "enrich.h"
 #include "event.h"
 #include "gunzip.h"
+#include "limits.h"
 #include "policy.h"
 #include "receipt.h"
 #include "segment.h"
@@ -485,37 +486,23 @@ static int build(struct vg_req *r)
     return rt->handle(r, &in, r->body.data ? r->body.data : "", r->body.len);
 }
 
-/* Takes r's events from the bucket key of rl (who names it in a refusal). */
-static int limited(struct vg_req *r, struct vg_ratelimit *rl, const char *key, double rate_per_s,
-                   int64_t burst, const char *who)
+/* Takes r's events from its tenant's bucket. */
+static int tenant_limited(struct vg_req *r)
 {
+    const struct vg_tenant *t = r->tenant;
+    char who[VG_TENANT_MAX + 16];
     int64_t retry_ms;
-    int rc = vg_ratelimit_take(rl, key, rate_per_s, burst, (int64_t)r->out.n, vg_mono_ms(),
-                               &retry_ms);
-    if (rc == VG_ETOOBIG)
-        return vg_req_refuse(r, 413, "batch_exceeds_burst", NULL, 0,
-                             "%zu events exceed the burst of %lld of %s: send smaller batches",
-                             r->out.n, (long long)burst, who);
-    if (rc)
-        return vg_req_refuse(r, 429, "rate_limited", NULL, (int)((retry_ms + 999) / 1000),
-                             "%s is over its rate of %.0f events per second", who, rate_per_s);
-    return 0;
+    int rc = vg_ratelimit_take(r->env->rl, t->id, t->rate_per_s, t->burst, (int64_t)r->out.n,
+                               vg_mono_ms(), &retry_ms);
+    snprintf(who, sizeof(who), "tenant %s", t->id);
+    return vg_limits_refuse_events(r, rc, retry_ms, t->rate_per_s, t->burst, who);
 }
 
 int vg_routes_finish(struct vg_req *r)
 {
-    if (build(r))
-        return 1;
-
-    /* A publishable key has a bucket per tenant and client address too. */
-    const struct vg_tenant *t = r->tenant;
-    char key[VG_TENANT_MAX + sizeof(r->peer) + 2], who[VG_TENANT_MAX + 16];
-    snprintf(key, sizeof(key), "%s %s", t->id, r->peer);
-    if (r->publishable && limited(r, r->env->rl_addr, key, t->pk_rate_per_s, t->pk_burst,
-                                  "this address's publishable key"))
-        return 1;
-    snprintf(who, sizeof(who), "tenant %s", t->id);
-    if (limited(r, r->env->rl, t->id, t->rate_per_s, t->burst, who))
+    /* A publishable key's events come from its client address's bucket
+     * (limits.h), then, like everyone's, from its tenant's. */
+    if (build(r) || vg_limits_admit_events(r->env->limits, r) || tenant_limited(r))
         return 1;
 
     /* A tracking link redirects a person once the click is queued. */

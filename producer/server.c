@@ -25,9 +25,6 @@
 #include "stats.h"
 #include "util.h"
 
-/* Client addresses the publishable keys' rate limit keeps a bucket for. */
-#define ADDRESS_BUCKETS_MAX 4096
-
 /* A body this far past the cap is not drained any longer: the connection is cut. */
 #define DRAIN_MAX_BYTES (1 << 20)
 
@@ -505,6 +502,7 @@ struct vg_server *vg_server_start(const struct vg_config *cfg, struct vg_kout *k
     s->request_ms = cfg->producer_connection_timeout_s * 1000;
     s->header_ms = VG_MIN(cfg->producer_header_timeout_s, cfg->producer_connection_timeout_s) * 1000;
     s->limits = vg_limits_new(cfg);
+    s->env.limits = s->limits;
     s->per_address = cfg->producer_per_address_connection_limit;
     atomic_init(&s->connections, 0);
     s->deadlines = vg_deadlines_start(250);
@@ -515,7 +513,6 @@ struct vg_server *vg_server_start(const struct vg_config *cfg, struct vg_kout *k
     s->env.ack_timeout_ms = cfg->producer_ack_timeout_ms;
     s->env.token_ttl_s = cfg->producer_token_ttl_s;
     s->env.rl = vg_ratelimit_new();
-    s->env.rl_addr = vg_ratelimit_new_capped(ADDRESS_BUCKETS_MAX);
     /* main() refused to start without a usable one (vg_config_require_secrets):
      * every replica signs with the same key, so any of them checks a token. */
     assert(cfg->token_secret && *cfg->token_secret);
@@ -583,7 +580,6 @@ void vg_server_stop(struct vg_server *s)
     vg_deadlines_stop(s->deadlines);
     vg_ratelimit_free(s->env.rl);
     vg_limits_free(s->limits);
-    vg_ratelimit_free(s->env.rl_addr);
     if (s->secret) {
         memset(s->secret, 0, s->env.token_secret_len);
         free(s->secret);

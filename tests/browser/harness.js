@@ -36,12 +36,17 @@ async function waitFor(fn, timeoutMs, what) {
     }
 }
 
-/* Headless chromium; --no-sandbox because the tests may run as root. */
-async function launch() {
+/*
+ * Headless chromium, the one way the tests start it; --no-sandbox because
+ * the tests may run as root. args: more flags; viewport: the pages' size
+ * (puppeteer's own, 800x600, without it).
+ */
+async function launch({args = [], viewport} = {}) {
     return puppeteer.launch({
         executablePath: CHROMIUM,
         headless: true,
-        args: ['--no-sandbox', '--disable-dev-shm-usage'],
+        args: ['--no-sandbox', '--disable-dev-shm-usage', ...args],
+        ...(viewport ? {defaultViewport: viewport} : {}),
     });
 }
 
@@ -173,11 +178,9 @@ async function martSession(c, session) {
  * exceptions, failed requests and HTTP errors are collected in `problems`.
  */
 async function open(options = {}) {
-    const browser = await puppeteer.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
-        defaultViewport: options.viewport || {width: 1280, height: 900},
+    const browser = await launch({
+        args: ['--disable-gpu'],
+        viewport: options.viewport || {width: 1280, height: 900},
     });
     const page = await browser.newPage();
     const problems = [];
