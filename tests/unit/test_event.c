@@ -11,6 +11,7 @@
 
 #include "ingest.h"
 #include "event.h"
+#include "props_text.h"
 
 #define RECEIVED_US 1795398847000000LL /* 2026-11-23T01:54:07Z */
 
@@ -442,31 +443,17 @@ static void test_numbers_in_properties_keep_the_clients_digits(void **state)
     json_decref(ctx);
 }
 
-/* The properties text of envelope i of out: what follows "properties": up
- * to the member after it (envelope.h: "context" or later), or NULL. */
-static const char *props_text(const struct vg_outbox *out, size_t i)
+/* The properties text of envelope i of out (props_text.h), or NULL; the
+ * envelope parses, and has the member exactly when the text shows it. */
+static const char *props_text_checked(const struct vg_outbox *out, size_t i)
 {
-    static char buf[1024];
     json_t *env = json_loadb(vg_outmsg_value(out, &out->msgs[i]), out->msgs[i].val_len, 0, NULL);
     assert_non_null(env);
-    json_t *p = json_object_get(env, "properties");
+    int has = json_object_get(env, "properties") != NULL;
     json_decref(env);
-    if (!p)
-        return NULL;
-    const char *text = strstr(vg_outmsg_value(out, &out->msgs[i]), ",\"properties\":");
-    assert_non_null(text);
-    text += strlen(",\"properties\":");
-    /* the object ends where its braces balance (strings here hold none) */
-    int depth = 0;
-    size_t n = 0;
-    do {
-        depth += text[n] == '{' ? 1 : text[n] == '}' ? -1 : 0;
-        n++;
-    } while (depth > 0 && text[n]);
-    assert_true(n < sizeof(buf));
-    memcpy(buf, text, n);
-    buf[n] = '\0';
-    return buf;
+    const char *text = props_text(out, i);
+    assert_int_equal(has, text != NULL);
+    return text;
 }
 
 static void test_properties_keep_the_clients_text(void **state)
@@ -523,7 +510,7 @@ static void test_properties_keep_the_clients_text(void **state)
         if (n < 0)
             fail_msg("%s: refused: %s", texts[c].name, rej.message);
         for (long i = 0; i < n; i++) {
-            const char *got = props_text(&out, (size_t)i);
+            const char *got = props_text_checked(&out, (size_t)i);
             const char *want = texts[c].want[i];
             if (!want != !got || (want && strcmp(want, got)))
                 fail_msg("%s, event %ld: want %s, got %s", texts[c].name, i,
@@ -575,7 +562,7 @@ static void test_a_raw_nul_that_jansson_skips_leaves_the_tree(void **state)
     if (n != 1)
         fail_msg("jansson no longer accepts it (%ld: %s): this test can go", n, rej.message);
     assert_int_equal(strlen(vg_outmsg_value(&out, &out.msgs[0])), out.msgs[0].val_len);
-    const char *got = props_text(&out, 0);
+    const char *got = props_text_checked(&out, 0);
     assert_non_null(got);
     assert_string_equal(got, "{\"n\":1.5,\"t\":[true]}");
     vg_outbox_free(&out);

@@ -16,6 +16,7 @@
 #include "gunzip.h"
 #include "ingest.h"
 #include "segment.h"
+#include "props_text.h"
 
 #define RECEIVED_US 1795398847000000LL /* 2026-11-23T01:54:07Z */
 #define MID "7f1c2d6e-9a0b-4c3d-8e5f-0a1b2c3d4e5f"
@@ -366,26 +367,6 @@ static void test_errors_carry_code_and_message_at_the_top_level(void **state)
     vg_buf_free(&b);
 }
 
-/* The text of member "properties" in envelope i of out (they hold no braces
- * inside strings), or NULL when the envelope has none. */
-static const char *props_text(const struct vg_outbox *out, size_t i)
-{
-    static char buf[1024];
-    const char *text = strstr(vg_outmsg_value(out, &out->msgs[i]), ",\"properties\":");
-    if (!text)
-        return NULL;
-    text += strlen(",\"properties\":");
-    int depth = 0;
-    size_t n = 0;
-    do {
-        depth += text[n] == '{' ? 1 : text[n] == '}' ? -1 : 0;
-        n++;
-    } while (depth > 0 && text[n]);
-    assert_true(n < sizeof(buf));
-    memcpy(buf, text, n);
-    buf[n] = '\0';
-    return buf;
-}
 
 /* Parses body on call and checks each envelope's properties text against want. */
 static void expect_props(enum vg_segment_call call, const char *body, size_t len,
