@@ -93,10 +93,12 @@ static int put_col(struct vg_buf *b, const char *key, PGresult *res, int i, int 
 {
     const char *v = PQgetvalue(res, i, col);
     size_t n = (size_t)PQgetlength(res, i, col);
+    if (us)
+        *us = -1;
     vg_buf_putc(b, b->len ? ',' : '{');
     vg_buf_json_str(b, key, strlen(key));
     vg_buf_putc(b, ':');
-    int64_t t = -1;
+    int64_t t;
     char ts[VG_TS_LEN];
     if (PQgetisnull(res, i, col))
         vg_buf_puts(b, "null");
@@ -106,10 +108,11 @@ static int put_col(struct vg_buf *b, const char *key, PGresult *res, int i, int 
         vg_buf_json_str(b, v, n);
     else if (pg_time(v, n, ts, &t))
         return -1;
-    else
+    else {
         vg_buf_printf(b, "\"%s\"", ts);
-    if (us)
-        *us = t;
+        if (us)
+            *us = t;
+    }
     return 0;
 }
 
