@@ -1,12 +1,12 @@
 /*
  * sessions.c - GET /v1/sessions/{id}, /valid, /events and the list.
  *
- * A session is read as one mart.sessions row turned into JSON by the
- * database (sql.c), with its start, expiry, status and duration beside it.
- * That record is what the cache keeps ("<start_us> <expires_us>
- * <duration_ms> <status>\n<json>"), under "vigil:s:<tenant>/<id>"; active_ms
- * is added when answering, so a cached record serves every instant. The
- * ETag is a hash of the row's JSON: it changes when the row does.
+ * A session is read as one mart.sessions row (sql.c) and turned into JSON
+ * here, its start, expiry, status and duration kept beside it. That record
+ * is what the cache keeps ("<start_us> <expires_us> <duration_ms>
+ * <status>\n<json>"), under "vigil:s:<tenant>/<id>"; active_ms is added
+ * when answering, so a cached record serves every instant. The ETag is a
+ * hash of the row's JSON: it changes when the row does.
  */
 #include <inttypes.h>
 #include <stdio.h>
