@@ -94,7 +94,9 @@ def main():
     def value(expr):
         if "/" in expr:
             a, b = (x.strip() for x in expr.split("/"))
-            return round(figures[a] / figures[b], 3) if figures.get(b) else None
+            if figures.get(a) is None or not figures.get(b):
+                return None  # a piece run alone, before the other figure's first run
+            return round(figures[a] / figures[b], 3)
         return figures.get(expr)
 
     piece = mode not in ("quick", "full")

@@ -207,7 +207,7 @@ static const struct setting settings[] = {
     {"query.connection_limit", CT_INT, OFF(query_connection_limit), "1024", 1, 100000, NULL, 0,
      "concurrent HTTP connections, waiting long-polls included (they hold no thread)"},
     {"query.threads", CT_INT, OFF(query_threads), "8", 1, 256, NULL, 0,
-     "HTTP threads (a read in progress holds one; match query.pool_size)"},
+     "HTTP threads, each serving its connections (about the cores the process may use)"},
     {"query.pool_size", CT_INT, OFF(query_pool_size), "8", 1, 256, NULL, 0,
      "PostgreSQL connections of the pool"},
     {"query.pool_wait_ms", CT_INT, OFF(query_pool_wait_ms), "2000", 10, 60000, NULL, 0,

@@ -71,10 +71,10 @@ void vg_qpool_free(struct vg_qpool *p)
 /* Session settings and the prepared statements of a new connection. */
 static int slot_setup(struct vg_qpool *p, PGconn *conn, char *errstr, size_t errstr_size)
 {
-    char sql[128];
+    char sql[192];
     snprintf(sql, sizeof(sql),
              "SET statement_timeout = %lld; SET default_transaction_read_only = on; "
-             "SET TIME ZONE 'UTC'",
+             "SET TIME ZONE 'UTC'; SET DateStyle = ISO",
              (long long)p->statement_timeout_ms);
     int rc = vg_pg_exec(conn, sql, errstr, errstr_size);
     for (size_t i = 0; rc == 0 && i < p->nstmts; i++) {

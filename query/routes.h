@@ -1,7 +1,7 @@
 /*
  * routes.h - one request of vigil-query's API, and the route table.
  *
- * server.c (libmicrohttpd, a thread per connection) fills a struct vg_qreq
+ * server.c (libmicrohttpd, query.threads threads over epoll) fills a struct vg_qreq
  * for every request and calls vg_qroutes_handle(), which authenticates,
  * validates the parameters, answers from the cache or PostgreSQL and fills
  * r->reply. Handlers live in sessions.c (the session routes), reports.c

@@ -98,10 +98,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   void **con_cls)
 {
     struct vg_qserver *s = cls;
-    int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
-    /* A body (none is expected) is read and dropped before answering; s
-     * marks such a request until its last call. */
-    if (*con_cls == NULL && !get) {
+    /* The first call brings the headers only; s marks the request until its
+     * last call, which answers. An answer queued on the first call makes
+     * libmicrohttpd (0.9.7x) discard the rest of the connection's input and
+     * close it after the reply: every request would cost a new connection.
+     * A body (none is expected) is read and dropped before answering. */
+    if (*con_cls == NULL) {
         *con_cls = s;
         return MHD_YES;
     }

@@ -1,12 +1,12 @@
 /*
  * sessions.c - GET /v1/sessions/{id}, /valid, /events and the list.
  *
- * A session is read as one mart.sessions row turned into JSON by the
- * database (sql.c), with its start, expiry, status and duration beside it.
- * That record is what the cache keeps ("<start_us> <expires_us>
- * <duration_ms> <status>\n<json>"), under "vigil:s:<tenant>/<id>"; active_ms
- * is added when answering, so a cached record serves every instant. The
- * ETag is a hash of the row's JSON: it changes when the row does.
+ * A session is read as one mart.sessions row (sql.c) and turned into JSON
+ * here, its start, expiry, status and duration kept beside it. That record
+ * is what the cache keeps ("<start_us> <expires_us> <duration_ms>
+ * <status>\n<json>"), under "vigil:s:<tenant>/<id>"; active_ms is added
+ * when answering, so a cached record serves every instant. The ETag is a
+ * hash of the row's JSON: it changes when the row does.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,6 +15,7 @@
 
 #include "crypto.h"
 #include "listener.h"
+#include "log.h"
 #include "qstats.h"
 #include "routes.h"
 #include "sql.h"
@@ -63,15 +64,108 @@ static int rec_parse(struct rec *s)
     return 0;
 }
 
-/* Fills s from row i of a SESSION_COLUMNS result. */
-static void rec_from_row(struct rec *s, PGresult *res, int i)
+/* PostgreSQL's ISO text of a UTC time ("2026-11-23 01:54:07.1234+00": the
+ * fraction trimmed of its zeros, or absent) as vg_time_format writes it
+ * ("2026-11-23T01:54:07.123400Z"), with its Unix microseconds. 0, or -1 for
+ * another shape. */
+static int pg_time(const char *pg, size_t n, char out[VG_TS_LEN], int64_t *us)
 {
-    vg_buf_reset(&s->raw);
-    vg_buf_printf(&s->raw, "%s %s %s %s\n", PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
-                  PQgetvalue(res, i, 4), PQgetvalue(res, i, 3));
-    vg_buf_append(&s->raw, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
-    if (rec_parse(s))
-        abort(); /* the database wrote it: a bug, not input */
+    if (n < 22 || n == 23 || n > 29 || memcmp(pg + n - 3, "+00", 3) || (n > 22 && pg[19] != '.'))
+        return -1;
+    memcpy(out, pg, 19);
+    out[10] = 'T';
+    out[19] = '.';
+    size_t frac = n > 22 ? n - 23 : 0; /* digits after the point */
+    memcpy(out + 20, pg + 20, frac);
+    memset(out + 20 + frac, '0', 6 - frac);
+    out[26] = 'Z';
+    out[27] = '\0';
+    return vg_time_parse(out, us);
+}
+
+/* Appends ,"key": and the row's column as JSON: a string, a time, or the
+ * text as it is (numbers, jsonb); null for NULL. *us gets a time's Unix
+ * microseconds, -1 for NULL. 0, or -1 for a time of another shape. */
+enum col_kind { COL_TEXT, COL_TIME, COL_RAW };
+
+static int put_col(struct vg_buf *b, const char *key, PGresult *res, int i, int col,
+                   enum col_kind kind, int64_t *us)
+{
+    const char *v = PQgetvalue(res, i, col);
+    size_t n = (size_t)PQgetlength(res, i, col);
+    if (us)
+        *us = -1;
+    vg_buf_putc(b, b->len ? ',' : '{');
+    vg_buf_json_str(b, key, strlen(key));
+    vg_buf_putc(b, ':');
+    int64_t t;
+    char ts[VG_TS_LEN];
+    if (PQgetisnull(res, i, col))
+        vg_buf_puts(b, "null");
+    else if (kind == COL_RAW)
+        vg_buf_append(b, v, n);
+    else if (kind == COL_TEXT)
+        vg_buf_json_str(b, v, n);
+    else if (pg_time(v, n, ts, &t))
+        return -1;
+    else {
+        vg_buf_printf(b, "\"%s\"", ts);
+        if (us)
+            *us = t;
+    }
+    return 0;
+}
+
+/* The row's JSON into json; its start (started_at, else created_at) and
+ * expiry in Unix microseconds (-1: none). 0, or -1 if a time is unreadable. */
+static int row_json(struct vg_buf *json, PGresult *res, int i, int64_t *start_us,
+                    int64_t *expires_us)
+{
+    int64_t created, started;
+    int rc = put_col(json, "tenant", res, i, VG_SCOL_TENANT, COL_TEXT, NULL) |
+             put_col(json, "session_id", res, i, VG_SCOL_SESSION, COL_TEXT, NULL) |
+             put_col(json, "kind", res, i, VG_SCOL_KIND, COL_TEXT, NULL) |
+             put_col(json, "status", res, i, VG_SCOL_STATUS, COL_TEXT, NULL) |
+             put_col(json, "created_at", res, i, VG_SCOL_CREATED, COL_TIME, &created) |
+             put_col(json, "started_at", res, i, VG_SCOL_STARTED, COL_TIME, &started) |
+             put_col(json, "first_activity_at", res, i, VG_SCOL_FIRST_ACTIVITY, COL_TIME, NULL) |
+             put_col(json, "last_activity_at", res, i, VG_SCOL_LAST_ACTIVITY, COL_TIME, NULL) |
+             put_col(json, "ended_at", res, i, VG_SCOL_ENDED, COL_TIME, NULL) |
+             put_col(json, "duration_ms", res, i, VG_SCOL_DURATION, COL_RAW, NULL) |
+             put_col(json, "heartbeat_count", res, i, VG_SCOL_HEARTBEATS, COL_RAW, NULL) |
+             put_col(json, "event_count", res, i, VG_SCOL_EVENTS, COL_RAW, NULL) |
+             put_col(json, "end_reason", res, i, VG_SCOL_END_REASON, COL_TEXT, NULL) |
+             put_col(json, "expires_at", res, i, VG_SCOL_EXPIRES, COL_TIME, expires_us) |
+             put_col(json, "attributes", res, i, VG_SCOL_ATTRIBUTES, COL_RAW, NULL);
+    vg_buf_putc(json, '}');
+    *start_us = started >= 0 ? started : created;
+    return rc ? -1 : 0;
+}
+
+/* Fills s from row i of a session result: 0, or -1 with a 500 answered
+ * (a time PostgreSQL wrote in a shape not read here: a bug, not input). */
+static int rec_from_row(struct vg_qreq *r, struct rec *s, PGresult *res, int i)
+{
+    struct vg_buf json = {0};
+    int64_t start_us, expires_us;
+    int rc = row_json(&json, res, i, &start_us, &expires_us);
+    if (rc == 0) {
+        const char *duration = PQgetisnull(res, i, VG_SCOL_DURATION)
+                                   ? "-1"
+                                   : PQgetvalue(res, i, VG_SCOL_DURATION);
+        vg_buf_reset(&s->raw);
+        vg_buf_printf(&s->raw, "%lld %lld %s %s\n", (long long)start_us, (long long)expires_us,
+                      duration, PQgetvalue(res, i, VG_SCOL_STATUS));
+        vg_buf_append(&s->raw, json.data, json.len);
+        rc = rec_parse(s);
+    }
+    vg_buf_free(&json);
+    if (rc) {
+        vg_error("session %s/%s: a row not read as expected", PQgetvalue(res, i, VG_SCOL_TENANT),
+                 PQgetvalue(res, i, VG_SCOL_SESSION));
+        vg_qreq_error(r, 500, "internal", NULL, "the session could not be read");
+    }
+    return rc;
 }
 
 static int is_open(const struct rec *s)
@@ -133,8 +227,10 @@ static int load(struct vg_qreq *r, struct rec *s, int cached)
         PQclear(res);
         return vg_qreq_error(r, 404, "not_found", NULL, "no such session");
     }
-    rec_from_row(s, res, 0);
+    int bad = rec_from_row(r, s, res, 0);
     PQclear(res);
+    if (bad)
+        return 1;
     if (cached)
         vg_cache_put(r->env->cache, key, s->raw.data, s->raw.len, read_ms);
     return 0;
@@ -294,15 +390,20 @@ void vg_qsession_list(struct vg_qreq *r)
     r->reply.status = 200;
     vg_buf_puts(b, "{\"sessions\":[");
     for (int i = 0; i < shown; i++) {
-        rec_from_row(&s, res, i);
+        if (rec_from_row(r, &s, res, i)) {
+            rec_free(&s);
+            PQclear(res);
+            return;
+        }
         if (i)
             vg_buf_putc(b, ',');
         put_session(b, &s);
     }
     vg_buf_puts(b, "],\"next_cursor\":");
     if (n > limit)
-        cursor_put(b, PQgetvalue(res, shown - 1, 5), PQgetvalue(res, shown - 1, 6),
-                   PQgetvalue(res, shown - 1, 7));
+        cursor_put(b, PQgetvalue(res, shown - 1, VG_SCOL_COUNT),
+                   PQgetvalue(res, shown - 1, VG_SCOL_COUNT + 1),
+                   PQgetvalue(res, shown - 1, VG_SCOL_COUNT + 2));
     else
         vg_buf_puts(b, "null");
     vg_buf_putc(b, '}');

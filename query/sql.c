@@ -4,20 +4,15 @@
 
 /* RFC 3339 UTC with microseconds; NULL stays NULL. */
 #define TS(c) "to_char(" c " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-#define US(c) "(extract(epoch FROM " c ") * 1000000)::bigint"
 
-/* A mart.sessions row as JSON, and what the answer needs beside it: the
- * start (for active_ms), the expiry (for /valid), the status, the duration. */
+/* A mart.sessions row, its columns as they are (enum vg_qsession_col):
+ * sessions.c writes the JSON. Built in the database (json_build_object and
+ * to_char on every time), the same row cost PostgreSQL twice the CPU of the
+ * plain select (bench/README.md). */
 #define SESSION_COLUMNS                                                                       \
-    "json_build_object('tenant', tenant_id, 'session_id', session_id, 'kind', kind,"         \
-    " 'status', status, 'created_at', " TS("created_at") ", 'started_at', " TS("started_at") \
-    ", 'first_activity_at', " TS("first_activity_at") ","                                     \
-    " 'last_activity_at', " TS("last_activity_at") ", 'ended_at', " TS("ended_at") ","       \
-    " 'duration_ms', duration_ms, 'heartbeat_count', heartbeat_count,"                       \
-    " 'event_count', event_count, 'end_reason', end_reason,"                                 \
-    " 'expires_at', " TS("expires_at") ", 'attributes', attributes)::text,"                   \
-    " " US("coalesce(started_at, created_at)") ", coalesce(" US("expires_at") ", -1),"        \
-    " status, coalesce(duration_ms, -1)"
+    "tenant_id, session_id, kind, status, created_at, started_at, first_activity_at,"        \
+    " last_activity_at, ended_at, duration_ms, heartbeat_count, event_count, end_reason,"    \
+    " expires_at, attributes"
 
 static const char session_sql[] = "SELECT " SESSION_COLUMNS " FROM mart.sessions"
                                   " WHERE tenant_id = $1 AND session_id = $2";
