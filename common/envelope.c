@@ -208,6 +208,15 @@ void vg_json_dump(const json_t *v, struct vg_buf *out)
     }
 }
 
+void vg_envelope_properties_from(struct vg_event *ev, const char *text, struct vg_span obj)
+{
+    struct vg_span props;
+    if (ev->properties && vg_jscan_member(text, obj, "properties", &props) == 0) {
+        ev->properties_text = text + props.off;
+        ev->properties_len = props.len;
+    }
+}
+
 void vg_envelope_encode(const struct vg_event *ev, struct vg_buf *out)
 {
     vg_buf_printf(out, "{\"v\":%d", VG_ENVELOPE_VERSION);
@@ -371,12 +380,8 @@ int vg_envelope_decode(const void *data, size_t len, enum vg_topic topic, struct
     /* The worker lands properties from their text, not from the tree, so
      * that 1.50 reaches staging and the vault as 1.50. (The member scan
      * walks the whole envelope object; jansson refused anything after it.) */
-    struct vg_span props;
-    if (rc == 0 && ev->properties &&
-        vg_jscan_member(data, (struct vg_span){0, len}, "properties", &props) == 0) {
-        ev->properties_text = (const char *)data + props.off;
-        ev->properties_len = props.len;
-    }
+    if (rc == 0)
+        vg_envelope_properties_from(ev, data, (struct vg_span){0, len});
     if (rc) {
         json_decref(r.body);
         vg_envelope_init(ev);

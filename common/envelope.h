@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "jscan.h"
 #include "util.h"
 
 #define VG_ENVELOPE_VERSION 1
@@ -126,6 +127,12 @@ const char *vg_envelope_key_id(const struct vg_event *ev);
 
 /* Appends the key "<tenant>/<id>" to out. */
 void vg_envelope_key(struct vg_buf *out, const char *tenant, const char *id);
+
+/* Points ev->properties_text at the value of member "properties" of the
+ * object at obj in text, when ev has properties and the scanner finds them
+ * there (jscan.h); else leaves it, and the tree is written. text must
+ * outlive ev's use of it. */
+void vg_envelope_properties_from(struct vg_event *ev, const char *text, struct vg_span obj);
 
 /* Appends ev as compact JSON in the order above. ev must be whole: tenant,
  * event_id, type and both times set. properties is written from

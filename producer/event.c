@@ -53,12 +53,7 @@ static int one_event(const struct vg_ingest *in, json_t *ev, const char *body,
 {
     if (!json_is_object(ev))
         return vg_reject_set(rej, 400, "invalid_event", i, NULL, "an event must be a JSON object");
-    /* The envelope carries the client's text of properties, which may be
-     * longer than jansson's (a long decimal, \u escapes): the larger of
-     * the two is bounded. */
-    size_t size = vg_json_size(ev);
-    if (span)
-        size = VG_MAX(size, vg_jscan_compact_len(body, *span));
+    size_t size = vg_ingest_item_size(ev, body, span);
     if (size > in->max_event_bytes)
         return vg_reject_set(rej, 413, "event_too_large", i, NULL,
                              "event of %zu bytes exceeds %zu", size, in->max_event_bytes);
@@ -155,11 +150,8 @@ static int one_event(const struct vg_ingest *in, json_t *ev, const char *body,
     vg_ingest_times(&env, in, occurred_at ? &t : NULL, occurred_at);
     env.url = url;
     env.properties = props;
-    struct vg_span text;
-    if (props && span && vg_jscan_member(body, *span, "properties", &text) == 0) {
-        env.properties_text = body + text.off;
-        env.properties_len = text.len;
-    }
+    if (span)
+        vg_envelope_properties_from(&env, body, *span);
     env.context = vg_ingest_context(in, context);
     vg_outbox_add(out, VG_TOPIC_EVENTS, &env);
     json_decref(env.context);
@@ -221,28 +213,22 @@ static json_t *parse_ndjson(const char *body, size_t len, size_t max_events,
  */
 static struct vg_span *event_spans(const char *body, size_t len, json_t *items)
 {
-    size_t count = json_array_size(items), n;
+    size_t count = json_array_size(items);
     struct vg_span whole, arr;
     if (count == 0 || vg_jscan_value(body, len, 0, &whole))
         return NULL;
-    struct vg_span *spans = vg_xmalloc(count * sizeof(*spans));
     arr = whole;
     if (body[whole.off] == '{') {
         int rc = vg_jscan_member(body, whole, "events", &arr);
         if (rc == VG_ENOTFOUND && count == 1) { /* one event object */
+            struct vg_span *spans = vg_xmalloc(sizeof(*spans));
             spans[0] = whole;
             return spans;
         }
-        if (rc) {
-            free(spans);
+        if (rc)
             return NULL;
-        }
     }
-    if (vg_jscan_elements(body, arr, spans, count, &n) || n != count) {
-        free(spans);
-        return NULL;
-    }
-    return spans;
+    return vg_ingest_spans(body, arr, count);
 }
 
 long vg_event_parse(const struct vg_ingest *in_, enum vg_body_format fmt, const char *body,

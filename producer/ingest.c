@@ -145,6 +145,25 @@ size_t vg_json_size(const json_t *v)
     return n;
 }
 
+size_t vg_ingest_item_size(const json_t *item, const char *body, const struct vg_span *span)
+{
+    size_t size = vg_json_size(item);
+    return span ? VG_MAX(size, vg_jscan_compact_len(body, *span)) : size;
+}
+
+struct vg_span *vg_ingest_spans(const char *body, struct vg_span arr, size_t count)
+{
+    size_t n;
+    if (count == 0)
+        return NULL;
+    struct vg_span *spans = vg_xmalloc(count * sizeof(*spans));
+    if (vg_jscan_elements(body, arr, spans, count, &n) || n != count) {
+        free(spans);
+        return NULL;
+    }
+    return spans;
+}
+
 void vg_ingest_event(struct vg_event *ev, const struct vg_ingest *in, const char *event_id,
                      const char *type)
 {

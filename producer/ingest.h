@@ -21,6 +21,7 @@
 #include "crypto.h"
 #include "envelope.h"
 #include "err.h"
+#include "jscan.h"
 #include "util.h"
 
 /* An occurred_at further than this ahead of receipt is replaced and flagged. */
@@ -124,6 +125,18 @@ int vg_json_too_deep(const json_t *v, int limit);
 /* Compact serialized size of v in bytes: with the event's text as sent
  * (blanks aside, jscan.h), what max_event_bytes bounds. */
 size_t vg_json_size(const json_t *v);
+
+/* The size max_event_bytes bounds for an item: the larger of jansson's
+ * rendering of item and, when its span in body is known (span not NULL),
+ * its text as sent, blanks aside: the envelope carries the client's text
+ * of properties, which may be the longer (a long decimal, \u escapes). */
+size_t vg_ingest_item_size(const json_t *item, const char *body, const struct vg_span *span);
+
+/* The spans in body of the count elements of the array at arr (allocated;
+ * the caller frees them), or NULL when the scanner does not find exactly
+ * count there (what jansson took and the scanner refuses, jscan.h): the
+ * caller then writes the items' trees, as before. */
+struct vg_span *vg_ingest_spans(const char *body, struct vg_span arr, size_t count);
 
 /* Empties ev, then sets the tenant of in, event_id and type; the caller
  * sets the rest. ev borrows every string. */

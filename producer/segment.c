@@ -297,11 +297,8 @@ static int one_call(const struct batch *b, json_t *call, const struct vg_span *s
     env.properties = props;
     /* Nothing is merged into a call's properties (the enrichment goes to
      * context), so its text is the client's, spliced as sent. */
-    struct vg_span text;
-    if (props && span && vg_jscan_member(b->body, *span, "properties", &text) == 0) {
-        env.properties_text = b->body + text.off;
-        env.properties_len = text.len;
-    }
+    if (span)
+        vg_envelope_properties_from(&env, b->body, *span);
     env.context = vg_ingest_context(&in, ctx_in);
     env.segment = seg;
     vg_outbox_add(out, VG_TOPIC_EVENTS, &env);
@@ -319,11 +316,9 @@ static int check_call(const struct batch *b, json_t *call, const struct vg_span 
 {
     if (!json_is_object(call))
         return vg_reject_set(rej, 400, "invalid_event", i, NULL, "a call must be a JSON object");
-    /* Segment's limit, or the producer's own if it is smaller; the larger
-     * of jansson's size and the text as sent, which the envelope carries. */
-    size_t size = vg_json_size(call), max = VG_MIN(b->in->max_event_bytes, VG_SEGMENT_CALL_MAX);
-    if (span)
-        size = VG_MAX(size, vg_jscan_compact_len(b->body, *span));
+    /* Segment's limit, or the producer's own if it is smaller. */
+    size_t size = vg_ingest_item_size(call, b->body, span);
+    size_t max = VG_MIN(b->in->max_event_bytes, VG_SEGMENT_CALL_MAX);
     if (size > max)
         return vg_reject_set(rej, 413, "event_too_large", i, NULL,
                              "a call of %zu bytes exceeds %zu", size, max);
@@ -362,15 +357,9 @@ static int batch_item(void *ctx, json_t *call, long i, struct vg_outbox *out,
 static struct vg_span *call_spans(const char *body, struct vg_span whole, size_t count)
 {
     struct vg_span arr;
-    size_t n;
-    if (count == 0 || vg_jscan_member(body, whole, "batch", &arr))
+    if (vg_jscan_member(body, whole, "batch", &arr))
         return NULL;
-    struct vg_span *spans = vg_xmalloc(count * sizeof(*spans));
-    if (vg_jscan_elements(body, arr, spans, count, &n) || n != count) {
-        free(spans);
-        return NULL;
-    }
-    return spans;
+    return vg_ingest_spans(body, arr, count);
 }
 
 /* The batch-level fields of a /v1/batch body; its calls into *items. */
