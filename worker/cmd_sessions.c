@@ -61,7 +61,7 @@
     " FROM " from " WHERE s.tenant_id = c.tenant_id AND s.session_id = c.session_id"             \
     " RETURNING s.*),"                                                                           \
     " outbox AS (" VG_LANDING_SUMMARY_OUTBOX(status, "upd") "),"                                 \
-    VG_LANDING_SAT_SESSION("upd s", "")                                                          \
+    VG_LANDING_SAT_SESSION("upd s", "", VG_LANDING_SAT_HUB)                                      \
     " SELECT count(*), " VG_CMD_SAMPLE(SESSION_KEY, "upd") " FROM upd"
 
 #define DURATION_TO(end)                                                                         \

@@ -5,7 +5,8 @@
  * statements, so an event rebuilt from raw.events gets the staging row, hash
  * keys and vault rows its first landing gave it; the sessions stage and the
  * session commands (cmd_sessions.c) append to the summary outbox and
- * vault.sat_session (with its vault.hub_session row) with the same statements.
+ * vault.sat_session (the commands with its vault.hub_session row) with the
+ * same statements.
  *
  * The statements are SQL text, each run in one round trip (vg_pg_exec()),
  * several separated by semicolons. The work tables are created once per
@@ -62,29 +63,26 @@ extern const char vg_landing_vault_sql[];
  * for every row), in key order. load_date is the transaction's now(): a
  * second row for a session in one transaction is left out.
  *
- * The satellite's hub row comes with it: the vault.hub_session row of each
- * such session, with the same hash key, unless there is one. The batch's
- * events and signals load the hubs first (vg_landing_vault_sql, earlier in
- * the same transaction, so this takes no lock of its own there), but a
- * session can reach mart.sessions without passing staging: written there
- * directly (tests, the bench, a restore); its satellite rows must still
- * point at a hub.
+ * `hub` is "" or VG_LANDING_SAT_HUB, which also loads the vault.hub_session
+ * row of each such session, with the same hash key, unless there is one.
+ * The sessions stage needs none: its sessions come from the batch's events
+ * and signals, whose hubs vg_landing_vault_sql loaded earlier in the same
+ * transaction, and a probe per session per batch would be work for nothing.
+ * The session commands pass it: a session can reach mart.sessions without
+ * passing staging (written there directly: tests, the bench), and its
+ * satellite rows must still point at a hub.
  *
- * These are three items of a WITH list (vg_sat_rows, vg_sat_hub, vg_sat),
+ * These are items of a WITH list (vg_sat_rows, [vg_sat_hub,] vg_sat),
  * without the WITH and without a trailing comma, so that they can follow
  * other data-modifying items of one statement (a WITH inside an item may
  * not modify data); as a statement of its own: "WITH " ... " SELECT 1".
  */
-#define VG_LANDING_SAT_SESSION(sessions, cond)                                                   \
+#define VG_LANDING_SAT_SESSION(sessions, cond, hub)                                              \
     " vg_sat_rows AS (SELECT * FROM"                                                             \
     "   (SELECT vault.hash_key(s.tenant_id, s.session_id) AS hk,"                                \
     "      vault.sat_session_hash_diff(s.status, s.kind, s.started_at, s.first_activity_at,"     \
     "        s.ended_at, s.end_reason, s.expires_at, s.attributes) AS hd, s.*"                   \
-    "    FROM " sessions ") x" cond "),"                                                         \
-    " vg_sat_hub AS (INSERT INTO vault.hub_session (hk_session, tenant_id, session_id,"          \
-    "   load_date, record_source)"                                                               \
-    " SELECT DISTINCT ON (hk) hk, tenant_id, session_id, now(), 'mart.sessions'"                 \
-    " FROM vg_sat_rows ORDER BY hk ON CONFLICT DO NOTHING),"                                     \
+    "    FROM " sessions ") x" cond ")," hub                                                     \
     " vg_sat AS (INSERT INTO vault.sat_session (hk_session, load_date, hash_diff, record_source," \
     "   status, kind, started_at, first_activity_at, last_activity_at, ended_at, duration_ms,"   \
     "   end_reason, expires_at, attributes)"                                                     \
@@ -92,6 +90,13 @@ extern const char vg_landing_vault_sql[];
     "   x.first_activity_at, x.last_activity_at, x.ended_at, x.duration_ms, x.end_reason,"       \
     "   x.expires_at, x.attributes"                                                              \
     " FROM vg_sat_rows x ORDER BY x.hk ON CONFLICT DO NOTHING)"
+
+/* The hub of VG_LANDING_SAT_SESSION(): vg_sat_rows' hub rows, then a comma. */
+#define VG_LANDING_SAT_HUB                                                                       \
+    " vg_sat_hub AS (INSERT INTO vault.hub_session (hk_session, tenant_id, session_id,"          \
+    "   load_date, record_source)"                                                               \
+    " SELECT DISTINCT ON (hk) hk, tenant_id, session_id, now(), 'mart.sessions'"                 \
+    " FROM vg_sat_rows ORDER BY hk ON CONFLICT DO NOTHING),"
 
 /* The cond of VG_LANDING_SAT_SESSION() that keeps a session whose state
  * differs from its latest satellite row (or that has none). */

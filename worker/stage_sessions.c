@@ -89,7 +89,7 @@ static const char sessions_sql[] =
                               " USING (tenant_id, session_id) WHERE s.status = 'ended'") ";"
     "WITH" VG_LANDING_SAT_SESSION("vg_touched t JOIN mart.sessions s"
                                   " USING (tenant_id, session_id)",
-                                  VG_LANDING_SAT_CHANGED) " SELECT 1;";
+                                  VG_LANDING_SAT_CHANGED, "") " SELECT 1;";
 
 int vg_stage_sessions(struct vg_stage_ctx *s)
 {
