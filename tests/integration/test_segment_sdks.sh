@@ -74,6 +74,15 @@ for p in "${senders[@]}"; do
   [[ $got == "$want" ]] && ok || bad "$p: staging rows
    got  $got
    want $want"
+  # Times: occurred_at is the call's timestamp moved by the skew that sentAt
+  # gave (received_at - sentAt), which the envelope keeps.
+  wait_for "SELECT count(*) FROM raw.events WHERE tenant_id = 'demo' AND ($ids)
+            AND body ? 'clock_skew_ms'
+            AND abs(extract(epoch FROM (body->>'occurred_at')::timestamptz
+              - (coalesce(body->'segment'->>'originalTimestamp',
+                          body->'segment'->>'timestamp')::timestamptz
+                 + (body->>'clock_skew_ms')::bigint * interval '1 millisecond'))) < 0.001" 4 &&
+    ok || bad "$p: occurred_at is not the call's timestamp corrected by the clock skew"
   # Event ids: the Python SDK's UUIDs as they are, the Node SDK's other
   # message ids as UUIDv5 under the fixed namespace.
   q "SELECT event_id, coalesce(segment->>'messageId', event_id::text) FROM staging.events
@@ -110,7 +119,17 @@ done
 
 mine="tenant_id = 'demo' AND (body->>'user_id' LIKE '$run-%' OR body->>'visitor_id' LIKE '$run-%')
       AND body->>'type' <> 'sentinel'"
+# The vault's rows of the senders' visitors, counted on their own hash keys.
+visitors=$(printf "vault.hash_key('demo', '%s-anon'), vault.hash_key('demo', '%s-old')," \
+  $(for p in "${senders[@]}"; do echo "$p $p"; done))
+visitors=${visitors%,}
+vault_rows() {
+  q "SELECT (SELECT count(*) FROM vault.link_event WHERE type <> 'sentinel'
+             AND hk_visitor IN ($visitors)) || '|' ||
+            (SELECT count(*) FROM vault.link_visitor_user WHERE hk_visitor IN ($visitors))"
+}
 before=$(q "SELECT count(*) FROM raw.events WHERE $mine")
+vault_before=$(vault_rows)
 for gz in 0 1; do
   PYTHONPATH=$SDK/py /usr/bin/python3 "$HERE/send_python.py" "$VIGIL_HTTP" "$key" "$run-py$gz" \
     "$gz" && ok || bad "the Python SDK's second run failed"
@@ -142,6 +161,9 @@ after=$(q "SELECT count(*) FROM raw.events WHERE $mine")
 [[ $(q "SELECT count(*) FROM staging.events WHERE tenant_id = 'demo' AND type <> 'sentinel'
         AND (user_id LIKE '$run-%' OR visitor_id LIKE '$run-%')") == 16 ]] &&
   ok || bad "staging has more than one row per call"
+vault_after=$(vault_rows)
+[[ $vault_before == 16\|8 && $vault_after == 16\|8 ]] && ok ||
+  bad "the vault's events|visitor-user links: $vault_before, then $vault_after after re-sending"
 
 # -- the single-call routes, gzip, refusals -----------------------------------------
 
