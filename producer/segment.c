@@ -147,7 +147,7 @@ struct batch {
     json_t *integrations; /* likewise */
     json_t *sent_at;      /* the batch's sentAt, kept with each call that has none */
     json_t *rest;         /* the batch's other fields (owned; NULL if none), kept with each call */
-    size_t inherited;     /* compact bytes of what each call gets of the batch's fields */
+    size_t inherited;     /* compact bytes of the batch's context, integrations and rest */
     const char *body;     /* the body's text (decompressed) */
     struct vg_span *spans; /* each call's span in body; NULL when the scanner refused it */
 };
@@ -412,9 +412,9 @@ static int read_batch(json_t *root, struct batch *b, struct vg_ingest *in, json_
             return vg_reject_set(rej, 400, "too_deep", -1, NULL,
                                  "the batch's fields nest deeper than %d levels",
                                  VG_JSON_MAX_DEPTH - 1);
+    /* sentAt, a few bytes every SDK puts here, multiplies nothing. */
     b->inherited = (b->context ? vg_json_size(b->context) : 0) +
                    (b->integrations ? vg_json_size(b->integrations) : 0) +
-                   (b->sent_at ? vg_json_size(b->sent_at) : 0) +
                    (b->rest ? vg_json_size(b->rest) : 0);
     return 0;
 }
