@@ -18,7 +18,10 @@ static const struct {
     [VG_SEGMENT_GROUP] = {"group", "group"},      [VG_SEGMENT_ALIAS] = {"alias", "alias"},
 };
 
-/* The fields of a /v1/batch body besides its calls. */
+/* The fields of a /v1/batch body that are mapped (writeKey: dropped, a
+ * secret). Any other is kept with each call, in segment.batch: Segment's
+ * SDKs add fields of their own there (analytics-go "type" and "messageId",
+ * analytics-java "sequence"), and the API takes them. */
 static const char *const batch_fields[] = {"batch", "sentAt", "context", "integrations",
                                            "writeKey"};
 
@@ -143,6 +146,8 @@ struct batch {
     json_t *context;      /* the batch's context, defaults for each call's; may be NULL */
     json_t *integrations; /* likewise */
     json_t *sent_at;      /* the batch's sentAt, kept with each call that has none */
+    json_t *rest;         /* the batch's other fields (owned; NULL if none), kept with each call */
+    size_t inherited;     /* compact bytes of the batch's context, integrations and rest */
     const char *body;     /* the body's text (decompressed) */
     struct vg_span *spans; /* each call's span in body; NULL when the scanner refused it */
 };
@@ -201,6 +206,8 @@ static json_t *rest_of(const struct batch *b, json_t *call, enum vg_segment_call
         json_object_set(seg, "integrations", integ);
     if (b->sent_at && !json_object_get(seg, "sentAt"))
         json_object_set(seg, "sentAt", b->sent_at);
+    if (b->rest && !json_object_get(seg, "batch"))
+        json_object_set(seg, "batch", b->rest);
     return seg;
 }
 
@@ -316,12 +323,17 @@ static int check_call(const struct batch *b, json_t *call, const struct vg_span 
 {
     if (!json_is_object(call))
         return vg_reject_set(rej, 400, "invalid_event", i, NULL, "a call must be a JSON object");
-    /* Segment's limit, or the producer's own if it is smaller. */
-    size_t size = vg_ingest_item_size(call, b->body, span);
+    /* Segment's limit, or the producer's own if it is smaller, on the call
+     * with what it takes of the batch's fields: without them, a large batch
+     * context copied into each of many small calls would multiply the
+     * body many times over in memory and in every layer. */
+    size_t size = vg_ingest_item_size(call, b->body, span) + b->inherited;
     size_t max = VG_MIN(b->in->max_event_bytes, VG_SEGMENT_CALL_MAX);
     if (size > max)
         return vg_reject_set(rej, 413, "event_too_large", i, NULL,
-                             "a call of %zu bytes exceeds %zu", size, max);
+                             "a call of %zu bytes (with the batch's context, integrations and "
+                             "other fields) exceeds %zu",
+                             size, max);
     if (vg_json_too_deep(call, VG_JSON_MAX_DEPTH))
         return vg_reject_set(rej, 400, "too_deep", i, NULL, "a call nests deeper than %d levels",
                              VG_JSON_MAX_DEPTH);
@@ -373,11 +385,11 @@ static int read_batch(json_t *root, struct batch *b, struct vg_ingest *in, json_
         int known = 0;
         for (size_t j = 0; j < VG_ARRAY_LEN(batch_fields); j++)
             known |= !strcmp(k, batch_fields[j]);
-        if (!known)
-            return vg_reject_set(rej, 400, "unknown_field", -1, k,
-                                 "unknown field \"%.64s\" in a batch (batch, sentAt, context, "
-                                 "integrations, writeKey)",
-                                 k);
+        if (known)
+            continue;
+        if (!b->rest)
+            b->rest = json_object();
+        json_object_set(b->rest, k, v);
     }
     *items = json_object_get(root, "batch");
     if (!json_is_array(*items))
@@ -393,6 +405,17 @@ static int read_batch(json_t *root, struct batch *b, struct vg_ingest *in, json_
         in->has_sent_at = 1;
         b->sent_at = v;
     }
+    /* Each call nests them one level down, as event.c bounds a context. */
+    json_t *shared[] = {b->context, b->integrations, b->rest};
+    for (size_t j = 0; j < VG_ARRAY_LEN(shared); j++)
+        if (shared[j] && vg_json_too_deep(shared[j], VG_JSON_MAX_DEPTH - 1))
+            return vg_reject_set(rej, 400, "too_deep", -1, NULL,
+                                 "the batch's fields nest deeper than %d levels",
+                                 VG_JSON_MAX_DEPTH - 1);
+    /* sentAt, a few bytes every SDK puts here, multiplies nothing. */
+    b->inherited = (b->context ? vg_json_size(b->context) : 0) +
+                   (b->integrations ? vg_json_size(b->integrations) : 0) +
+                   (b->rest ? vg_json_size(b->rest) : 0);
     return 0;
 }
 
@@ -430,6 +453,7 @@ long vg_segment_parse(const struct vg_ingest *in_, enum vg_segment_call call, co
     n = vg_ingest_each(items, in.max_batch_events, "batch", "call", batch_item, &b, out, rej);
 out:
     free(b.spans);
+    json_decref(b.rest);
     json_decref(root);
     return n;
 }

@@ -16,7 +16,9 @@
  *   a session id  -> session_id: context.sessionId, properties.session_id,
  *                    or the session_id of an integrations entry (Amplitude)
  *   the rest      -> segment: every field without a field of its own
- *                    (event, name, traits, integrations, timestamps, ...)
+ *                    (event, name, traits, integrations, timestamps, ...);
+ *                    a batch's own other fields (analytics-go's type and
+ *                    messageId, analytics-java's sequence) in segment.batch
  *
  * As for native events the request is all-or-nothing: on the first bad
  * call nothing is left in the outbox and the reject names its index and

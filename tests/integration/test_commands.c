@@ -701,6 +701,59 @@ static void test_erase_subject_dry_run_then_erase_removes_the_visitor(void **sta
     itest_close(&t);
 }
 
+/* Produces an identify of this tenant: visitor is user (no session). */
+static void send_identify(struct itest *t, const char *event_id, const char *visitor,
+                          const char *user)
+{
+    char value[1024], key[160];
+    itest_event(t, value, sizeof(value), event_id, "identify", NULL, visitor, NULL, NULL);
+    size_t n = strlen(value);
+    snprintf(value + n - 1, sizeof(value) - n + 1, ",\"user_id\":\"%s\"}", user);
+    snprintf(key, sizeof(key), "%s/%s", t->tenant, visitor);
+    itest_produce(t, t->cfg->topic_events, key, value);
+}
+
+static void test_erase_subject_of_a_user_removes_its_identity_links(void **state)
+{
+    /* Segment's identify and alias link visitors to users in the vault
+     * (docs/segment.md): erasing a user takes its hub and links with it. */
+    struct itest t;
+    itest_open(&t, "cmd-erase-user");
+    const char *p[1] = {t.tenant};
+    char gone[37], kept[37];
+    itest_uuid(gone);
+    itest_uuid(kept);
+    send_identify(&t, gone, "v-1", "u-gone");
+    send_identify(&t, kept, "v-2", "u-kept");
+    itest_flush(&t);
+    const char *links = "SELECT count(*) FROM vault.link_visitor_user l JOIN vault.hub_user u"
+                        " USING (hk_user) WHERE u.tenant_id = $1";
+    assert_true(ITEST_WAIT(itest_count(&t, links, 1, p) == 2, 60000));
+
+    char id[128], params[160];
+    snprintf(params, sizeof(params), "{\"tenant\":\"%s\",\"user_id\":\"u-gone\"}", t.tenant);
+    snprintf(id, sizeof(id), "itest-%s-erase-user", t.tenant);
+    send_signed(&t, id, "erase_subject", params, 0);
+    char *run = wait_run(&t, id, RUN_TIMEOUT_MS);
+    /* 1 raw, 1 staging, 1 event link, the user's hub, its visitor link */
+    if (strncmp(run, "done|5|", 7))
+        fail_msg("erase u-gone: %s; want done|5|", run);
+    free(run);
+    assert_int_equal(itest_count(&t, links, 1, p), 1);
+    assert_int_equal(
+        itest_count(&t, "SELECT count(*) FROM vault.hub_user WHERE tenant_id = $1", 1, p), 1);
+    const char *q[2] = {t.tenant, "u-kept"};
+    assert_int_equal(itest_count(&t,
+                                 "SELECT count(*) FROM vault.link_visitor_user l"
+                                 " JOIN vault.hub_user u USING (hk_user)"
+                                 " WHERE u.tenant_id = $1 AND u.user_id = $2",
+                                 2, q),
+                     1);
+    assert_int_equal(
+        itest_count(&t, "SELECT count(*) FROM staging.events WHERE tenant_id = $1", 1, p), 1);
+    itest_close(&t);
+}
+
 static void test_erase_subject_erases_the_exact_visitor_id_not_its_case_variant(void **state)
 {
     /* The vault's hash keys fold case: "v-case" and "V-CASE" share one
@@ -906,6 +959,7 @@ int main(void)
         cmocka_unit_test(test_sweep_shared_by_two_workers_times_each_session_out_once),
         cmocka_unit_test(test_erase_subject_dry_run_then_erase_removes_the_visitor),
         cmocka_unit_test(test_erase_subject_erases_the_exact_visitor_id_not_its_case_variant),
+        cmocka_unit_test(test_erase_subject_of_a_user_removes_its_identity_links),
         cmocka_unit_test(test_reprocess_rebuilds_missing_staging_and_vault_rows_once),
         cmocka_unit_test(test_purge_raw_drops_partitions_of_old_days_only),
     };

@@ -52,6 +52,9 @@ for gz in 0 1; do
   p=$run-node$gz
   NODE_PATH=$SDK/node/node_modules node "$HERE/send_node.js" "$VIGIL_HTTP" "$key" "$p" "$gz" \
     "$work/$p.json" && ok || bad "the Node SDK (gzip $gz) reported a failure"
+  # The batch sent again below is the whole of what the SDK sent: one request, four calls.
+  [[ $(/usr/bin/python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["batch"]))' \
+    "$work/$p.json") == 4 ]] && ok || bad "$p: the Node SDK's captured batch is not its four calls"
   senders+=("$p")
 done
 
@@ -74,6 +77,15 @@ for p in "${senders[@]}"; do
   [[ $got == "$want" ]] && ok || bad "$p: staging rows
    got  $got
    want $want"
+  # Times: occurred_at is the call's timestamp moved by the skew that sentAt
+  # gave (received_at - sentAt), which the envelope keeps.
+  wait_for "SELECT count(*) FROM raw.events WHERE tenant_id = 'demo' AND ($ids)
+            AND body ? 'clock_skew_ms'
+            AND abs(extract(epoch FROM (body->>'occurred_at')::timestamptz
+              - (coalesce(body->'segment'->>'originalTimestamp',
+                          body->'segment'->>'timestamp')::timestamptz
+                 + (body->>'clock_skew_ms')::bigint * interval '1 millisecond'))) < 0.001" 4 &&
+    ok || bad "$p: occurred_at is not the call's timestamp corrected by the clock skew"
   # Event ids: the Python SDK's UUIDs as they are, the Node SDK's other
   # message ids as UUIDv5 under the fixed namespace.
   q "SELECT event_id, coalesce(segment->>'messageId', event_id::text) FROM staging.events
@@ -110,7 +122,17 @@ done
 
 mine="tenant_id = 'demo' AND (body->>'user_id' LIKE '$run-%' OR body->>'visitor_id' LIKE '$run-%')
       AND body->>'type' <> 'sentinel'"
+# The vault's rows of the senders' visitors, counted on their own hash keys.
+visitors=$(printf "vault.hash_key('demo', '%s-anon'), vault.hash_key('demo', '%s-old')," \
+  $(for p in "${senders[@]}"; do echo "$p $p"; done))
+visitors=${visitors%,}
+vault_rows() {
+  q "SELECT (SELECT count(*) FROM vault.link_event WHERE type <> 'sentinel'
+             AND hk_visitor IN ($visitors)) || '|' ||
+            (SELECT count(*) FROM vault.link_visitor_user WHERE hk_visitor IN ($visitors))"
+}
 before=$(q "SELECT count(*) FROM raw.events WHERE $mine")
+vault_before=$(vault_rows)
 for gz in 0 1; do
   PYTHONPATH=$SDK/py /usr/bin/python3 "$HERE/send_python.py" "$VIGIL_HTTP" "$key" "$run-py$gz" \
     "$gz" && ok || bad "the Python SDK's second run failed"
@@ -142,6 +164,12 @@ after=$(q "SELECT count(*) FROM raw.events WHERE $mine")
 [[ $(q "SELECT count(*) FROM staging.events WHERE tenant_id = 'demo' AND type <> 'sentinel'
         AND (user_id LIKE '$run-%' OR visitor_id LIKE '$run-%')") == 16 ]] &&
   ok || bad "staging has more than one row per call"
+vault_after=$(vault_rows)
+[[ $vault_before == 16\|8 && $vault_after == 16\|8 ]] && ok ||
+  bad "the vault's events|visitor-user links: $vault_before, then $vault_after after re-sending"
+# The Python SDK puts its writeKey in every body: a secret, stored nowhere.
+[[ $(q "SELECT count(*) FROM raw.events WHERE $mine AND body::text LIKE '%$key%'") == 0 ]] &&
+  ok || bad "a write key was stored in raw.events"
 
 # -- the single-call routes, gzip, refusals -----------------------------------------
 
@@ -161,6 +189,14 @@ wait_for "SELECT string_agg(type || '|' || coalesce(segment->>'groupId', '') || 
           FROM staging.events WHERE tenant_id = 'demo' AND (visitor_id = '$p-anon' OR user_id = '$p-user')" \
   "group|g-1|127.0.0.1|$ua;identify||198.51.100.7|$ua;screen.view||127.0.0.1|phone/1" &&
   ok || bad "single calls: types, the address (X-Forwarded-For from an untrusted peer ignored), user agents"
+# A batch as analytics-go and analytics-java send it: fields of their own beside the calls.
+r=$(post /v1/batch "{\"type\":\"batch\",\"messageId\":\"$p-b\",\"sequence\":1,
+  \"context\":{\"library\":{\"name\":\"analytics-go\"}},
+  \"batch\":[{\"type\":\"track\",\"anonymousId\":\"$p-go\",\"event\":\"Go\"}]}")
+[[ $r == '200 {"success":true}' ]] && ok || bad "a batch of analytics-go's shape: $r"
+wait_for "SELECT (segment->'batch'->>'messageId') || '|' || (context->'library'->>'name')
+          FROM staging.events WHERE tenant_id = 'demo' AND visitor_id = '$p-go'" "$p-b|analytics-go" &&
+  ok || bad "the batch's own fields are not kept with its call"
 
 r=$(post /v1/batch "{\"batch\":[{\"type\":\"identify\",\"userId\":\"$p-x\"},{\"type\":\"track\",\"userId\":\"$p-x\"}]}")
 [[ $r == 400* && $r == *'"code":"missing_field"'* && $r == *'"message":'* && $r == *'"index":1'* &&

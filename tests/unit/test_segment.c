@@ -77,8 +77,9 @@ static const struct {
     {"empty batch", VG_SEGMENT_BATCH, "{\"batch\":[]}", 400, 0, -1, "batch", "empty_batch"},
     {"batch not an array", VG_SEGMENT_BATCH, "{\"batch\":{}}", 400, 0, -1, "batch",
      "invalid_field"},
-    {"unknown batch field", VG_SEGMENT_BATCH, "{\"batch\":[],\"extra\":1}", 400, 0, -1, "extra",
-     "unknown_field"},
+    {"a batch field of an SDK's own", VG_SEGMENT_BATCH,
+     "{\"batch\":[{\"type\":\"identify\",\"userId\":\"u\"}],\"sequence\":1}", 0, 1, -1, "",
+     NULL},
     {"too many calls", VG_SEGMENT_BATCH,
      "{\"batch\":[{\"type\":\"identify\",\"userId\":\"u\"},"
      "{\"type\":\"identify\",\"userId\":\"u\"},"
@@ -353,6 +354,70 @@ static void test_sizes_past_segments_limits_get_413(void **state)
     vg_outbox_free(&out);
 }
 
+/* The batch bodies of analytics-go (type and messageId beside the calls)
+ * and analytics-java (sequence): taken, their fields kept with each call. */
+static void test_batch_fields_of_other_sdks_are_kept(void **state)
+{
+    (void)state;
+    struct vg_ingest in = ingest();
+    json_t *env = envelope_of(
+        &in, VG_SEGMENT_BATCH,
+        "{\"type\":\"batch\",\"messageId\":\"b-1\",\"sentAt\":\"2026-11-23T01:54:07Z\","
+        "\"context\":{\"library\":{\"name\":\"analytics-go\"}},\"sequence\":7,"
+        "\"writeKey\":\"secret\",\"batch\":[{\"type\":\"track\",\"userId\":\"u\",\"event\":\"E\","
+        "\"messageId\":\"m-1\"}]}");
+    expect(env, "type", "e");
+    expect(env, "segment.batch.type", "batch");
+    expect(env, "segment.batch.messageId", "b-1");
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(json_object_get(env, "segment"), "batch"), "sequence")),
+                     7);
+    expect(env, "segment.messageId", "m-1");
+    expect(env, "context.library.name", "analytics-go");
+    /* The write key is a secret: kept nowhere. */
+    expect(env, "segment.batch.writeKey", NULL);
+    expect(env, "segment.writeKey", NULL);
+    json_decref(env);
+}
+
+/* What a call inherits from its batch counts toward its 32 KB: a batch
+ * context copied into each of many calls must not multiply the body. */
+static void test_a_batch_context_counts_toward_each_calls_size(void **state)
+{
+    (void)state;
+    static char body[64 * 1024];
+    char ctx[20 * 1024 + 1], props[13 * 1024 + 1];
+    memset(ctx, 'c', sizeof(ctx) - 1);
+    ctx[sizeof(ctx) - 1] = '\0';
+    memset(props, 'p', sizeof(props) - 1);
+    props[sizeof(props) - 1] = '\0';
+    struct vg_ingest in = ingest();
+    struct vg_outbox out = {0};
+    struct vg_reject rej = {0};
+    /* 13 KB of call and 20 KB of batch context: past 32 KB together. */
+    snprintf(body, sizeof(body),
+             "{\"context\":{\"x\":\"%s\"},\"batch\":[{\"type\":\"identify\",\"userId\":\"u\"},"
+             "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"E\","
+             "\"properties\":{\"p\":\"%s\"}}]}",
+             ctx, props);
+    assert_int_equal(vg_segment_parse(&in, VG_SEGMENT_BATCH, body, strlen(body), &out, &rej), -1);
+    if (rej.status != 413 || rej.index != 1)
+        fail_msg("got %d index %ld (%s), want 413 index 1", rej.status, rej.index, rej.message);
+    assert_int_equal(out.n, 0);
+    /* Each alone is within the limit. */
+    snprintf(body, sizeof(body),
+             "{\"batch\":[{\"type\":\"track\",\"userId\":\"u\",\"event\":\"E\","
+             "\"properties\":{\"p\":\"%s\"}}]}",
+             props);
+    assert_int_equal(vg_segment_parse(&in, VG_SEGMENT_BATCH, body, strlen(body), &out, &rej), 1);
+    vg_outbox_reset(&out);
+    snprintf(body, sizeof(body),
+             "{\"context\":{\"x\":\"%s\"},\"batch\":[{\"type\":\"identify\",\"userId\":\"u\"}]}",
+             ctx);
+    assert_int_equal(vg_segment_parse(&in, VG_SEGMENT_BATCH, body, strlen(body), &out, &rej), 1);
+    vg_outbox_free(&out);
+}
+
 static void test_errors_carry_code_and_message_at_the_top_level(void **state)
 {
     (void)state;
@@ -518,6 +583,8 @@ int main(void)
         cmocka_unit_test(test_session_ids_come_from_where_the_sdks_put_them),
         cmocka_unit_test(test_the_page_url_is_the_url),
         cmocka_unit_test(test_sizes_past_segments_limits_get_413),
+        cmocka_unit_test(test_batch_fields_of_other_sdks_are_kept),
+        cmocka_unit_test(test_a_batch_context_counts_toward_each_calls_size),
         cmocka_unit_test(test_errors_carry_code_and_message_at_the_top_level),
         cmocka_unit_test(test_properties_keep_the_clients_text),
         cmocka_unit_test(test_context_is_enriched_where_the_client_left_it_empty),
