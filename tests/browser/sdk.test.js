@@ -31,7 +31,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /* Opens a test page of tests/browser/pages with params; waits for vigil.js. */
 async function openPage(file, params, setup) {
     const page = await browser.newPage();
-    if (setup) setup(page);
+    if (setup) await setup(page);
     await page.goto(`${site.url}/${file}?${new URLSearchParams(params)}`);
     await h.waitFor(() => page.evaluate(() => window.vigilReady === true), 15000,
         () => `${file} did not start vigil.js`);
@@ -63,6 +63,16 @@ function watchSignals(page) {
         if (/\/heartbeat(\?|$)/.test(r.url()) && r.status() === 202) seen.ok++;
     });
     return seen;
+}
+
+/* The bodies of the POSTs to /v1/events the page sends by fetch (not beacons). */
+function watchBatches(page) {
+    const batches = [];
+    page.on('request', (r) => {
+        if (r.method() === 'POST' && r.resourceType() === 'fetch' &&
+            new URL(r.url()).pathname === '/v1/events') batches.push(JSON.parse(r.postData()));
+    });
+    return batches;
 }
 
 test('events a page tracks arrive and land once, each with its event_id', async () => {
@@ -132,18 +142,48 @@ test('heartbeats while visible, none while hidden, one at once when visible agai
     await page.close();
 });
 
+/* Sets the page's clock skew ms off (Date and Date.now), before its scripts run. */
+function skewClock(page, skew) {
+    return page.evaluateOnNewDocument((ms) => {
+        const Real = Date;
+        window.Date = class extends Real {
+            constructor(...a) {
+                if (a.length) super(...a);
+                else super(Real.now() + ms);
+            }
+
+            static now() {
+                return Real.now() + ms;
+            }
+        };
+    }, skew);
+}
+
 test('closing the page sends what is queued and the end by beacon; the duration is the time ' +
-    'it was open', async () => {
+    'it was open, whatever the browser\'s clock says', async () => {
     const createdFrom = Date.now();
     const s = await h.newSession('close');
     const createdBy = Date.now();
-    /* a flush interval longer than the test: only the pagehide beacon can send the events */
+    /* a flush interval longer than the test, and a clock ten minutes slow: the events can
+     * only go by the pagehide beacon, and only the producer's clock can time the end */
+    let seen;
+    let batches;
     const page = await openPage('sdk.html',
-        {endpoint: h.producer(), token: s.token, hb: 1, flush: 600});
+        {endpoint: h.producer(), token: s.token, hb: 1, flush: 600}, async (p) => {
+            seen = watchSignals(p);
+            batches = watchBatches(p);
+            await skewClock(p, -600000);
+        });
     await sleep(3000); /* the page stays open three seconds */
-    await page.evaluate(() => {
+    /* queue the events just after a heartbeat was answered, so that no request is in
+     * flight to take them along before the page closes */
+    const ok = seen.ok;
+    await h.waitFor(() => seen.ok > ok, 5000, () => 'no heartbeat answered');
+    await h.waitFor(() => page.evaluate(() => {
+        if (window.Vigil.stats().queued) return false;
         for (let i = 0; i < 3; i++) window.Vigil.track('browser.unload', {i});
-    });
+        return window.Vigil.stats().queued === 3;
+    }), 1000, () => 'the page kept a request in flight');
     const closeFrom = Date.now();
     await page.close();
     const closeBy = Date.now();
@@ -159,6 +199,7 @@ test('closing the page sends what is queued and the end by beacon; the duration 
         `${closeBy - createdFrom} ms`);
     assert.ok(m.heartbeats >= 2, `${m.heartbeats} heartbeats`);
     assert.deepEqual(await awaitLanded(s.session_id, 'browser.unload', 3), {n: 3, d: 3});
+    assert.equal(batches.length, 0, 'the events went by fetch, not by the pagehide beacon');
 });
 
 test('a producer answering 503 for a while loses nothing: retries land once', async () => {
