@@ -75,15 +75,34 @@ function watchBatches(page) {
     return batches;
 }
 
-test('events a page tracks arrive and land once, each with its event_id', async () => {
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+test('events a page tracks arrive in one batch with its sent_at and land once, each with its ' +
+    'event_id', async () => {
     const s = await h.newSession('events');
-    const page = await openPage('sdk.html', {endpoint: h.producer(), token: s.token, flush: 0.2});
+    let batches;
+    const page = await openPage('sdk.html', {endpoint: h.producer(), token: s.token, flush: 0.2},
+        (p) => { batches = watchBatches(p); });
+    const from = Date.now();
     await page.evaluate(() => {
         for (let i = 0; i < 5; i++) window.Vigil.track('browser.click', {i});
     });
     await awaitLanded(s.session_id, 'browser.click', 5);
     await barrier(page, 'Vigil', s.session_id);
     assert.deepEqual(await h.landed(db, s.session_id, 'browser.click'), {n: 5, d: 5});
+
+    /* the five went together, as {"sent_at", "events"}, each with an event_id of its own,
+     * and what landed is those ids: the producer made none up */
+    const clicks = batches.filter((b) => b.events.some((e) => e.type === 'browser.click'));
+    assert.equal(clicks.length, 1, `the 5 events went in ${clicks.length} requests`);
+    const sentAt = Date.parse(clicks[0].sent_at);
+    assert.ok(sentAt >= from - 1000 && sentAt <= Date.now(), `sent_at ${clicks[0].sent_at}`);
+    const ids = clicks[0].events.map((e) => e.event_id);
+    assert.equal(ids.length, 5);
+    assert.ok(ids.every((id) => UUID.test(id)), `event ids ${ids}`);
+    assert.deepEqual(await h.landedIds(db, s.session_id, 'browser.click'), [...ids].sort());
+    assert.ok(batches.every((b) => typeof b.sent_at === 'string'), 'a batch without sent_at');
+
     const st = await page.evaluate(() => window.Vigil.stats());
     assert.equal(st.dropped, 0);
     assert.equal(st.rejected, 0);
@@ -219,6 +238,46 @@ test('a producer answering 503 for a while loses nothing: retries land once', as
         await awaitLanded(s.session_id, 'browser.retry', 10);
         await barrier(page, 'Vigil', s.session_id);
         assert.deepEqual(await h.landed(db, s.session_id, 'browser.retry'), {n: 10, d: 10});
+        const st = await page.evaluate(() => window.Vigil.stats());
+        assert.ok(st.retries >= 3, `${st.retries} retries`);
+        assert.equal(st.dropped, 0);
+        await page.close();
+    } finally {
+        proxy.close();
+    }
+});
+
+test('429 and 503 are retried after their Retry-After, never two requests at once',
+    async () => {
+    let failing = true;
+    /* refusals alternate 429 and 503 with Retry-After: 2; backoff alone would retry
+     * within half a second, then a second */
+    const proxy = await h.flakyProxy(() => failing,
+        {status: (n) => (n % 2 ? 503 : 429), retryAfter: 2, delayMs: 150});
+    try {
+        const s = await h.newSession('retry_after');
+        const page = await openPage('sdk.html',
+            {endpoint: proxy.url, token: s.token, hb: 1, flush: 0.2});
+        await page.evaluate(() => {
+            for (let i = 0; i < 5; i++) window.Vigil.track('browser.later', {i});
+        });
+        await h.waitFor(() => proxy.stats.failed >= 3, 20000, () => 'the proxy refused < 3 times');
+        failing = false;
+        await awaitLanded(s.session_id, 'browser.later', 5);
+        await barrier(page, 'Vigil', s.session_id);
+        assert.deepEqual(await h.landed(db, s.session_id, 'browser.later'), {n: 5, d: 5});
+        const tries = proxy.stats.tries;
+        const refused = tries.filter((t) => t.status === 429 || t.status === 503);
+        assert.ok(refused.some((t) => t.status === 429) && refused.some((t) => t.status === 503),
+            `the proxy did not answer both 429 and 503: ${JSON.stringify(tries)}`);
+        for (let i = 0; i + 1 < tries.length; i++) {
+            if (tries[i].status !== 429 && tries[i].status !== 503) continue;
+            const gap = tries[i + 1].at - tries[i].at;
+            assert.ok(gap >= 1900, `try ${i + 1} came ${gap} ms after a ${tries[i].status} ` +
+                'with Retry-After: 2');
+        }
+        /* heartbeats every second and events queued behind them: still one at a time */
+        assert.equal(proxy.stats.maxOpen, 1, `${proxy.stats.maxOpen} requests at once`);
         const st = await page.evaluate(() => window.Vigil.stats());
         assert.ok(st.retries >= 3, `${st.retries} retries`);
         assert.equal(st.dropped, 0);
