@@ -21,9 +21,9 @@
  * What is sent when:
  *  - a heartbeat at init and when the page becomes visible, then every
  *    heartbeatSeconds while it stays visible; none while it is hidden;
- *  - events in batches ({"sent_at", "events"}), every flushSeconds or when
- *    batchSize are waiting; each event has its own event_id, so a retry never
- *    lands twice;
+ *  - events in batches ({"sent_at", "events"}), every flushSeconds, when
+ *    batchSize are waiting, or once the request before them is answered;
+ *    each event has its own event_id, so a retry never lands twice;
  *  - on pagehide, what is still queued and the end, by navigator.sendBeacon
  *    (the token in the query string, since a beacon has no headers); the end
  *    carries no "at", so it is timed by the producer's clock, not the browser's.
