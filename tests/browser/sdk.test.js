@@ -253,13 +253,14 @@ test('429 and 503 are retried after their Retry-After, never two requests at onc
     /* refusals alternate 429 and 503 with Retry-After: 2; backoff alone would retry
      * within half a second, then a second */
     const proxy = await h.flakyProxy(() => failing,
-        {status: (n) => (n % 2 ? 503 : 429), retryAfter: 2, delayMs: 150});
+        {status: (n) => (n % 2 ? 503 : 429), retryAfter: 2, delayMs: 300});
     try {
         const s = await h.newSession('retry_after');
         const page = await openPage('sdk.html',
             {endpoint: proxy.url, token: s.token, hb: 1, flush: 0.2});
         await page.evaluate(() => {
             for (let i = 0; i < 5; i++) window.Vigil.track('browser.later', {i});
+            window.Vigil.flush();
         });
         await h.waitFor(() => proxy.stats.failed >= 3, 20000, () => 'the proxy refused < 3 times');
         failing = false;
