@@ -82,7 +82,8 @@ async function staticServer() {
 /*
  * A proxy in front of the producer. While failing() is true it refuses every
  * POST to /v1/events with status(n) (n: the refusals so far; 503 unless
- * given) and Retry-After: retryAfter (1 unless given), except the first,
+ * given; 0 drops the connection, a network error to the page) and
+ * Retry-After: retryAfter (1 unless given), except the first,
  * which it forwards and whose answer it replaces by the refusal (the request
  * landed, the client never learns it: its retry must not land twice).
  * Everything else passes. Every POST is held delayMs before it is answered,
@@ -115,6 +116,12 @@ async function flakyProxy(failing, {status = () => 503, retryAfter = 1, delayMs 
             const refuse = () => {
                 tried.status = status(stats.failed);
                 stats.failed++;
+                if (!tried.status) {
+                    return setTimeout(() => {
+                        if (post) stats.open--;
+                        req.socket.destroy();
+                    }, delayMs);
+                }
                 answer(tried.status, {
                     'Access-Control-Allow-Origin': req.headers.origin || '*',
                     'Access-Control-Expose-Headers': 'Retry-After',
