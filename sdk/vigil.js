@@ -21,11 +21,12 @@
  * What is sent when:
  *  - a heartbeat at init and when the page becomes visible, then every
  *    heartbeatSeconds while it stays visible; none while it is hidden;
- *  - events in batches ({"sent_at", "events"}), every flushSeconds or when
- *    batchSize are waiting; each event has its own event_id, so a retry never
- *    lands twice;
+ *  - events in batches ({"sent_at", "events"}), every flushSeconds, when
+ *    batchSize are waiting, or once the request before them is answered;
+ *    each event has its own event_id, so a retry never lands twice;
  *  - on pagehide, what is still queued and the end, by navigator.sendBeacon
- *    (the token in the query string, since a beacon has no headers).
+ *    (the token in the query string, since a beacon has no headers); the end
+ *    carries no "at", so it is timed by the producer's clock, not the browser's.
  * One request at a time. Network errors, 429 and 503 are retried with
  * exponential backoff, or after Retry-After when the producer says; other
  * refusals drop what they refused (onError tells). The queue holds at most
@@ -197,12 +198,12 @@ var Vigil = (function () {
             evs.splice(0, b.n);
             beacon('/v1/events' + q, body);
         }
-        if (!endItem && cfg.endOnPagehide && !ended) {
-            endItem = {b: {at: now(), reason: 'pagehide'}};
-        }
+        if (!endItem && cfg.endOnPagehide && !ended) endItem = {b: {reason: 'pagehide'}};
         if (endItem) {
+            /* No "at": a beacon cannot carry X-Sent-At to correct the browser's
+             * clock by, and it leaves now, so the producer's receipt time is the end's. */
             ended = true;
-            beacon(path('end') + q, JSON.stringify(endItem.b));
+            beacon(path('end') + q, JSON.stringify({reason: endItem.b.reason}));
         }
     }
 

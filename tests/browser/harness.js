@@ -80,32 +80,55 @@ async function staticServer() {
 }
 
 /*
- * A proxy in front of the producer. While failing() is true it answers every
- * POST to /v1/events with 503 and Retry-After: 1, except the first, which it
- * forwards and whose answer it replaces by the 503 (the request landed, the
- * client never learns it: its retry must not land twice). Everything else
- * passes. Counts the 503s it answered.
+ * A proxy in front of the producer. While failing() is true it refuses every
+ * POST to /v1/events with status(n) (n: the refusals so far; 503 unless
+ * given; 0 drops the connection, a network error to the page) and
+ * Retry-After: retryAfter (1 unless given), except the first,
+ * which it forwards and whose answer it replaces by the refusal (the request
+ * landed, the client never learns it: its retry must not land twice).
+ * Everything else passes. Every POST is held delayMs before it is answered,
+ * so that a client sending two at once would be seen doing it. stats: the
+ * refusals (failed), when each POST to /v1/events arrived and how it was
+ * answered (tries), and the most POSTs it held at once (maxOpen).
  */
-async function flakyProxy(failing) {
+async function flakyProxy(failing, {status = () => 503, retryAfter = 1, delayMs = 0} = {}) {
     const target = new URL(producer());
-    const stats = {failed: 0, forwarded: 0};
+    const stats = {failed: 0, forwarded: 0, tries: [], open: 0, maxOpen: 0};
     let swallowed = false;
     const server = http.createServer((req, res) => {
         const chunks = [];
+        const post = req.method === 'POST';
+        if (post) {
+            stats.open++;
+            stats.maxOpen = Math.max(stats.maxOpen, stats.open);
+        }
+        const answer = (code, headers, body) => setTimeout(() => {
+            if (post) stats.open--;
+            res.writeHead(code, headers).end(body);
+        }, post ? delayMs : 0);
         req.on('data', (c) => chunks.push(c));
         req.on('end', () => {
             const body = Buffer.concat(chunks);
-            const cors = {
-                'Access-Control-Allow-Origin': req.headers.origin || '*',
-                'Access-Control-Expose-Headers': 'Retry-After',
-                'Retry-After': '1',
-                'Content-Type': 'application/json',
-            };
+            const events = post && req.url.startsWith('/v1/events');
+            const down = events && failing();
+            const tried = {at: Date.now(), status: 0};
+            if (events) stats.tries.push(tried);
             const refuse = () => {
+                tried.status = status(stats.failed);
                 stats.failed++;
-                res.writeHead(503, cors).end('{"error":{"code":"unavailable","message":"test"}}');
+                if (!tried.status) {
+                    return setTimeout(() => {
+                        if (post) stats.open--;
+                        req.socket.destroy();
+                    }, delayMs);
+                }
+                answer(tried.status, {
+                    'Access-Control-Allow-Origin': req.headers.origin || '*',
+                    'Access-Control-Expose-Headers': 'Retry-After',
+                    'Retry-After': String(retryAfter),
+                    'Content-Type': 'application/json',
+                }, '{"error":{"code":"unavailable","message":"test"}}');
             };
-            const down = req.method === 'POST' && req.url.startsWith('/v1/events') && failing();
             if (down && swallowed) return refuse();
             const headers = {...req.headers, host: target.host};
             const up = http.request({host: target.hostname, port: target.port, path: req.url,
@@ -118,10 +141,11 @@ async function flakyProxy(failing) {
                         swallowed = true;
                         return refuse();
                     }
-                    res.writeHead(ur.statusCode, ur.headers).end(Buffer.concat(got));
+                    tried.status = ur.statusCode;
+                    answer(ur.statusCode, ur.headers, Buffer.concat(got));
                 });
             });
-            up.on('error', () => res.writeHead(502).end());
+            up.on('error', () => answer(502, {}, ''));
             up.end(body);
         });
     });
@@ -162,6 +186,16 @@ async function landed(c, session, type) {
           WHERE tenant_id = 'demo' AND body->>'session_id' = $1 AND body->>'type' = $2`,
         [session, type]);
     return r.rows[0];
+}
+
+/* The event_ids (lower case) of tenant demo's raw.events for session and type, sorted. */
+async function landedIds(c, session, type) {
+    const r = await c.query(
+        `SELECT lower(event_id::text) AS id FROM raw.events
+          WHERE tenant_id = 'demo' AND body->>'session_id' = $1 AND body->>'type' = $2
+          ORDER BY 1`,
+        [session, type]);
+    return r.rows.map((row) => row.id);
 }
 
 async function martSession(c, session) {
@@ -212,4 +246,4 @@ function assertClean(problems) {
 }
 
 module.exports = {launch, setVisible, staticServer, flakyProxy, api, newSession, db, landed,
-    martSession, waitFor, producer, open, waitInPage, run, assert, assertClean};
+    landedIds, martSession, waitFor, producer, open, waitInPage, run, assert, assertClean};

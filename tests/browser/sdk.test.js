@@ -31,7 +31,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /* Opens a test page of tests/browser/pages with params; waits for vigil.js. */
 async function openPage(file, params, setup) {
     const page = await browser.newPage();
-    if (setup) setup(page);
+    if (setup) await setup(page);
     await page.goto(`${site.url}/${file}?${new URLSearchParams(params)}`);
     await h.waitFor(() => page.evaluate(() => window.vigilReady === true), 15000,
         () => `${file} did not start vigil.js`);
@@ -65,15 +65,44 @@ function watchSignals(page) {
     return seen;
 }
 
-test('events a page tracks arrive and land once, each with its event_id', async () => {
+/* The bodies of the POSTs to /v1/events the page sends by fetch (not beacons). */
+function watchBatches(page) {
+    const batches = [];
+    page.on('request', (r) => {
+        if (r.method() === 'POST' && r.resourceType() === 'fetch' &&
+            new URL(r.url()).pathname === '/v1/events') batches.push(JSON.parse(r.postData()));
+    });
+    return batches;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+test('events a page tracks arrive in one batch with its sent_at and land once, each with its ' +
+    'event_id', async () => {
     const s = await h.newSession('events');
-    const page = await openPage('sdk.html', {endpoint: h.producer(), token: s.token, flush: 0.2});
+    let batches;
+    const page = await openPage('sdk.html', {endpoint: h.producer(), token: s.token, flush: 0.2},
+        (p) => { batches = watchBatches(p); });
+    const from = Date.now();
     await page.evaluate(() => {
         for (let i = 0; i < 5; i++) window.Vigil.track('browser.click', {i});
     });
     await awaitLanded(s.session_id, 'browser.click', 5);
     await barrier(page, 'Vigil', s.session_id);
     assert.deepEqual(await h.landed(db, s.session_id, 'browser.click'), {n: 5, d: 5});
+
+    /* the five went together, as {"sent_at", "events"}, each with an event_id of its own,
+     * and what landed is those ids: the producer made none up */
+    const clicks = batches.filter((b) => b.events.some((e) => e.type === 'browser.click'));
+    assert.equal(clicks.length, 1, `the 5 events went in ${clicks.length} requests`);
+    const sentAt = Date.parse(clicks[0].sent_at);
+    assert.ok(sentAt >= from - 1000 && sentAt <= Date.now(), `sent_at ${clicks[0].sent_at}`);
+    const ids = clicks[0].events.map((e) => e.event_id);
+    assert.equal(ids.length, 5);
+    assert.ok(ids.every((id) => UUID.test(id)), `event ids ${ids}`);
+    assert.deepEqual(await h.landedIds(db, s.session_id, 'browser.click'), [...ids].sort());
+    assert.ok(batches.every((b) => typeof b.sent_at === 'string'), 'a batch without sent_at');
+
     const st = await page.evaluate(() => window.Vigil.stats());
     assert.equal(st.dropped, 0);
     assert.equal(st.rejected, 0);
@@ -132,18 +161,48 @@ test('heartbeats while visible, none while hidden, one at once when visible agai
     await page.close();
 });
 
+/* Sets the page's clock skew ms off (Date and Date.now), before its scripts run. */
+function skewClock(page, skew) {
+    return page.evaluateOnNewDocument((ms) => {
+        const Real = Date;
+        window.Date = class extends Real {
+            constructor(...a) {
+                if (a.length) super(...a);
+                else super(Real.now() + ms);
+            }
+
+            static now() {
+                return Real.now() + ms;
+            }
+        };
+    }, skew);
+}
+
 test('closing the page sends what is queued and the end by beacon; the duration is the time ' +
-    'it was open', async () => {
+    'it was open, whatever the browser\'s clock says', async () => {
     const createdFrom = Date.now();
     const s = await h.newSession('close');
     const createdBy = Date.now();
-    /* a flush interval longer than the test: only the pagehide beacon can send the events */
+    /* a flush interval longer than the test, and a clock ten minutes slow: the events can
+     * only go by the pagehide beacon, and only the producer's clock can time the end */
+    let seen;
+    let batches;
     const page = await openPage('sdk.html',
-        {endpoint: h.producer(), token: s.token, hb: 1, flush: 600});
+        {endpoint: h.producer(), token: s.token, hb: 1, flush: 600}, async (p) => {
+            seen = watchSignals(p);
+            batches = watchBatches(p);
+            await skewClock(p, -600000);
+        });
     await sleep(3000); /* the page stays open three seconds */
-    await page.evaluate(() => {
+    /* queue the events just after a heartbeat was answered, so that no request is in
+     * flight to take them along before the page closes */
+    const ok = seen.ok;
+    await h.waitFor(() => seen.ok > ok, 5000, () => 'no heartbeat answered');
+    await h.waitFor(() => page.evaluate(() => {
+        if (window.Vigil.stats().queued) return false;
         for (let i = 0; i < 3; i++) window.Vigil.track('browser.unload', {i});
-    });
+        return window.Vigil.stats().queued === 3;
+    }), 1000, () => 'the page kept a request in flight');
     const closeFrom = Date.now();
     await page.close();
     const closeBy = Date.now();
@@ -159,18 +218,24 @@ test('closing the page sends what is queued and the end by beacon; the duration 
         `${closeBy - createdFrom} ms`);
     assert.ok(m.heartbeats >= 2, `${m.heartbeats} heartbeats`);
     assert.deepEqual(await awaitLanded(s.session_id, 'browser.unload', 3), {n: 3, d: 3});
+    assert.equal(batches.length, 0, 'the events went by fetch, not by the pagehide beacon');
 });
 
-test('a producer answering 503 for a while loses nothing: retries land once', async () => {
+test('a producer answering 503, or unreachable, for a while loses nothing: retries land once',
+    async () => {
     let failing = true;
-    const proxy = await h.flakyProxy(() => failing);
+    /* dropped connections (network errors), then 503 with Retry-After: 1; four drops,
+     * as chromium itself tries a POST again once when a kept-alive connection drops */
+    const proxy = await h.flakyProxy(() => failing, {status: (n) => (n < 4 ? 0 : 503)});
     try {
         const s = await h.newSession('retry');
         const page = await openPage('sdk.html', {endpoint: proxy.url, token: s.token, flush: 0.2});
         await page.evaluate(() => {
             for (let i = 0; i < 5; i++) window.Vigil.track('browser.retry', {i});
         });
-        await h.waitFor(() => proxy.stats.failed >= 3, 15000, () => 'the proxy refused < 3 times');
+        await h.waitFor(async () => proxy.stats.tries.some((t) => t.status === 503) &&
+            (await page.evaluate(() => window.Vigil.stats().retries)) >= 3, 15000,
+        () => `the page retried < 3 times: ${JSON.stringify(proxy.stats.tries)}`);
         await page.evaluate(() => {
             for (let i = 5; i < 10; i++) window.Vigil.track('browser.retry', {i});
         });
@@ -178,6 +243,47 @@ test('a producer answering 503 for a while loses nothing: retries land once', as
         await awaitLanded(s.session_id, 'browser.retry', 10);
         await barrier(page, 'Vigil', s.session_id);
         assert.deepEqual(await h.landed(db, s.session_id, 'browser.retry'), {n: 10, d: 10});
+        const st = await page.evaluate(() => window.Vigil.stats());
+        assert.ok(st.retries >= 3, `${st.retries} retries`);
+        assert.equal(st.dropped, 0);
+        await page.close();
+    } finally {
+        proxy.close();
+    }
+});
+
+test('429 and 503 are retried after their Retry-After, never two requests at once',
+    async () => {
+    let failing = true;
+    /* refusals alternate 429 and 503 with Retry-After: 2; backoff alone would retry
+     * within half a second, then a second */
+    const proxy = await h.flakyProxy(() => failing,
+        {status: (n) => (n % 2 ? 503 : 429), retryAfter: 2, delayMs: 300});
+    try {
+        const s = await h.newSession('retry_after');
+        const page = await openPage('sdk.html',
+            {endpoint: proxy.url, token: s.token, hb: 1, flush: 0.2});
+        await page.evaluate(() => {
+            for (let i = 0; i < 5; i++) window.Vigil.track('browser.later', {i});
+            window.Vigil.flush();
+        });
+        await h.waitFor(() => proxy.stats.failed >= 3, 20000, () => 'the proxy refused < 3 times');
+        failing = false;
+        await awaitLanded(s.session_id, 'browser.later', 5);
+        await barrier(page, 'Vigil', s.session_id);
+        assert.deepEqual(await h.landed(db, s.session_id, 'browser.later'), {n: 5, d: 5});
+        const tries = proxy.stats.tries;
+        const refused = tries.filter((t) => t.status === 429 || t.status === 503);
+        assert.ok(refused.some((t) => t.status === 429) && refused.some((t) => t.status === 503),
+            `the proxy did not answer both 429 and 503: ${JSON.stringify(tries)}`);
+        for (let i = 0; i + 1 < tries.length; i++) {
+            if (tries[i].status !== 429 && tries[i].status !== 503) continue;
+            const gap = tries[i + 1].at - tries[i].at;
+            assert.ok(gap >= 1900, `try ${i + 1} came ${gap} ms after a ${tries[i].status} ` +
+                'with Retry-After: 2');
+        }
+        /* heartbeats every second and events queued behind them: still one at a time */
+        assert.equal(proxy.stats.maxOpen, 1, `${proxy.stats.maxOpen} requests at once`);
         const st = await page.evaluate(() => window.Vigil.stats());
         assert.ok(st.retries >= 3, `${st.retries} retries`);
         assert.equal(st.dropped, 0);

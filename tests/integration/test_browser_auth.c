@@ -156,6 +156,11 @@ static void test_a_publishable_key_writes_from_the_tenants_origins_only(void **s
     const char *retry = header(&r, "Retry-After");
     if (!retry || atoi(retry) < 1)
         fail_msg("429 without a Retry-After of at least 1 s: %s", retry ? retry : "(none)");
+    /* and the page's script may read it (vigil.js waits that long before it retries) */
+    const char *expose = header(&r, "Access-Control-Expose-Headers");
+    if (!expose || !strstr(expose, "Retry-After"))
+        fail_msg("a page cannot read the 429's Retry-After: Access-Control-Expose-Headers %s",
+                 expose ? expose : "(none)");
     itest_answer_free(&r);
     /* refused before its body is read: a body that is not JSON is not looked at */
     call_expect("POST", "/v1/events", h, "{not json", 429, "rate_limited");

@@ -160,6 +160,15 @@ def test_session_routes_and_auth():
     check(st == 403, "a session token cannot read the tenant's stats", st)
     st, _, _ = q("/v1/sessions/" + s1, key=None, session=tok[:-2] + "xx")
     check(st == 401, "a forged token is 401", st)
+    # what a page holds never reads: the link token, nor a publishable key from the
+    # tenant's own origin (demo-pk, config/vigil.conf)
+    st, _, _ = q("/v1/sessions/" + s1, key=None, session=a["link_token"])
+    check(st == 401, "a link token cannot read its session (401)", st)
+    st, _, _ = q("/v1/sessions/%s?token=%s" % (s1, a["link_token"]), key=None)
+    check(st == 401, "nor as ?token= (401)", st)
+    for path in ("/v1/sessions/" + s1, "/v1/sessions", "/v1/stats"):
+        st, _, _ = q(path, key="demo-pk", headers={"Origin": "http://127.0.0.1:5173"})
+        check(st == 401, "a publishable key cannot read %s (401)" % path, st)
 
     st, _, doc = q("/v1/sessions/%s/valid" % s3)
     check(st == 200 and doc["valid"] is True and doc["status"] == "draft",
