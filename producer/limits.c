@@ -124,10 +124,10 @@ int vg_limits_charge(struct vg_limits *l, const struct vg_config *cfg, enum vg_l
     return rc;
 }
 
-int vg_limits_admit_address(struct vg_limits *l, struct vg_req *r, const char *address)
+int vg_limits_admit_address(struct vg_limits *l, struct vg_req *r)
 {
     int64_t retry_ms;
-    if (vg_limits_charge(l, r->cfg, VG_LIMIT_ADDRESS, NULL, address, 1, vg_mono_ms(),
+    if (vg_limits_charge(l, r->cfg, VG_LIMIT_ADDRESS, NULL, r->client, 1, vg_mono_ms(),
                          &retry_ms) == 0)
         return 0;
     vg_req_refuse(r, 429, "rate_limited", NULL, (int)((retry_ms + 999) / 1000),
@@ -155,11 +155,11 @@ int vg_limits_refuse_events(struct vg_req *r, int rc, int64_t retry_ms, double r
 static int admit_publishable(struct vg_limits *l, struct vg_req *r, int64_t n)
 {
     const struct vg_tenant *t = r->tenant;
-    char key[VG_TENANT_MAX + sizeof(r->peer) + 2];
+    char key[VG_TENANT_MAX + sizeof(r->client) + 2];
     int64_t retry_ms;
     if (!r->publishable)
         return 0;
-    snprintf(key, sizeof(key), "%s %s", t->id, r->peer);
+    snprintf(key, sizeof(key), "%s %s", t->id, r->client);
     int rc = vg_limits_charge(l, r->cfg, VG_LIMIT_PUBLISHABLE, t, key, n, vg_mono_ms(),
                               &retry_ms);
     return vg_limits_refuse_events(r, rc, retry_ms, t->pk_rate_per_s, t->pk_burst,

@@ -84,8 +84,9 @@ struct vg_req;
 /*
  * The checks of a request whose headers are in, each answering through
  * vg_req_refuse() (returns 1) or letting it on (0):
- * vg_limits_admit_address() charges the client address (every request but
- * health checks, refused ones included: a 401 costs like a 202);
+ * vg_limits_admit_address() charges the client's address (r->client: behind
+ * a trusted proxy, the one X-Forwarded-For names) for every request but
+ * health checks, refused ones included (a 401 costs like a 202);
  * vg_limits_admit_body(), once routes.c knows the credentials, charges a
  * session token's rate, refuses a publishable key whose bucket for this
  * address is empty (whatever the body holds would not fit), and reserves
@@ -93,7 +94,7 @@ struct vg_req;
  * chunked one) into *reserved, which the caller gives back with
  * vg_limits_release() when the request ends.
  */
-int vg_limits_admit_address(struct vg_limits *l, struct vg_req *r, const char *address);
+int vg_limits_admit_address(struct vg_limits *l, struct vg_req *r);
 int vg_limits_admit_body(struct vg_limits *l, struct vg_req *r, size_t *reserved);
 
 /*

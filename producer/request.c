@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "enrich.h"
 #include "log.h"
 #include "policy.h"
 #include "stats.h"
@@ -210,6 +211,15 @@ void vg_req_init(struct vg_req *r, const struct vg_routes_env *env, const struct
     h->page = lookup(ctx, 1, "page");
     h->heartbeat_s = lookup(ctx, 1, "heartbeat_s");
     h->if_none_match = lookup(ctx, 0, "If-None-Match");
+}
+
+void vg_req_set_peer(struct vg_req *r, const char *peer)
+{
+    snprintf(r->peer, sizeof(r->peer), "%s", peer);
+    r->client[0] = '\0';
+    if (peer[0])
+        vg_enrich_client_addr(peer, r->head.forwarded_for, r->env->trusted_proxies,
+                              r->env->ntrusted_proxies, r->client);
 }
 
 void vg_req_free(struct vg_req *r)

@@ -134,7 +134,9 @@ struct vg_req {
     char arg[VG_TOKEN_MAX]; /* the {id} or {token} of the path; the file of /sdk/ */
     int64_t received_us;
     int64_t start_ms; /* monotonic */
-    char peer[VG_ADDR_MAX]; /* the connection's address, as text; "" if unknown */
+    char peer[VG_ADDR_MAX];   /* the connection's address, as text; "" if unknown */
+    char client[VG_ADDR_MAX]; /* the client's: peer, or X-Forwarded-For's word when peer
+                               * is a trusted proxy (vg_req_set_peer); "" if unknown */
     struct vg_req_head head;
     struct vg_buf body; /* filled by the server, up to producer.max_body_bytes */
     int routed;         /* routes.c took it: the answer speaks CORS (the server's early
@@ -171,6 +173,14 @@ typedef const char *(*vg_req_lookup_fn)(void *ctx, int query, const char *name);
  */
 void vg_req_init(struct vg_req *r, const struct vg_routes_env *env, const struct vg_config *cfg,
                  const char *method, const char *url, vg_req_lookup_fn lookup, void *ctx);
+
+/*
+ * Sets r->peer to peer (the connection's address as text, "" if unknown)
+ * and r->client to the client's address (enrich.h): the one address every
+ * per-client limit and the enrichment count by, so that clients behind a
+ * trusted proxy are not one client.
+ */
+void vg_req_set_peer(struct vg_req *r, const char *peer);
 
 /* Frees what r holds (body, outbox, answers, an unreleased delivery), not r itself. */
 void vg_req_free(struct vg_req *r);

@@ -446,14 +446,12 @@ static int inflate_body(struct vg_req *r)
 static void enrich(const struct vg_req *r, struct vg_ingest *in, char addr[VG_ADDR_MAX])
 {
     const struct vg_tenant *t = r->tenant;
-    const struct vg_routes_env *e = r->env;
     in->truncate_ip = t->truncate_ip;
     if (t->enrich_user_agent && r->head.user_agent && *r->head.user_agent)
         in->user_agent = r->head.user_agent;
-    if (!t->enrich_ip || !r->peer[0])
+    if (!t->enrich_ip || !r->client[0])
         return;
-    vg_enrich_client_addr(r->peer, r->head.forwarded_for, e->trusted_proxies,
-                          e->ntrusted_proxies, addr);
+    memcpy(addr, r->client, VG_ADDR_MAX);
     if (t->truncate_ip && vg_enrich_truncate(addr, addr))
         return; /* no address to tell */
     in->client_ip = addr;

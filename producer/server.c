@@ -154,7 +154,9 @@ static struct req_box *req_new(struct vg_server *s, struct MHD_Connection *conn,
     b->conn = conn;
     b->phase = PHASE_BODY;
     vg_req_init(&b->r, &s->env, b->snap->cfg, method, url, lookup, conn);
-    peer_text(conn, b->r.peer);
+    char peer[VG_ADDR_MAX];
+    peer_text(conn, peer);
+    vg_req_set_peer(&b->r, peer);
     atomic_fetch_add(&s->inflight, 1);
     vg_gauge_add(vg_stats.inflight, 1);
     return b;
@@ -367,17 +369,6 @@ static void refuse_too_large(struct vg_req *r)
 }
 
 /* The client's address as text, for its rate (limits.h). */
-static const char *client_address(struct MHD_Connection *conn, char *out, size_t size)
-{
-    const union MHD_ConnectionInfo *i =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    snprintf(out, size, "?");
-    if (i && i->client_addr && i->client_addr->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)i->client_addr)->sin_addr, out,
-                  (socklen_t)size);
-    return out;
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -399,14 +390,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (is_health(r->route))
             return MHD_YES; /* answered on the last call, which keeps the connection */
         deadline_set(s, conn, vg_mono_ms() + s->request_ms); /* headers in: now the body */
-        char addr[INET_ADDRSTRLEN];
         if (r->route == VG_ROUTE_METRICS)
             vg_req_refuse(r, 404, "not_found", NULL, 0,
                           "/metrics is served on producer.metrics_port, not on the API port");
         else if (atomic_load(&s->stopping))
             vg_req_refuse(r, 503, "shutting_down", NULL, 1, "the producer is shutting down");
         else if (vg_limits_admit_connection(r, atomic_load(&s->connections)) ||
-                 vg_limits_admit_address(s->limits, r, client_address(conn, addr, sizeof(addr))))
+                 vg_limits_admit_address(s->limits, r))
             ; /* refused before anything else is looked at */
         else if (!vg_routes_begin(r) && r->head.body_length > (int64_t)s->max_body)
             refuse_too_large(r);

@@ -10,7 +10,8 @@
  *    IPv6 /48 for a tenant that truncates, the client's own context.ip too;
  *  - a publishable key is a write key, from the tenant's origins, and its
  *    refusals (401, a 429 with Retry-After) carry code and message at the
- *    top level, where Segment's SDKs read them;
+ *    top level, where Segment's SDKs read them; its rate is per client,
+ *    so two clients behind one trusted proxy do not share a bucket;
  *  - gzip bodies on the session routes, as on every route with a body.
  *
  * Its config: producer.trusted_proxies = "127.0.0.1"; tenants <run>-on
@@ -227,6 +228,13 @@ static void test_a_publishable_key_is_a_write_key(void **state)
     if (!vg_http_resp_header(&a.resp, "Retry-After", retry, sizeof(retry)) || atoi(retry) < 1)
         fail_msg("429 without a Retry-After of at least 1 s");
     itest_answer_free(&a);
+
+    /* Another page's visitor behind the same trusted proxy (the peer,
+     * 127.0.0.1) has a bucket of its own: the limit is per client, not per
+     * proxy. */
+    snprintf(h, sizeof(h), "%s%sOrigin: " ORIGIN "\r\nX-Forwarded-For: 198.51.100.7\r\n",
+             BASIC_PK, JSON);
+    call_expect("/v1/batch", h, body, 200, "{\"success\":true}");
 }
 
 /* -- gzip on the session routes ----------------------------------------------- */

@@ -5,11 +5,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <cmocka.h>
 
+#include "enrich.h"
 #include "request.h"
 
 /* A header block and a query string, and how often each name was asked. */
@@ -295,6 +297,40 @@ static void test_cors_is_answered_in_one_place(void **state)
     }
 }
 
+/* The client's address, the one every per-client limit counts by: the
+ * peer, or X-Forwarded-For's word when the peer is a trusted proxy. */
+static void test_the_client_is_the_peer_or_whom_a_trusted_proxy_names(void **state)
+{
+    struct vg_cidr *trusted;
+    size_t ntrusted;
+    char err[128];
+    assert_int_equal(vg_cidr_parse_list("10.0.0.0/8", &trusted, &ntrusted, err, sizeof(err)), 0);
+    const struct vg_routes_env proxied = {.trusted_proxies = trusted,
+                                          .ntrusted_proxies = ntrusted};
+    static const char *const cases[][3] = {
+        /* peer, X-Forwarded-For, the client */
+        {"10.1.2.3", "198.51.100.7", "198.51.100.7"},
+        {"10.1.2.3", NULL, "10.1.2.3"},
+        {"192.0.2.1", "198.51.100.7", "192.0.2.1"},
+        {"", "198.51.100.7", ""},
+    };
+    for (size_t i = 0; i < VG_ARRAY_LEN(cases); i++) {
+        const char *const headers[][2] = {{"X-Forwarded-For", cases[i][1]}, {NULL}};
+        const char *const query[][2] = {{NULL}};
+        struct fake f = {.headers = cases[i][1] ? headers : query, .query = query};
+        struct vg_req r;
+        memset(&r, 0, sizeof(r));
+        vg_req_init(&r, &proxied, &cfg, "POST", "/v1/events", fake_lookup, &f);
+        vg_req_set_peer(&r, cases[i][0]);
+        if (strcmp(r.peer, cases[i][0]) || strcmp(r.client, cases[i][2]))
+            fail_msg("peer %s, X-Forwarded-For %s: peer %s client %s, want client %s",
+                     cases[i][0], cases[i][1] ? cases[i][1] : "-", r.peer, r.client,
+                     cases[i][2]);
+        vg_req_free(&r);
+    }
+    free(trusted);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_the_headers_say_length_preference_and_credentials),
         cmocka_unit_test(test_cors_is_answered_in_one_place),
         cmocka_unit_test(test_content_type_and_encoding_are_named),
+        cmocka_unit_test(test_the_client_is_the_peer_or_whom_a_trusted_proxy_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
