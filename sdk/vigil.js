@@ -13,7 +13,8 @@
  * init() options: endpoint (the producer), one of token (a session token from
  * POST /v1/sessions), publishableKey (the script starts its own session with
  * the body `session`) or linkToken (the tracking page); heartbeatSeconds (30),
- * flushSeconds (2), batchSize (100), maxQueue (1000), endOnPagehide (true),
+ * flushSeconds (2), batchSize (100), maxQueue (1000), timeoutSeconds (10: a
+ * request unanswered by then is aborted and retried), endOnPagehide (true),
  * heartbeatWhenHidden (false; the tracking page sets it, as the person is in
  * the tab it opened), visitorId and userId (copied into every event),
  * onError(status, item kind).
@@ -27,7 +28,9 @@
  *  - on pagehide, what is still queued and the end, by navigator.sendBeacon
  *    (the token in the query string, since a beacon has no headers); the end
  *    carries no "at", so it is timed by the producer's clock, not the browser's.
- * One request at a time. Network errors, 429 and 503 are retried with
+ * One request at a time, aborted after timeoutSeconds without an answer (where
+ * the browser has AbortController; elsewhere it is waited for, as it cannot be
+ * stopped). Network errors, aborts, 429 and 503 are retried with
  * exponential backoff, or after Retry-After when the producer says; other
  * refusals drop what they refused (onError tells). The queue holds at most
  * maxQueue items: past that the oldest is dropped, and counted (stats()).
@@ -51,6 +54,7 @@ var Vigil = (function () {
     var attempt = 0;
     var hbTimer = null;
     var flushTimer = null;
+    var deadline = null; /* aborts the request in flight after timeoutSeconds */
     var counts = {sent: 0, dropped: 0, retries: 0, rejected: 0};
 
     function now() {
@@ -119,8 +123,14 @@ var Vigil = (function () {
         var h = {'Content-Type': 'application/json', 'X-Sent-At': now()};
         if (auth) h.Authorization = auth;
         else if (tok) h.Authorization = 'Session ' + tok;
+        /* Unanswered, a request would hold the queue until the browser gives up
+         * (minutes): abort it, a network error to settle(). One that cannot be
+         * aborted is waited for: a retry beside it would make two at once. */
+        var ac = w.AbortController ? new w.AbortController() : null;
+        if (ac) deadline = setTimeout(function () { ac.abort(); }, cfg.timeoutSeconds * 1000);
         return w.fetch(cfg.endpoint + p, {
-            method: 'POST', headers: h, body: JSON.stringify(body), credentials: 'omit'
+            method: 'POST', headers: h, body: JSON.stringify(body), credentials: 'omit',
+            signal: ac && ac.signal
         });
     }
 
@@ -147,6 +157,7 @@ var Vigil = (function () {
     /* The answer to the request in flight (null: a network error). */
     function settle(res, n) {
         var kind = inflight[0].k;
+        clearTimeout(deadline);
         if (!res || res.status === 429 || res.status === 503) {
             if (kind !== 'start') queue = inflight.concat(queue);
             inflight = [];
@@ -215,7 +226,7 @@ var Vigil = (function () {
     function init(o) {
         if (cfg) return;
         cfg = Object.assign({heartbeatSeconds: 30, flushSeconds: 2, batchSize: 100,
-            maxQueue: 1000, endOnPagehide: true}, o);
+            maxQueue: 1000, timeoutSeconds: 10, endOnPagehide: true}, o);
         cfg.endpoint = String(cfg.endpoint || w.location.origin).replace(/\/+$/, '');
         if (cfg.token) useToken(cfg.token);
         else needStart = !cfg.linkToken;

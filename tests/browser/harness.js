@@ -82,14 +82,16 @@ async function staticServer() {
 /*
  * A proxy in front of the producer. While failing() is true it refuses every
  * POST to /v1/events with status(n) (n: the refusals so far; 503 unless
- * given; 0 drops the connection, a network error to the page) and
+ * given; 0 drops the connection, a network error to the page; -1 holds it
+ * open and never answers, as a stuck proxy would, until the page aborts) and
  * Retry-After: retryAfter (1 unless given), except the first,
  * which it forwards and whose answer it replaces by the refusal (the request
  * landed, the client never learns it: its retry must not land twice).
  * Everything else passes. Every POST is held delayMs before it is answered,
  * so that a client sending two at once would be seen doing it. stats: the
  * refusals (failed), when each POST to /v1/events arrived and how it was
- * answered (tries), and the most POSTs it held at once (maxOpen).
+ * answered (tries), and the most POSTs it held at once (maxOpen; a held POST
+ * counts until the page closes its connection).
  */
 async function flakyProxy(failing, {status = () => 503, retryAfter = 1, delayMs = 0} = {}) {
     const target = new URL(producer());
@@ -116,6 +118,10 @@ async function flakyProxy(failing, {status = () => 503, retryAfter = 1, delayMs 
             const refuse = () => {
                 tried.status = status(stats.failed);
                 stats.failed++;
+                if (tried.status < 0) {
+                    /* open until the client gives up: it must, to send another */
+                    return res.on('close', () => stats.open--);
+                }
                 if (!tried.status) {
                     return setTimeout(() => {
                         if (post) stats.open--;

@@ -293,6 +293,68 @@ test('429 and 503 are retried after their Retry-After, never two requests at onc
     }
 });
 
+test('a request never answered is aborted after timeoutSeconds and retried: lands once, ' +
+    'never two requests at once', async () => {
+    /* the proxy holds the first two POSTs of events open and never answers them (the first
+     * after the producer took it: it landed, the page cannot know); then it passes */
+    let proxy = null;
+    proxy = await h.flakyProxy(() => proxy.stats.failed < 2, {status: () => -1});
+    try {
+        const s = await h.newSession('timeout');
+        let batches;
+        const page = await openPage('sdk.html',
+            {endpoint: proxy.url, token: s.token, hb: 1, flush: 0.2, timeout: 1},
+            (p) => { batches = watchBatches(p); });
+        await page.evaluate(() => {
+            for (let i = 0; i < 5; i++) window.Vigil.track('browser.held', {i});
+            window.Vigil.flush();
+        });
+        /* without a deadline the page would wait on the first for minutes */
+        await h.waitFor(() => proxy.stats.tries.length >= 3, 15000,
+            () => `the page did not give up on a held request: ${JSON.stringify(proxy.stats.tries)}`);
+        await awaitLanded(s.session_id, 'browser.held', 5);
+        await barrier(page, 'Vigil', s.session_id);
+        assert.deepEqual(await h.landed(db, s.session_id, 'browser.held'), {n: 5, d: 5});
+
+        /* each try waited its deadline (1 s) before the next, no more than backoff after it */
+        const tries = proxy.stats.tries;
+        assert.deepEqual(tries.slice(0, 2).map((t) => t.status), [-1, -1]);
+        for (let i = 0; i < 2; i++) {
+            const gap = tries[i + 1].at - tries[i].at;
+            assert.ok(gap >= 950 && gap < 6000, `try ${i + 1} came ${gap} ms after a held one`);
+        }
+        /* every try carried the same events under the same event_ids, and those landed */
+        const held = batches.filter((b) => b.events.some((e) => e.type === 'browser.held'));
+        assert.ok(held.length >= 3, `${held.length} tries of the held events`);
+        const ids = held.map((b) => b.events.map((e) => e.event_id).sort());
+        for (const got of ids) assert.deepEqual(got, ids[0]);
+        assert.deepEqual(await h.landedIds(db, s.session_id, 'browser.held'), ids[0]);
+        /* an abandoned request still open beside its retry would count two */
+        assert.equal(proxy.stats.maxOpen, 1, `${proxy.stats.maxOpen} requests at once`);
+        const st = await page.evaluate(() => window.Vigil.stats());
+        assert.ok(st.retries >= 2, `${st.retries} retries`);
+        assert.equal(st.dropped, 0);
+        await page.close();
+    } finally {
+        proxy.close();
+    }
+});
+
+test('a browser without AbortController still sends: its requests only go without a deadline',
+    async () => {
+    const s = await h.newSession('no_abort');
+    const page = await openPage('sdk.html',
+        {endpoint: h.producer(), token: s.token, flush: 0.2, timeout: 1},
+        (p) => p.evaluateOnNewDocument(() => { delete window.AbortController; }));
+    assert.equal(await page.evaluate(() => typeof window.AbortController), 'undefined');
+    await page.evaluate(() => {
+        for (let i = 0; i < 3; i++) window.Vigil.track('browser.no_abort', {i});
+    });
+    assert.deepEqual(await awaitLanded(s.session_id, 'browser.no_abort', 3), {n: 3, d: 3});
+    assert.equal((await page.evaluate(() => window.Vigil.stats())).rejected, 0);
+    await page.close();
+});
+
 test('the queue is bounded: past maxQueue the oldest are dropped, and counted', async () => {
     const s = await h.newSession('bounded');
     /* nothing listens on port 9: every request fails, everything stays queued */
