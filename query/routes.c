@@ -164,12 +164,12 @@ static int authenticate(struct vg_qreq *r)
     if (auth && !strncasecmp(auth, "Bearer ", 7)) {
         const char *key = auth + 7;
         size_t len = strlen(key);
-        if (is_admin(e->cfg, key, len)) {
+        if (is_admin(r->cfg, key, len)) {
             r->who = VG_WHO_ADMIN;
             return 0;
         }
         /* Secret keys only: a publishable key (it sits in a page) never reads. */
-        const struct vg_tenant *t = vg_policy_tenant_by_key(e->cfg, key, len, NULL);
+        const struct vg_tenant *t = vg_policy_tenant_by_key(r->cfg, key, len, NULL);
         if (t) {
             r->who = VG_WHO_TENANT;
             snprintf(r->tenant, sizeof(r->tenant), "%s", t->id);

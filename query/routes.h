@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "cache.h"
+#include "cfgsnap.h"
 #include "config.h"
 #include "envelope.h"
 #include "listener.h"
@@ -31,7 +32,9 @@
 
 /* What every request shares, set up once by main.c. */
 struct vg_qenv {
-    const struct vg_config *cfg;
+    struct vg_cfgsnaps *snaps; /* the configuration, swapped on SIGHUP (r->cfg) */
+    const char *worker_group;  /* the settings read at start only */
+    int64_t max_staleness_ms;
     struct vg_qpool *pool;
     struct vg_listener *listener;
     struct vg_cache *cache;
@@ -55,6 +58,7 @@ struct vg_qreply {
 
 struct vg_qreq {
     const struct vg_qenv *env;
+    const struct vg_config *cfg; /* as the request began: tenants, keys, max_wait_ms */
     const char *method;
     const char *path;
     char arg[VG_ID_MAX + 1]; /* the {id} or {receipt} of the path (receipts: see arg_long) */

@@ -27,6 +27,7 @@ struct vg_qserver {
 /* One request across the calls libmicrohttpd makes for it (con_cls). */
 struct box {
     struct vg_qreq r;
+    struct vg_cfgsnap *snap; /* r.cfg, held until the request completes */
     struct MHD_Connection *conn;
     int64_t start_ms;
 };
@@ -38,6 +39,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct box *b = *con_cls;
     if (b && *con_cls != cls) {
         vg_qreq_free(&b->r);
+        vg_cfgsnap_put(s->env->snaps, b->snap);
         free(b);
         atomic_fetch_sub(&s->inflight, 1);
     }
@@ -127,8 +129,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         atomic_fetch_add(&s->inflight, 1);
         b->conn = conn;
         b->start_ms = vg_mono_ms();
-        b->r = (struct vg_qreq){.env = s->env, .method = method, .path = url, .lookup = lookup,
-                                .lookup_ctx = conn};
+        b->snap = vg_cfgsnap_get(s->env->snaps);
+        b->r = (struct vg_qreq){.env = s->env, .cfg = b->snap->cfg, .method = method,
+                                .path = url, .lookup = lookup, .lookup_ctx = conn};
         *con_cls = b;
     }
     struct vg_qreq *r = &b->r;
@@ -153,9 +156,9 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     vg_debug("http: %s", msg);
 }
 
-struct vg_qserver *vg_qserver_start(const struct vg_qenv *env, char *errstr, size_t errstr_size)
+struct vg_qserver *vg_qserver_start(const struct vg_qenv *env, const struct vg_config *cfg,
+                                    char *errstr, size_t errstr_size)
 {
-    const struct vg_config *cfg = env->cfg;
     struct vg_qserver *s = vg_xcalloc(1, sizeof(*s));
     s->env = env;
     if (vg_http_sockaddr(cfg->query_listen, (int)cfg->query_port, &s->addr)) {

@@ -211,11 +211,9 @@ static int load(struct vg_qreq *r, struct rec *s, int cached)
     snprintf(key, sizeof(key), "vigil:s:%s/%s", r->tenant, r->arg);
     int64_t read_ms;
     vg_buf_reset(&s->raw);
-    const struct vg_config *cfg = r->env->cfg;
     if (cached &&
         vg_cache_get(r->env->cache, key, &s->raw, &read_ms,
-                     vg_listener_unchanged_since(r->env->listener,
-                                                 cfg->query_cache_max_staleness_ms)) &&
+                     vg_listener_unchanged_since(r->env->listener, r->env->max_staleness_ms)) &&
         rec_parse(s) == 0)
         return 0;
     read_ms = vg_now_ms();
@@ -254,7 +252,7 @@ static void not_modified(struct vg_qreq *r, const struct rec *s)
 void vg_qsession_get(struct vg_qreq *r)
 {
     int64_t wait_ms;
-    if (target(r) || vg_qreq_int(r, "wait_ms", 0, 0, r->env->cfg->query_max_wait_ms, &wait_ms))
+    if (target(r) || vg_qreq_int(r, "wait_ms", 0, 0, r->cfg->query_max_wait_ms, &wait_ms))
         return;
     const char *inm = vg_qreq_header(r, "If-None-Match");
     struct rec s = {0};
