@@ -213,7 +213,8 @@ static int load(struct vg_qreq *r, struct rec *s, int cached)
     vg_buf_reset(&s->raw);
     if (cached &&
         vg_cache_get(r->env->cache, key, &s->raw, &read_ms,
-                     vg_listener_unchanged_since(r->env->listener, r->env->max_staleness_ms)) &&
+                     vg_listener_unchanged_since(r->env->listener, r->env->max_staleness_ms,
+                                                 r->tenant, r->arg)) &&
         rec_parse(s) == 0)
         return 0;
     read_ms = vg_now_ms();

@@ -2,8 +2,8 @@
 """vigil-query on the real stack (DESIGN.md section 10): every route, the
 auth rules, ETag/304, long-polling, receipts (not landed while the workers
 are stopped, landed once they commit), the stats against the mart views,
-the cache's staleness bound with Redis off, on, shared and killed, and a
-SIGHUP reload of the tenants' and admins' keys.
+the cache's staleness bound with Redis off, on, shared and killed, a
+change to one session leaving the others cached, and a SIGHUP reload of the tenants' and admins' keys.
 
 Data goes through the producer and the workers, never straight into the
 tables. Every session id starts with this run's prefix; waits have
@@ -511,6 +511,39 @@ def test_cache_staleness_bound():
         subprocess.run([DEV, "stop", "redis"], stdout=subprocess.DEVNULL)
 
 
+def test_cache_drops_only_the_changed_session():
+    """A change to one session leaves the others cached past the bound
+    (022_notify_session_ids.sql names the sessions written)."""
+    kept, changed = RUN + "_k1", RUN + "_k2"
+    for sid in (kept, changed):
+        check(landed(start_session(sid)["receipt"]), "invalidation: the session lands")
+    local = Query(VIGIL_QUERY_CACHE_ENTRIES=1000)
+    hits = lambda: local.metric("vigil_query_cache_lookups_total",
+                                'cache="local",result="hit"') or 0
+    try:
+        # Other writes on the stack may send "any session" (a statement of
+        # more than 256 rows): such a round is tried again, three times at most.
+        for attempt in range(3):
+            q("/v1/sessions/" + kept, base=local.base)
+            read_at = time.monotonic()
+            before = q("/v1/sessions/" + changed, base=local.base)[2]["heartbeat_count"]
+            st, hb = post("/v1/sessions/%s/heartbeat" % changed, {})
+            check(st == 202 and landed(hb["receipt"]), "invalidation: the change lands", st, hb)
+            while time.monotonic() - read_at < STALENESS_MS / 1000 + 0.2:
+                time.sleep(0.05)  # past the bound: only a vouched-for entry serves
+            h0 = hits()
+            st, _, doc = q("/v1/sessions/" + kept, base=local.base)
+            kept_hit = st == 200 and hits() == h0 + 1
+            st, _, doc = q("/v1/sessions/" + changed, base=local.base)
+            check(st == 200 and doc["heartbeat_count"] > before,
+                  "invalidation: the changed session is read again", st, doc, before)
+            if kept_hit:
+                break
+        check(kept_hit, "invalidation: an unchanged session stays cached past the bound")
+    finally:
+        check(local.stop() == 0, "invalidation: vigil-query exits 0")
+
+
 # -- reload -------------------------------------------------------------------
 
 
@@ -591,7 +624,9 @@ def main():
     tests = [("routes", lambda: test_long_poll_and_end(test_session_routes_and_auth())),
              ("stats", test_stats_match_the_mart_views), ("status", test_status),
              ("receipts", test_receipts_wait_for_the_commit),
-             ("cache", test_cache_staleness_bound), ("reload", test_sighup_reloads_keys)]
+             ("cache", test_cache_staleness_bound),
+             ("invalidation", test_cache_drops_only_the_changed_session),
+             ("reload", test_sighup_reloads_keys)]
     for name, fn in tests:
         if only and name not in only:
             continue
