@@ -19,7 +19,8 @@ struct vg_qserver {
     struct MHD_Daemon *daemon;
     struct sockaddr_in addr;
     struct vg_qwait *waits;
-    atomic_int inflight; /* requests begun and not completed */
+    struct vg_qpipe *pipe; /* session reads, several to a round trip */
+    atomic_int inflight;   /* requests begun and not completed */
 };
 
 #define STOP_GRACE_MS 2000 /* for woken waiters to answer at shutdown */
@@ -54,6 +55,29 @@ static void suspend(void *opaque)
 static void resume(void *opaque)
 {
     MHD_resume_connection(((struct box *)opaque)->conn);
+}
+
+/* A pipelined read is done (the dispatcher's thread): run the request again. */
+static void job_done(void *opaque)
+{
+    struct box *b = opaque;
+    b->r.job_state = VG_JOB_DONE;
+    MHD_resume_connection(b->conn);
+}
+
+/* Queues the read r deferred; its connection is suspended first, so the
+ * resume can never come before it. */
+static void defer(struct vg_qserver *s, struct box *b)
+{
+    b->r.defer = 0;
+    b->r.job.done = job_done;
+    b->r.job.opaque = b;
+    MHD_suspend_connection(b->conn);
+    if (vg_qpipe_submit(s->pipe, &b->r.job) == 0)
+        return;
+    b->r.can_defer = 0; /* stopping: read without the pipeline */
+    b->r.job_state = VG_JOB_NONE;
+    MHD_resume_connection(b->conn);
 }
 
 static int ready(void *opaque, char *reason, size_t reason_size)
@@ -131,11 +155,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         b->start_ms = vg_mono_ms();
         b->snap = vg_cfgsnap_get(s->env->snaps);
         b->r = (struct vg_qreq){.env = s->env, .cfg = b->snap->cfg, .method = method,
-                                .path = url, .lookup = lookup, .lookup_ctx = conn};
+                                .path = url, .lookup = lookup, .lookup_ctx = conn,
+                                .can_defer = 1};
         *con_cls = b;
     }
     struct vg_qreq *r = &b->r;
     vg_qroutes_handle(r);
+    if (r->defer) {
+        defer(s, b);
+        return MHD_YES; /* run again when the read is done */
+    }
     if (r->suspend) {
         if (vg_qwait_add(s->waits, r->wait_gen, r->wake_ms, suspend, resume, b) == 0)
             return MHD_YES; /* run again when woken */
@@ -167,6 +196,7 @@ struct vg_qserver *vg_qserver_start(const struct vg_qenv *env, const struct vg_c
         return NULL;
     }
     s->waits = vg_qwait_start(env->listener, (size_t)cfg->query_connection_limit);
+    s->pipe = vg_qpipe_start(env->pool, (int)cfg->query_threads);
     unsigned threads = (unsigned)cfg->query_threads;
     s->daemon = MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
@@ -180,6 +210,8 @@ struct vg_qserver *vg_qserver_start(const struct vg_qenv *env, const struct vg_c
         snprintf(errstr, errstr_size, "cannot listen on %s:%lld (port in use?)", cfg->query_listen,
                  (long long)cfg->query_port);
         vg_qwait_free(s->waits);
+        vg_qpipe_stop(s->pipe);
+        vg_qpipe_free(s->pipe);
         free(s);
         return NULL;
     }
@@ -202,7 +234,11 @@ void vg_qserver_stop(struct vg_qserver *s)
     for (int64_t end = vg_mono_ms() + STOP_GRACE_MS;
          atomic_load(&s->inflight) > 0 && vg_mono_ms() < end;)
         vg_sleep_ms(10, NULL);
+    /* Reads still queued run and resume their connections while the daemon
+     * runs; later ones are read without the pipeline. */
+    vg_qpipe_stop(s->pipe);
     MHD_stop_daemon(s->daemon);
+    vg_qpipe_free(s->pipe);
     vg_qwait_free(s->waits);
     free(s);
 }

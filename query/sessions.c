@@ -202,8 +202,10 @@ static int target(struct vg_qreq *r)
 }
 
 /*
- * Loads the session of the path into s, from the cache if allowed.
- * Returns 0, or 1 with the reply set (404, 503).
+ * Loads the session of the path into s, from the cache if allowed (and then
+ * through the pipeline: a long-poll reads its row after the generation it
+ * waits on, so it reads at once). Returns 0, 1 with the reply set (404,
+ * 503), or 2 when the read was deferred (vg_qreq_db_deferred: no reply yet).
  */
 static int load(struct vg_qreq *r, struct rec *s, int cached)
 {
@@ -211,17 +213,23 @@ static int load(struct vg_qreq *r, struct rec *s, int cached)
     snprintf(key, sizeof(key), "vigil:s:%s/%s", r->tenant, r->arg);
     int64_t read_ms;
     vg_buf_reset(&s->raw);
-    if (cached &&
+    if (cached && r->job_state != VG_JOB_DONE &&
         vg_cache_get(r->env->cache, key, &s->raw, &read_ms,
                      vg_listener_unchanged_since(r->env->listener, r->env->max_staleness_ms,
                                                  r->tenant, r->arg)) &&
         rec_parse(s) == 0)
         return 0;
-    read_ms = vg_now_ms();
     const char *p[2] = {r->tenant, r->arg};
     PGresult *res;
-    if (vg_qreq_db(r, VG_SQL_SESSION, 2, p, &res))
-        return 1;
+    int rc;
+    if (cached) {
+        rc = vg_qreq_db_deferred(r, VG_SQL_SESSION, 2, p, &res, &read_ms);
+    } else {
+        read_ms = vg_now_ms();
+        rc = vg_qreq_db(r, VG_SQL_SESSION, 2, p, &res);
+    }
+    if (rc)
+        return rc;
     if (PQntuples(res) == 0) {
         PQclear(res);
         return vg_qreq_error(r, 404, "not_found", NULL, "no such session");
