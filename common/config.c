@@ -214,9 +214,9 @@ static const struct setting settings[] = {
      "how long a request waits for a pooled connection before 503"},
     {"query.statement_timeout_ms", CT_INT, OFF(query_statement_timeout_ms), "5000", 100,
      600000, NULL, 0, "statement_timeout of the pool's connections"},
-    {"query.max_wait_ms", CT_INT, OFF(query_max_wait_ms), "30000", 0, 300000, NULL, 0,
-     "longest ?wait_ms= of a long-poll (400 beyond)"},
-    {"query.admin_keys_sha256", CT_KEYS, OFF(query_admin_keys), NULL, 0, 0, NULL, 0,
+    {"query.max_wait_ms", CT_INT, OFF(query_max_wait_ms), "30000", 0, 300000, NULL,
+     F_RELOADABLE, "longest ?wait_ms= of a long-poll (400 beyond)"},
+    {"query.admin_keys_sha256", CT_KEYS, OFF(query_admin_keys), NULL, 0, 0, NULL, F_RELOADABLE,
      "SHA-256 (hex) of the keys that read every tenant (env: ','-separated)"},
     {"query.redis_url", CT_STRING, OFF(query_redis_url), "", 0, 0, NULL, 0,
      "redis://host:port[/db] of the shared cache; empty: in-process cache only"},
@@ -1057,6 +1057,60 @@ void vg_config_print_help(FILE *out)
                 (s->flags & F_SECRET) ? "(secret)" : s->def ? (*s->def ? s->def : "\"\"") : "-",
                 env, s->help, (s->flags & F_RELOADABLE) ? " (reloaded on SIGHUP)" : "");
     }
+}
+
+/* Whether setting s holds the same value in a and b. Lists of tenants and
+ * schedules count as the same: their programs reload them. */
+static int same_value(const struct vg_config *a, const struct vg_config *b,
+                      const struct setting *s)
+{
+    const void *fa = (const char *)a + s->off, *fb = (const char *)b + s->off;
+    switch (s->type) {
+    case CT_STRING: {
+        const char *x = *(char *const *)fa, *y = *(char *const *)fb;
+        return (!x && !y) || (x && y && !strcmp(x, y));
+    }
+    case CT_INT:
+        return *(const int64_t *)fa == *(const int64_t *)fb;
+    case CT_BOOL:
+    case CT_LEVEL:
+        return *(const int *)fa == *(const int *)fb;
+    case CT_PROPS:
+        if (a->nkafka_props != b->nkafka_props)
+            return 0;
+        for (size_t i = 0; i < a->nkafka_props; i++)
+            if (strcmp(a->kafka_props[i].name, b->kafka_props[i].name) ||
+                strcmp(a->kafka_props[i].value, b->kafka_props[i].value))
+                return 0;
+        return 1;
+    case CT_KEYS: {
+        const struct vg_keys *x = fa, *y = fb;
+        return x->n == y->n && (!x->n || !memcmp(x->sha256, y->sha256, x->n * VG_SHA256_LEN));
+    }
+    case CT_TENANTS:
+    case CT_SCHEDULES:
+        return 1;
+    }
+    return 1;
+}
+
+size_t vg_config_log_restart_needed(const struct vg_config *old, const struct vg_config *cfg,
+                                    const char *const *prefixes)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < VG_ARRAY_LEN(settings); i++) {
+        const struct setting *s = &settings[i];
+        if (s->flags & F_RELOADABLE)
+            continue;
+        int mine = 0;
+        for (const char *const *p = prefixes; *p && !mine; p++)
+            mine = !strncmp(s->name, *p, strlen(*p));
+        if (mine && !same_value(old, cfg, s)) {
+            vg_warn("%s changed in the file: it is read at start, restart to apply it", s->name);
+            n++;
+        }
+    }
+    return n;
 }
 
 size_t vg_config_setting_count(void)

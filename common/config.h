@@ -171,6 +171,15 @@ void vg_config_free(struct vg_config *cfg);
 /* The tenant with this id, or NULL. */
 const struct vg_tenant *vg_config_tenant(const struct vg_config *cfg, const char *id);
 
+/*
+ * After a reload: warns once for each setting whose name begins with one of
+ * prefixes (NULL-terminated, e.g. "query.", "database.") that changed in the
+ * file but is read at start only, so needs a restart. The value is never
+ * logged (it may be a secret). Returns how many there were.
+ */
+size_t vg_config_log_restart_needed(const struct vg_config *old, const struct vg_config *cfg,
+                                    const char *const *prefixes);
+
 /* Prints every setting with its type, default, environment variable and help. */
 void vg_config_print_help(FILE *out);
 

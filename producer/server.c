@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cfgsnap.h"
 #include "deadline.h"
 #include "http.h"
 #include "limits.h"
@@ -27,15 +28,6 @@
 
 /* A body this far past the cap is not drained any longer: the connection is cut. */
 #define DRAIN_MAX_BYTES (1 << 20)
-
-/* A configuration and the requests using it (SIGHUP swaps them). */
-struct snap {
-    const struct vg_config *cfg;
-    struct vg_config *owned; /* freed with the snapshot once retired */
-    int refs;
-    int retired;
-    struct snap *next; /* retired snapshots still in use */
-};
 
 struct vg_server {
     struct MHD_Daemon *daemon;
@@ -51,61 +43,16 @@ struct vg_server {
     size_t max_body;
     struct vg_cidr *trusted; /* env.trusted_proxies, owned */
 
-    pthread_mutex_t snap_lock;
-    struct snap *cur, *retired;
+    struct vg_cfgsnaps *snaps; /* SIGHUP swaps the configuration */
 
     atomic_int inflight;
     atomic_int stopping;
 };
 
-/* -- configuration snapshots --------------------------------------------- */
-
-static struct snap *snap_get(struct vg_server *s)
-{
-    pthread_mutex_lock(&s->snap_lock);
-    struct snap *p = s->cur;
-    p->refs++;
-    pthread_mutex_unlock(&s->snap_lock);
-    return p;
-}
-
-static void snap_free_locked(struct vg_server *s, struct snap *p)
-{
-    struct snap **pp = &s->retired;
-    while (*pp && *pp != p)
-        pp = &(*pp)->next;
-    if (*pp)
-        *pp = p->next;
-    vg_config_free(p->owned);
-    free(p);
-}
-
-static void snap_put(struct vg_server *s, struct snap *p)
-{
-    pthread_mutex_lock(&s->snap_lock);
-    if (--p->refs == 0 && p->retired)
-        snap_free_locked(s, p);
-    pthread_mutex_unlock(&s->snap_lock);
-}
-
 void vg_server_set_config(struct vg_server *s, const struct vg_config *cfg,
                           struct vg_config *old)
 {
-    struct snap *p = vg_xcalloc(1, sizeof(*p));
-    p->cfg = cfg;
-    pthread_mutex_lock(&s->snap_lock);
-    struct snap *prev = s->cur;
-    s->cur = p;
-    prev->owned = old;
-    prev->retired = 1;
-    if (prev->refs == 0) {
-        vg_config_free(prev->owned);
-        free(prev);
-    } else {
-        prev->next = s->retired;
-        s->retired = prev;
-    }
-    pthread_mutex_unlock(&s->snap_lock);
+    vg_cfgsnaps_set(s->snaps, cfg, old);
 }
 
 /* -- requests ------------------------------------------------------------ */
@@ -116,7 +63,7 @@ enum phase { PHASE_BODY, PHASE_REFUSED, PHASE_WAITING, PHASE_DONE };
 struct req_box {
     struct vg_req r;
     struct vg_server *srv;
-    struct snap *snap; /* r.cfg */
+    struct vg_cfgsnap *snap; /* r.cfg */
     struct MHD_Connection *conn;
     enum phase phase;
     size_t body_seen; /* bytes received, kept in r.body or not */
@@ -150,7 +97,7 @@ static struct req_box *req_new(struct vg_server *s, struct MHD_Connection *conn,
 {
     struct req_box *b = vg_xcalloc(1, sizeof(*b));
     b->srv = s;
-    b->snap = snap_get(s);
+    b->snap = vg_cfgsnap_get(s->snaps);
     b->conn = conn;
     b->phase = PHASE_BODY;
     vg_req_init(&b->r, &s->env, b->snap->cfg, method, url, lookup, conn);
@@ -167,7 +114,7 @@ static void req_free(struct req_box *b)
     /* Only reached when no wake is armed: a suspended connection never completes. */
     vg_req_free(&b->r);
     vg_limits_release(b->srv->limits, b->reserved);
-    snap_put(b->srv, b->snap);
+    vg_cfgsnap_put(b->srv->snaps, b->snap);
     atomic_fetch_sub(&b->srv->inflight, 1);
     vg_gauge_add(vg_stats.inflight, -1);
     free(b);
@@ -485,9 +432,7 @@ struct vg_server *vg_server_start(const struct vg_config *cfg, struct vg_kout *k
     s->trusted = trusted;
     s->env.trusted_proxies = trusted;
     s->env.ntrusted_proxies = ntrusted;
-    pthread_mutex_init(&s->snap_lock, NULL);
-    s->cur = vg_xcalloc(1, sizeof(*s->cur));
-    s->cur->cfg = cfg;
+    s->snaps = vg_cfgsnaps_new(cfg);
     s->max_body = (size_t)cfg->producer_max_body_bytes;
     s->request_ms = cfg->producer_connection_timeout_s * 1000;
     s->header_ms = VG_MIN(cfg->producer_header_timeout_s, cfg->producer_connection_timeout_s) * 1000;
@@ -574,14 +519,7 @@ void vg_server_stop(struct vg_server *s)
         memset(s->secret, 0, s->env.token_secret_len);
         free(s->secret);
     }
-    while (s->retired) {
-        struct snap *p = s->retired;
-        s->retired = p->next;
-        vg_config_free(p->owned);
-        free(p);
-    }
-    free(s->cur);
+    vg_cfgsnaps_free(s->snaps);
     free(s->trusted);
-    pthread_mutex_destroy(&s->snap_lock);
     free(s);
 }

@@ -12,6 +12,7 @@
 
 #define LOCKS 64
 #define RECONNECT_MIN_MS 1000
+#define PENDING_MAX 64 /* SET replies left unread on one connection, at most */
 
 struct slot {
     char *key;
@@ -25,6 +26,7 @@ struct redis_conn {
     pthread_mutex_t lock;
     redisContext *ctx;
     int64_t failed_ms; /* monotonic time of the last failure */
+    int pending;       /* SETs sent whose replies are not read yet */
 };
 
 struct vg_cache {
@@ -233,6 +235,7 @@ static void redis_failed(struct vg_cache *c, struct redis_conn *r, const char *r
         redisFree(r->ctx);
         r->ctx = NULL;
     }
+    r->pending = 0;
     if (r->failed_ms == 0) {
         int down = atomic_fetch_add(&c->down, 1) + 1;
         if (down == 1)
@@ -282,6 +285,30 @@ static struct redis_conn *redis_take(struct vg_cache *c)
     return r;
 }
 
+/*
+ * A SET is sent without waiting for its reply (redis_put): a miss would
+ * otherwise pay a second round trip to Redis after the database's. The
+ * replies are read, in order, before the next GET's on the same connection,
+ * by when they have long arrived. Returns 0, or -1 with the connection
+ * failed (the first error).
+ */
+static int redis_read_pending(struct vg_cache *c, struct redis_conn *r)
+{
+    while (r->pending > 0) {
+        redisReply *rep = NULL;
+        if (redisGetReply(r->ctx, (void **)&rep) != REDIS_OK || !rep ||
+            rep->type == REDIS_REPLY_ERROR) {
+            redis_failed(c, r, rep ? rep->str : r->ctx->errstr);
+            if (rep)
+                freeReplyObject(rep);
+            return -1;
+        }
+        freeReplyObject(rep);
+        r->pending--;
+    }
+    return 0;
+}
+
 /* Redis values are "<read_ms>:<value>". */
 static int redis_get(struct vg_cache *c, const char *key, struct vg_buf *out, int64_t *read_ms)
 {
@@ -290,9 +317,16 @@ static int redis_get(struct vg_cache *c, const char *key, struct vg_buf *out, in
         vg_counter_add(vg_qstats.redis_error, 1);
         return 0;
     }
-    redisReply *rep = redisCommand(r->ctx, "GET %s", key);
+    redisReply *rep = NULL;
     int hit = 0, failed = 0;
-    if (!rep || rep->type == REDIS_REPLY_ERROR) {
+    /* GET goes out first; the SET replies ahead of its are read meanwhile. */
+    if (redisAppendCommand(r->ctx, "GET %s", key) != REDIS_OK) {
+        redis_failed(c, r, r->ctx->errstr);
+        failed = 1;
+    } else if (redis_read_pending(c, r)) {
+        failed = 1;
+    } else if (redisGetReply(r->ctx, (void **)&rep) != REDIS_OK || !rep ||
+               rep->type == REDIS_REPLY_ERROR) {
         redis_failed(c, r, rep ? rep->str : r->ctx->errstr);
         failed = 1;
     } else if (rep->type == REDIS_REPLY_STRING) {
@@ -316,6 +350,8 @@ static int redis_get(struct vg_cache *c, const char *key, struct vg_buf *out, in
     return hit;
 }
 
+/* Sends SET key "<read_ms>:<value>" PX <what is left of the bound> and
+ * returns without its reply (redis_read_pending). */
 static void redis_put(struct vg_cache *c, const char *key, const char *val, size_t len,
                       int64_t read_ms)
 {
@@ -325,6 +361,10 @@ static void redis_put(struct vg_cache *c, const char *key, const char *val, size
     struct redis_conn *r = redis_take(c);
     if (!r)
         return;
+    if (r->pending >= PENDING_MAX && redis_read_pending(c, r)) {
+        pthread_mutex_unlock(&r->lock);
+        return;
+    }
     char prefix[32];
     int pl = snprintf(prefix, sizeof(prefix), "%lld:", (long long)read_ms);
     const char *argv[5] = {"SET", key, NULL, "PX", NULL};
@@ -338,11 +378,14 @@ static void redis_put(struct vg_cache *c, const char *key, const char *val, size
     argl[2] = v.len;
     argv[4] = ttls;
     argl[4] = strlen(ttls);
-    redisReply *rep = redisCommandArgv(r->ctx, 5, argv, argl);
-    if (!rep || rep->type == REDIS_REPLY_ERROR)
-        redis_failed(c, r, rep ? rep->str : r->ctx->errstr);
-    if (rep)
-        freeReplyObject(rep);
+    int done = 0;
+    if (redisAppendCommandArgv(r->ctx, 5, argv, argl) != REDIS_OK)
+        redis_failed(c, r, r->ctx->errstr);
+    else
+        r->pending++;
+    while (r->ctx && !done)
+        if (redisBufferWrite(r->ctx, &done) != REDIS_OK)
+            redis_failed(c, r, r->ctx->errstr);
     pthread_mutex_unlock(&r->lock);
     vg_buf_free(&v);
 }

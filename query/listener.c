@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envelope.h"
 #include "log.h"
 #include "pg.h"
 #include "util.h"
 
 #define MAX_PARTS 4096 /* offsets rows kept; a group has as many as partitions */
 #define SIGNAL_SLACK_MS 20 /* a commit's signal may reach our backend this late */
+#define BUCKETS 4096       /* sessions' change times, by hash: two sharing one share it */
 
 struct offset_row {
     char topic[VG_RECEIPT_TOPIC_MAX + 1];
@@ -28,7 +30,8 @@ struct vg_listener {
     pthread_t thread;
     atomic_int stop;
     atomic_int ready;
-    atomic_llong changed_ms;   /* a sessions notification last arrived (Unix ms) */
+    atomic_llong changed_ms;   /* "any session may have changed" last arrived (Unix ms) */
+    atomic_llong bucket_ms[BUCKETS]; /* a notification named a session of the bucket */
     atomic_llong confirmed_ms; /* nothing written before this is unknown (Unix ms) */
 
     pthread_mutex_t lock;
@@ -75,18 +78,59 @@ static int reload(struct vg_listener *l, PGconn *conn)
     return 0;
 }
 
+static size_t bucket_of(const char *tenant, const char *session, size_t session_len)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a of "tenant/session" */
+    for (const char *p = tenant; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ '/') * 1099511628211ULL;
+    for (size_t i = 0; i < session_len; i++)
+        h = (h ^ (unsigned char)session[i]) * 1099511628211ULL;
+    return (size_t)(h % BUCKETS);
+}
+
+/* A sessions notification's payload names the sessions written, a
+ * "tenant/session" a line (022_notify_session_ids.sql); an empty one (or
+ * one this cannot read) means any session may have changed. */
+static void sessions_changed(struct vg_listener *l, const char *payload, int64_t now)
+{
+    if (!payload || !*payload) {
+        atomic_store(&l->changed_ms, now);
+        return;
+    }
+    for (const char *p = payload; *p;) {
+        size_t len = strcspn(p, "\n");
+        const char *slash = memchr(p, '/', len);
+        if (!slash || slash == p || (size_t)(slash - p) > VG_TENANT_MAX) {
+            atomic_store(&l->changed_ms, now);
+            return;
+        }
+        char tenant[VG_TENANT_MAX + 1];
+        memcpy(tenant, p, (size_t)(slash - p));
+        tenant[slash - p] = '\0';
+        atomic_store(&l->bucket_ms[bucket_of(tenant, slash + 1, len - (size_t)(slash + 1 - p))],
+                     now);
+        p += len;
+        if (*p == '\n')
+            p++;
+    }
+}
+
 /* Takes the notifications that arrived; a session's moves the generation. */
 static void drain(struct vg_listener *l, PGconn *conn)
 {
     PGnotify *note;
     int sessions = 0;
+    int64_t now = vg_now_ms();
     while ((note = PQnotifies(conn)) != NULL) {
-        sessions |= !strcmp(note->relname, VG_SESSIONS_CHANNEL);
+        if (!strcmp(note->relname, VG_SESSIONS_CHANNEL)) {
+            sessions = 1;
+            sessions_changed(l, note->extra, now);
+        }
         PQfreemem(note);
     }
     if (!sessions)
         return;
-    atomic_store(&l->changed_ms, vg_now_ms());
     pthread_mutex_lock(&l->lock);
     l->generation++;
     pthread_cond_broadcast(&l->moved);
@@ -227,10 +271,13 @@ int vg_listener_ready(struct vg_listener *l)
     return atomic_load(&l->ready);
 }
 
-int64_t vg_listener_unchanged_since(struct vg_listener *l, int64_t max_age_ms)
+int64_t vg_listener_unchanged_since(struct vg_listener *l, int64_t max_age_ms,
+                                    const char *tenant, const char *session)
 {
     int64_t confirmed = atomic_load(&l->confirmed_ms);
     if (!atomic_load(&l->ready) || vg_now_ms() - confirmed > max_age_ms)
         return INT64_MAX;
-    return atomic_load(&l->changed_ms);
+    int64_t any = atomic_load(&l->changed_ms);
+    int64_t mine = atomic_load(&l->bucket_ms[bucket_of(tenant, session, strlen(session))]);
+    return VG_MAX(any, mine);
 }

@@ -4,8 +4,9 @@
  * A thread holds a dedicated PostgreSQL connection that LISTENs on
  * VG_RECEIPT_CHANNEL (common/receipt.h), which the workers notify in the
  * transaction that moves their offsets, and on VG_SESSIONS_CHANNEL, which
- * every statement writing mart.sessions notifies (a trigger of
- * schemas/sql/018_query.sql). On each notification, and every confirm_ms
+ * every statement writing mart.sessions notifies with the sessions it wrote,
+ * or with an empty payload for "any" when they do not fit (a trigger of
+ * schemas/sql/022_notify_session_ids.sql). On each notification, and every confirm_ms
  * regardless, it reads ops.consumer_offsets of the workers' group into a
  * snapshot: one query per commit for the whole process, whatever the
  * number of waiters. When the snapshot changes or a session does, the
@@ -23,7 +24,7 @@
 
 #include "receipt.h"
 
-#define VG_SESSIONS_CHANNEL "vigil_sessions" /* notified by 018_query.sql's trigger */
+#define VG_SESSIONS_CHANNEL "vigil_sessions" /* notified by 022_notify_session_ids.sql */
 
 struct vg_listener;
 
@@ -49,13 +50,16 @@ int vg_listener_landed(struct vg_listener *l, const struct vg_receipt *r);
 int vg_listener_ready(struct vg_listener *l);
 
 /*
- * When a session last changed, as far as this process knows (Unix ms, the
- * time the notification arrived), provided the listener confirmed within
- * max_age_ms that nothing else is pending; else INT64_MAX (nothing can be
- * vouched for: the connection is down or slow). A session read from
+ * When session `session` of `tenant` last changed, as far as this process
+ * knows (Unix ms, the time the notification naming it arrived, or one
+ * saying any session may have changed), provided the listener confirmed
+ * within max_age_ms that nothing else is pending; else INT64_MAX (nothing
+ * can be vouched for: the connection is down or slow). A session read from
  * PostgreSQL after this time is still what PostgreSQL holds, but for changes
- * made in the last max_age_ms.
+ * made in the last max_age_ms. Sessions are told apart by a hash: another
+ * session's change may count as this one's too (never the reverse).
  */
-int64_t vg_listener_unchanged_since(struct vg_listener *l, int64_t max_age_ms);
+int64_t vg_listener_unchanged_since(struct vg_listener *l, int64_t max_age_ms,
+                                    const char *tenant, const char *session);
 
 #endif

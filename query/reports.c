@@ -32,7 +32,7 @@ void vg_qreport_stats(struct vg_qreq *r)
 
 void vg_qreport_status(struct vg_qreq *r)
 {
-    const char *p[2] = {vg_qreq_tenant(r), r->env->cfg->worker_group};
+    const char *p[2] = {vg_qreq_tenant(r), r->env->worker_group};
     answer_json(r, VG_SQL_STATUS, 2, p);
 }
 
@@ -44,7 +44,7 @@ void vg_qreport_receipt(struct vg_qreq *r)
 {
     int64_t wait_ms;
     static _Thread_local struct vg_receipt rc;
-    if (vg_qreq_int(r, "wait_ms", 0, 0, r->env->cfg->query_max_wait_ms, &wait_ms))
+    if (vg_qreq_int(r, "wait_ms", 0, 0, r->cfg->query_max_wait_ms, &wait_ms))
         return;
     if (!r->arg_long || vg_receipt_decode(r->arg_long, strlen(r->arg_long), &rc))
         return (void)vg_qreq_error(r, 400, "invalid_parameter", "receipt",

@@ -116,6 +116,20 @@ int vg_qreq_text(struct vg_qreq *r, const char *name, size_t max, int name_rule,
     return 0;
 }
 
+/* A failed statement's answer: 503 for unavailable or busy, else 500. Returns 1. */
+static int db_failed(struct vg_qreq *r, const char *name, int rc, const char *err)
+{
+    vg_counter_add(vg_qstats.db_errors, 1);
+    if (rc == VG_ETRANSIENT || rc == VG_ETIMEOUT) {
+        vg_debug("%s: database unavailable: %s", r->route_label, err);
+        vg_qreq_error(r, 503, "database_unavailable", NULL, "the database is unavailable or busy");
+        r->reply.retry_after_s = RETRY_DB_S;
+        return 1;
+    }
+    vg_error("%s: statement %s failed: %s", r->route_label, name, err);
+    return vg_qreq_error(r, 500, "internal", NULL, "the query failed");
+}
+
 int vg_qreq_db(struct vg_qreq *r, const char *name, int nparams, const char *const *params,
                PGresult **res)
 {
@@ -126,17 +140,32 @@ int vg_qreq_db(struct vg_qreq *r, const char *name, int nparams, const char *con
         rc = vg_qpool_exec(conn, name, nparams, params, res, err, sizeof(err));
         vg_qpool_give(r->env->pool, conn, rc == VG_ETRANSIENT);
     }
-    if (rc == 0)
-        return 0;
-    vg_counter_add(vg_qstats.db_errors, 1);
-    if (rc == VG_ETRANSIENT || rc == VG_ETIMEOUT) {
-        vg_debug("%s: database unavailable: %s", r->route_label, err);
-        vg_qreq_error(r, 503, "database_unavailable", NULL, "the database is unavailable or busy");
-        r->reply.retry_after_s = RETRY_DB_S;
-        return 1;
+    return rc == 0 ? 0 : db_failed(r, name, rc, err);
+}
+
+int vg_qreq_db_deferred(struct vg_qreq *r, const char *name, int nparams,
+                        const char *const *params, PGresult **res, int64_t *read_ms)
+{
+    if (r->job_state == VG_JOB_DONE) {
+        r->job_state = VG_JOB_NONE;
+        *read_ms = r->job_read_ms;
+        *res = r->job.res;
+        r->job.res = NULL;
+        return r->job.rc == 0 ? 0 : db_failed(r, name, r->job.rc, r->job.err);
     }
-    vg_error("%s: statement %s failed: %s", r->route_label, name, err);
-    return vg_qreq_error(r, 500, "internal", NULL, "the query failed");
+    if (!r->can_defer || nparams > VG_QPIPE_PARAMS) {
+        *read_ms = vg_now_ms();
+        return vg_qreq_db(r, name, nparams, params, res);
+    }
+    r->job = (struct vg_qpipe_job){.stmt = name, .nparams = nparams};
+    for (int i = 0; i < nparams; i++) {
+        snprintf(r->job_args[i], sizeof(r->job_args[i]), "%s", params[i]);
+        r->job.params[i] = r->job_args[i];
+    }
+    r->job_read_ms = vg_now_ms();
+    r->job_state = VG_JOB_QUEUED;
+    r->defer = 1;
+    return 2;
 }
 
 const char *vg_qreq_tenant(const struct vg_qreq *r)
@@ -164,12 +193,12 @@ static int authenticate(struct vg_qreq *r)
     if (auth && !strncasecmp(auth, "Bearer ", 7)) {
         const char *key = auth + 7;
         size_t len = strlen(key);
-        if (is_admin(e->cfg, key, len)) {
+        if (is_admin(r->cfg, key, len)) {
             r->who = VG_WHO_ADMIN;
             return 0;
         }
         /* Secret keys only: a publishable key (it sits in a page) never reads. */
-        const struct vg_tenant *t = vg_policy_tenant_by_key(e->cfg, key, len, NULL);
+        const struct vg_tenant *t = vg_policy_tenant_by_key(r->cfg, key, len, NULL);
         if (t) {
             r->who = VG_WHO_TENANT;
             snprintf(r->tenant, sizeof(r->tenant), "%s", t->id);
@@ -250,6 +279,7 @@ void vg_qroutes_handle(struct vg_qreq *r)
     r->route_label = "other";
     r->route_index = -1;
     r->suspend = 0;
+    r->defer = 0;
     r->who = VG_WHO_NONE;
     r->tenant[0] = r->session[0] = '\0';
     free(r->arg_long);
@@ -291,6 +321,7 @@ void vg_qroutes_handle(struct vg_qreq *r)
 
 void vg_qreq_free(struct vg_qreq *r)
 {
+    PQclear(r->job.res); /* a read done for a client that left */
     free(r->arg_long);
     vg_buf_free(&r->reply.body);
 }

@@ -23,15 +23,19 @@
 #include <stdint.h>
 
 #include "cache.h"
+#include "cfgsnap.h"
 #include "config.h"
 #include "envelope.h"
 #include "listener.h"
+#include "pipe.h"
 #include "pool.h"
 #include "util.h"
 
 /* What every request shares, set up once by main.c. */
 struct vg_qenv {
-    const struct vg_config *cfg;
+    struct vg_cfgsnaps *snaps; /* the configuration, swapped on SIGHUP (r->cfg) */
+    const char *worker_group;  /* the settings read at start only */
+    int64_t max_staleness_ms;
     struct vg_qpool *pool;
     struct vg_listener *listener;
     struct vg_cache *cache;
@@ -55,6 +59,7 @@ struct vg_qreply {
 
 struct vg_qreq {
     const struct vg_qenv *env;
+    const struct vg_config *cfg; /* as the request began: tenants, keys, max_wait_ms */
     const char *method;
     const char *path;
     char arg[VG_ID_MAX + 1]; /* the {id} or {receipt} of the path (receipts: see arg_long) */
@@ -74,6 +79,16 @@ struct vg_qreq {
     uint64_t wait_gen;
     int64_t wake_ms;
     int no_wait;
+
+    /* A read through the pipeline (pipe.h): vg_qreq_db_deferred() fills
+     * job and sets defer; the server suspends the connection, queues the
+     * job, and runs the request again once it is done (job_state). */
+    int can_defer; /* set by the server when it has a pipeline */
+    int defer;
+    enum { VG_JOB_NONE, VG_JOB_QUEUED, VG_JOB_DONE } job_state;
+    struct vg_qpipe_job job;
+    char job_args[VG_QPIPE_PARAMS][VG_ID_MAX + 1];
+    int64_t job_read_ms;
 
     enum vg_who who;
     char tenant[VG_TENANT_MAX + 1]; /* the tenant read, "" for an admin over all */
@@ -128,6 +143,16 @@ int vg_qreq_text(struct vg_qreq *r, const char *name, size_t max, int name_rule,
  */
 int vg_qreq_db(struct vg_qreq *r, const char *name, int nparams, const char *const *params,
                PGresult **res);
+
+/*
+ * As vg_qreq_db(), and *read_ms when the read began (Unix ms), but through
+ * the pipeline when the server has one: then the first run returns 2
+ * (r->defer set: return without an answer) and the run after the read
+ * returns its outcome. nparams <= VG_QPIPE_PARAMS, each shorter than
+ * VG_ID_MAX.
+ */
+int vg_qreq_db_deferred(struct vg_qreq *r, const char *name, int nparams,
+                        const char *const *params, PGresult **res, int64_t *read_ms);
 
 /* The tenant to read as SQL text: NULL for an admin reading every tenant. */
 const char *vg_qreq_tenant(const struct vg_qreq *r);

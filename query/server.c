@@ -19,7 +19,8 @@ struct vg_qserver {
     struct MHD_Daemon *daemon;
     struct sockaddr_in addr;
     struct vg_qwait *waits;
-    atomic_int inflight; /* requests begun and not completed */
+    struct vg_qpipe *pipe; /* session reads, several to a round trip */
+    atomic_int inflight;   /* requests begun and not completed */
 };
 
 #define STOP_GRACE_MS 2000 /* for woken waiters to answer at shutdown */
@@ -27,6 +28,7 @@ struct vg_qserver {
 /* One request across the calls libmicrohttpd makes for it (con_cls). */
 struct box {
     struct vg_qreq r;
+    struct vg_cfgsnap *snap; /* r.cfg, held until the request completes */
     struct MHD_Connection *conn;
     int64_t start_ms;
 };
@@ -38,6 +40,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct box *b = *con_cls;
     if (b && *con_cls != cls) {
         vg_qreq_free(&b->r);
+        vg_cfgsnap_put(s->env->snaps, b->snap);
         free(b);
         atomic_fetch_sub(&s->inflight, 1);
     }
@@ -52,6 +55,29 @@ static void suspend(void *opaque)
 static void resume(void *opaque)
 {
     MHD_resume_connection(((struct box *)opaque)->conn);
+}
+
+/* A pipelined read is done (the dispatcher's thread): run the request again. */
+static void job_done(void *opaque)
+{
+    struct box *b = opaque;
+    b->r.job_state = VG_JOB_DONE;
+    MHD_resume_connection(b->conn);
+}
+
+/* Queues the read r deferred; its connection is suspended first, so the
+ * resume can never come before it. */
+static void defer(struct vg_qserver *s, struct box *b)
+{
+    b->r.defer = 0;
+    b->r.job.done = job_done;
+    b->r.job.opaque = b;
+    MHD_suspend_connection(b->conn);
+    if (vg_qpipe_submit(s->pipe, &b->r.job) == 0)
+        return;
+    b->r.can_defer = 0; /* stopping: read without the pipeline */
+    b->r.job_state = VG_JOB_NONE;
+    MHD_resume_connection(b->conn);
 }
 
 static int ready(void *opaque, char *reason, size_t reason_size)
@@ -127,12 +153,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         atomic_fetch_add(&s->inflight, 1);
         b->conn = conn;
         b->start_ms = vg_mono_ms();
-        b->r = (struct vg_qreq){.env = s->env, .method = method, .path = url, .lookup = lookup,
-                                .lookup_ctx = conn};
+        b->snap = vg_cfgsnap_get(s->env->snaps);
+        b->r = (struct vg_qreq){.env = s->env, .cfg = b->snap->cfg, .method = method,
+                                .path = url, .lookup = lookup, .lookup_ctx = conn,
+                                .can_defer = 1};
         *con_cls = b;
     }
     struct vg_qreq *r = &b->r;
     vg_qroutes_handle(r);
+    if (r->defer) {
+        defer(s, b);
+        return MHD_YES; /* run again when the read is done */
+    }
     if (r->suspend) {
         if (vg_qwait_add(s->waits, r->wait_gen, r->wake_ms, suspend, resume, b) == 0)
             return MHD_YES; /* run again when woken */
@@ -153,9 +185,9 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     vg_debug("http: %s", msg);
 }
 
-struct vg_qserver *vg_qserver_start(const struct vg_qenv *env, char *errstr, size_t errstr_size)
+struct vg_qserver *vg_qserver_start(const struct vg_qenv *env, const struct vg_config *cfg,
+                                    char *errstr, size_t errstr_size)
 {
-    const struct vg_config *cfg = env->cfg;
     struct vg_qserver *s = vg_xcalloc(1, sizeof(*s));
     s->env = env;
     if (vg_http_sockaddr(cfg->query_listen, (int)cfg->query_port, &s->addr)) {
@@ -164,6 +196,7 @@ struct vg_qserver *vg_qserver_start(const struct vg_qenv *env, char *errstr, siz
         return NULL;
     }
     s->waits = vg_qwait_start(env->listener, (size_t)cfg->query_connection_limit);
+    s->pipe = vg_qpipe_start(env->pool, (int)cfg->query_threads);
     unsigned threads = (unsigned)cfg->query_threads;
     s->daemon = MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
@@ -177,6 +210,8 @@ struct vg_qserver *vg_qserver_start(const struct vg_qenv *env, char *errstr, siz
         snprintf(errstr, errstr_size, "cannot listen on %s:%lld (port in use?)", cfg->query_listen,
                  (long long)cfg->query_port);
         vg_qwait_free(s->waits);
+        vg_qpipe_stop(s->pipe);
+        vg_qpipe_free(s->pipe);
         free(s);
         return NULL;
     }
@@ -199,7 +234,11 @@ void vg_qserver_stop(struct vg_qserver *s)
     for (int64_t end = vg_mono_ms() + STOP_GRACE_MS;
          atomic_load(&s->inflight) > 0 && vg_mono_ms() < end;)
         vg_sleep_ms(10, NULL);
+    /* Reads still queued run and resume their connections while the daemon
+     * runs; later ones are read without the pipeline. */
+    vg_qpipe_stop(s->pipe);
     MHD_stop_daemon(s->daemon);
+    vg_qpipe_free(s->pipe);
     vg_qwait_free(s->waits);
     free(s);
 }

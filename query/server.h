@@ -18,9 +18,11 @@
 
 struct vg_qserver;
 
-/* Starts serving env (which must outlive the server). NULL with errstr
- * filled if the port cannot be bound. */
-struct vg_qserver *vg_qserver_start(const struct vg_qenv *env, char *errstr, size_t errstr_size);
+/* Starts serving env (which must outlive the server) with cfg's listen
+ * address, threads and connection limit, read at start only. NULL with
+ * errstr filled if the port cannot be bound. */
+struct vg_qserver *vg_qserver_start(const struct vg_qenv *env, const struct vg_config *cfg,
+                                    char *errstr, size_t errstr_size);
 
 /* The port actually bound. */
 int vg_qserver_port(struct vg_qserver *s);

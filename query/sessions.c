@@ -202,8 +202,10 @@ static int target(struct vg_qreq *r)
 }
 
 /*
- * Loads the session of the path into s, from the cache if allowed.
- * Returns 0, or 1 with the reply set (404, 503).
+ * Loads the session of the path into s, from the cache if allowed (and then
+ * through the pipeline: a long-poll reads its row after the generation it
+ * waits on, so it reads at once). Returns 0, 1 with the reply set (404,
+ * 503), or 2 when the read was deferred (vg_qreq_db_deferred: no reply yet).
  */
 static int load(struct vg_qreq *r, struct rec *s, int cached)
 {
@@ -211,18 +213,23 @@ static int load(struct vg_qreq *r, struct rec *s, int cached)
     snprintf(key, sizeof(key), "vigil:s:%s/%s", r->tenant, r->arg);
     int64_t read_ms;
     vg_buf_reset(&s->raw);
-    const struct vg_config *cfg = r->env->cfg;
-    if (cached &&
+    if (cached && r->job_state != VG_JOB_DONE &&
         vg_cache_get(r->env->cache, key, &s->raw, &read_ms,
-                     vg_listener_unchanged_since(r->env->listener,
-                                                 cfg->query_cache_max_staleness_ms)) &&
+                     vg_listener_unchanged_since(r->env->listener, r->env->max_staleness_ms,
+                                                 r->tenant, r->arg)) &&
         rec_parse(s) == 0)
         return 0;
-    read_ms = vg_now_ms();
     const char *p[2] = {r->tenant, r->arg};
     PGresult *res;
-    if (vg_qreq_db(r, VG_SQL_SESSION, 2, p, &res))
-        return 1;
+    int rc;
+    if (cached) {
+        rc = vg_qreq_db_deferred(r, VG_SQL_SESSION, 2, p, &res, &read_ms);
+    } else {
+        read_ms = vg_now_ms();
+        rc = vg_qreq_db(r, VG_SQL_SESSION, 2, p, &res);
+    }
+    if (rc)
+        return rc;
     if (PQntuples(res) == 0) {
         PQclear(res);
         return vg_qreq_error(r, 404, "not_found", NULL, "no such session");
@@ -254,7 +261,7 @@ static void not_modified(struct vg_qreq *r, const struct rec *s)
 void vg_qsession_get(struct vg_qreq *r)
 {
     int64_t wait_ms;
-    if (target(r) || vg_qreq_int(r, "wait_ms", 0, 0, r->env->cfg->query_max_wait_ms, &wait_ms))
+    if (target(r) || vg_qreq_int(r, "wait_ms", 0, 0, r->cfg->query_max_wait_ms, &wait_ms))
         return;
     const char *inm = vg_qreq_header(r, "If-None-Match");
     struct rec s = {0};

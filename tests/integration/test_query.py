@@ -2,15 +2,18 @@
 """vigil-query on the real stack (DESIGN.md section 10): every route, the
 auth rules, ETag/304, long-polling, receipts (not landed while the workers
 are stopped, landed once they commit), the stats against the mart views,
-and the cache's staleness bound with Redis off, on, shared and killed.
+the cache's staleness bound with Redis off, on, shared and killed, a
+change to one session leaving the others cached, and a SIGHUP reload of the tenants' and admins' keys.
 
 Data goes through the producer and the workers, never straight into the
 tables. Every session id starts with this run's prefix; waits have
 deadlines, never fixed sleeps. Run through `./dev test -R query`.
 """
+import hashlib
 import json
 import os
 import random
+import signal
 import socket
 import string
 import subprocess
@@ -517,12 +520,122 @@ def test_cache_staleness_bound():
         subprocess.run([DEV, "stop", "redis"], stdout=subprocess.DEVNULL)
 
 
+def test_cache_drops_only_the_changed_session():
+    """A change to one session leaves the others cached past the bound
+    (022_notify_session_ids.sql names the sessions written)."""
+    kept, changed = RUN + "_k1", RUN + "_k2"
+    for sid in (kept, changed):
+        check(landed(start_session(sid)["receipt"]), "invalidation: the session lands")
+    local = Query(VIGIL_QUERY_CACHE_ENTRIES=1000)
+    hits = lambda: local.metric("vigil_query_cache_lookups_total",
+                                'cache="local",result="hit"') or 0
+    try:
+        # Other writes on the stack may send "any session" (a statement of
+        # more than 256 rows): such a round is tried again, three times at most.
+        for attempt in range(3):
+            q("/v1/sessions/" + kept, base=local.base)
+            read_at = time.monotonic()
+            before = q("/v1/sessions/" + changed, base=local.base)[2]["heartbeat_count"]
+            st, hb = post("/v1/sessions/%s/heartbeat" % changed, {})
+            check(st == 202 and landed(hb["receipt"]), "invalidation: the change lands", st, hb)
+            while time.monotonic() - read_at < STALENESS_MS / 1000 + 0.2:
+                time.sleep(0.05)  # past the bound: only a vouched-for entry serves
+            h0 = hits()
+            st, _, doc = q("/v1/sessions/" + kept, base=local.base)
+            kept_hit = st == 200 and hits() == h0 + 1
+            st, _, doc = q("/v1/sessions/" + changed, base=local.base)
+            check(st == 200 and doc["heartbeat_count"] > before,
+                  "invalidation: the changed session is read again", st, doc, before)
+            if kept_hit:
+                break
+        check(kept_hit, "invalidation: an unchanged session stays cached past the bound")
+    finally:
+        check(local.stop() == 0, "invalidation: vigil-query exits 0")
+
+
+# -- reload -------------------------------------------------------------------
+
+
+def write_reload_config(path, tenant_key, admin_key, threads):
+    """A private file: one tenant "demo" and one admin key; a rename makes a
+    reload never read half a file."""
+    sha = lambda k: hashlib.sha256(k.encode()).hexdigest()
+    text = """producer = { tenants = ( { id = "demo"; keys_sha256 = [ "%s" ]; } ); };
+query = { threads = %d; admin_keys_sha256 = [ "%s" ]; };
+""" % (sha(tenant_key), threads, sha(admin_key))
+    with open(path + ".new", "w") as f:
+        f.write(text)
+    os.replace(path + ".new", path)
+
+
+def log_has(r, text):
+    with open(r.log.name) as f:
+        return text in f.read()
+
+
+def wait_for(cond, seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+def test_sighup_reloads_keys():
+    sid = RUN + "_r1"
+    c = start_session(sid)
+    check(landed(c["receipt"]), "the reload test's session lands")
+    conf = "%s/query-reload-%s.conf" % (os.environ.get("TMPDIR", "/tmp"), RUN)
+    old, new, admin_old, admin_new = RUN + "-old", RUN + "-new", RUN + "-adm1", RUN + "-adm2"
+    write_reload_config(conf, old, admin_old, 2)
+    r = Query(VIGIL_CONFIG=conf, VIGIL_LOG_LEVEL="info")
+    path = "/v1/sessions/" + sid
+    try:
+        st, hd, _ = q(path, key=old, base=r.base)
+        check(st == 200, "reload: the file's key reads its session", st)
+        check(q(path, key=new, base=r.base)[0] == 401, "reload: a key not yet in the file is 401")
+        check(q(path + "?tenant=demo", key=admin_old, base=r.base)[0] == 200,
+              "reload: the file's admin key reads")
+        # A long-poll begun before the reload finishes on the keys it began with.
+        polled = {}
+        poll = threading.Thread(target=lambda: polled.update(st=q(
+            path + "?wait_ms=1500", key=old, base=r.base,
+            headers={"If-None-Match": hd.get("ETag", "")})[0]))
+        poll.start()
+
+        write_reload_config(conf, new, admin_new, 3)
+        r.proc.send_signal(signal.SIGHUP)
+        check(wait_for(lambda: q(path, key=new, base=r.base)[0] == 200),
+              "reload: the key added to the file reads after SIGHUP", r.log.name)
+        check(q(path, key=old, base=r.base)[0] == 401, "reload: the key removed is refused")
+        check(q(path + "?tenant=demo", key=admin_new, base=r.base)[0] == 200
+              and q(path + "?tenant=demo", key=admin_old, base=r.base)[0] == 401,
+              "reload: the admin keys follow the file")
+        check(wait_for(lambda: log_has(r, "query.threads changed in the file")),
+              "reload: a setting read at start only is logged as needing a restart", r.log.name)
+        poll.join(30)
+        check(polled.get("st") == 304, "reload: a long-poll in flight finishes", polled)
+
+        with open(conf, "w") as f:
+            f.write("query = { threads = \"x\"; };\n")
+        r.proc.send_signal(signal.SIGHUP)
+        check(wait_for(lambda: log_has(r, "configuration not reloaded")),
+              "reload: a broken file is logged", r.log.name)
+        check(q(path, key=new, base=r.base)[0] == 200, "reload: a broken file keeps the keys")
+    finally:
+        check(r.stop() == 0, "reload: vigil-query exits 0 after its reloads")
+        os.unlink(conf)
+
+
 def main():
     only = sys.argv[1:]
     tests = [("routes", lambda: test_long_poll_and_end(test_session_routes_and_auth())),
              ("stats", test_stats_match_the_mart_views), ("status", test_status),
              ("receipts", test_receipts_wait_for_the_commit),
-             ("cache", test_cache_staleness_bound)]
+             ("cache", test_cache_staleness_bound),
+             ("invalidation", test_cache_drops_only_the_changed_session),
+             ("reload", test_sighup_reloads_keys)]
     for name, fn in tests:
         if only and name not in only:
             continue
