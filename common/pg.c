@@ -263,33 +263,51 @@ void vg_copy_int(struct vg_buf *row, int64_t v, int last)
     vg_buf_append(row, text, (size_t)n);
 }
 
-int vg_pg_copy(PGconn *conn, const char *copy_sql, const struct vg_buf *data, char *errstr,
-               size_t errstr_size)
+int vg_pg_copy_begin(PGconn *conn, const char *copy_sql, char *errstr, size_t errstr_size)
 {
     PGresult *r = PQexec(conn, copy_sql);
+    int rc = 0;
     if (PQresultStatus(r) != PGRES_COPY_IN) {
         vg_pg_error(conn, r, errstr, errstr_size);
-        int rc = vg_pg_classify(conn, r);
-        PQclear(r);
-        return rc;
+        rc = vg_pg_classify(conn, r);
     }
     PQclear(r);
-    int ok = 1;
-    for (size_t off = 0; ok && off < data->len; off += 1 << 20) {
-        size_t n = VG_MIN(data->len - off, (size_t)1 << 20);
-        ok = PQputCopyData(conn, data->data + off, (int)n) == 1;
-    }
+    return rc;
+}
+
+/* Sends all of rows and empties it. */
+static int copy_send(PGconn *conn, struct vg_buf *rows, char *errstr, size_t errstr_size)
+{
+    int ok = rows->len == 0 || PQputCopyData(conn, rows->data, (int)rows->len) == 1;
+    vg_buf_reset(rows);
+    if (ok)
+        return 0;
+    vg_pg_error(conn, NULL, errstr, errstr_size);
+    return VG_ETRANSIENT;
+}
+
+int vg_pg_copy_put(PGconn *conn, struct vg_buf *rows, char *errstr, size_t errstr_size)
+{
+    return rows->len < VG_COPY_CHUNK ? 0 : copy_send(conn, rows, errstr, errstr_size);
+}
+
+int vg_pg_copy_end(PGconn *conn, struct vg_buf *rows, int failed, char *errstr,
+                   size_t errstr_size)
+{
+    int rc = failed ? 0 : copy_send(conn, rows, errstr, errstr_size);
+    vg_buf_reset(rows);
+    int ok = !failed && rc == 0;
     if (PQputCopyEnd(conn, ok ? NULL : "client failed to send data") != 1)
         ok = 0;
-    int rc = 0;
+    PGresult *r;
     while ((r = PQgetResult(conn)) != NULL) {
-        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0 && !failed) {
             vg_pg_error(conn, r, errstr, errstr_size);
             rc = vg_pg_classify(conn, r);
         }
         PQclear(r);
     }
-    if (!ok && rc == 0) {
+    if (!ok && rc == 0 && !failed) {
         vg_pg_error(conn, NULL, errstr, errstr_size);
         rc = VG_ETRANSIENT;
     }
