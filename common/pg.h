@@ -85,10 +85,21 @@ void vg_pg_connect_error(const char *url, PGconn *conn, char *errstr, size_t err
 void vg_copy_str(struct vg_buf *row, const char *s, int last);
 void vg_copy_strn(struct vg_buf *row, const char *s, size_t n, int last);
 void vg_copy_int(struct vg_buf *row, int64_t v, int last);
-/* Sends data as the whole input of copy_sql ("COPY t (cols) FROM STDIN").
- * Returns 0 or a classified error with errstr filled. */
-int vg_pg_copy(PGconn *conn, const char *copy_sql, const struct vg_buf *data, char *errstr,
-               size_t errstr_size) VG_MUSTCHECK;
+/* COPY copy_sql ("COPY t (cols) FROM STDIN") sent while it is built, so that
+ * neither the caller's buffer nor libpq's grows to the whole input.
+ * vg_pg_copy_begin() starts it. vg_pg_copy_put() sends the rows in `rows`
+ * once they reach VG_COPY_CHUNK bytes, and empties it. vg_pg_copy_end()
+ * sends what is left (nothing when `failed`, which aborts the COPY) and
+ * reads the result; every begun COPY must be ended, a failed put included.
+ * Each returns 0 or a classified error with errstr filled (end leaves errstr
+ * to the failure that set `failed`). */
+#define VG_COPY_CHUNK (256 * 1024)
+int vg_pg_copy_begin(PGconn *conn, const char *copy_sql, char *errstr,
+                     size_t errstr_size) VG_MUSTCHECK;
+int vg_pg_copy_put(PGconn *conn, struct vg_buf *rows, char *errstr,
+                   size_t errstr_size) VG_MUSTCHECK;
+int vg_pg_copy_end(PGconn *conn, struct vg_buf *rows, int failed, char *errstr,
+                   size_t errstr_size) VG_MUSTCHECK;
 
 /* Appends s (NULL: SQL NULL) as the next element of a PostgreSQL array
  * literal built in b ("{" is written before the first, vg_pg_array_end()

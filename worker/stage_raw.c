@@ -130,6 +130,32 @@ static void copy_row(struct vg_buf *row, const struct vg_msg *m, const struct vg
     " received_at, url, properties, body, topic, partition, \"offset\", kind, status, reason,"     \
     " started_at, expires_at, attributes"
 
+/* Whether a message gives vg_in a row: events and signals not refused. */
+static int lands(const struct vg_msg *m)
+{
+    return !m->refused && m->kind != VG_MSG_COMMAND;
+}
+
+/* The COPY of the slice into vg_in, sent a chunk (VG_COPY_CHUNK) at a time
+ * as its rows are built, so that the buffer holds a chunk, not a batch.
+ * Returns 0 or a classified error. */
+static int copy_slice(struct vg_stage_ctx *s)
+{
+    int rc = vg_pg_copy_begin(s->conn, "COPY vg_in (ord, " EVENT_COLUMNS ") FROM STDIN",
+                              s->errstr, sizeof(s->errstr));
+    if (rc)
+        return rc;
+    vg_buf_reset(&s->copy);
+    for (size_t i = s->first; i < s->first + s->count && rc == 0; i++) {
+        if (!lands(&s->batch->msgs[i]))
+            continue;
+        copy_row(&s->copy, &s->batch->msgs[i], &s->events[i], (int)i);
+        rc = vg_pg_copy_put(s->conn, &s->copy, s->errstr, sizeof(s->errstr));
+    }
+    int end = vg_pg_copy_end(s->conn, &s->copy, rc != 0, s->errstr, sizeof(s->errstr));
+    return rc ? rc : end;
+}
+
 /* Within the batch, the first copy of an event (by ord) is the one kept. */
 static const char keep_new_sql[] =
     "WITH ids AS ("
@@ -153,21 +179,13 @@ int vg_stage_raw(struct vg_stage_ctx *s)
             return rc;
     if ((rc = ensure_partitions(s)))
         return rc;
-    vg_buf_reset(&s->copy);
-    size_t rows = 0;
-    for (size_t i = s->first; i < s->first + s->count; i++) {
-        const struct vg_msg *m = &s->batch->msgs[i];
-        if (m->refused || m->kind == VG_MSG_COMMAND)
-            continue;
-        copy_row(&s->copy, m, &s->events[i], (int)i);
-        rows++;
-    }
     s->slice_new = 0;
+    size_t rows = 0;
+    for (size_t i = s->first; i < s->first + s->count; i++)
+        rows += (size_t)lands(&s->batch->msgs[i]);
     if (rows == 0)
         return 0;
-    if ((rc = vg_pg_copy(s->conn, "COPY vg_in (ord, " EVENT_COLUMNS ") FROM STDIN", &s->copy,
-                         s->errstr, sizeof(s->errstr))) ||
-        (rc = vg__stage_exec(s, keep_new_sql)))
+    if ((rc = copy_slice(s)) || (rc = vg__stage_exec(s, keep_new_sql)))
         return rc;
     PGresult *r;
     if ((rc = vg_pg_query(s->conn, &r, "SELECT count(*) FROM vg_fresh", 0, NULL, s->errstr,

@@ -304,6 +304,45 @@ static void test_pipeline_status_shows_no_lag_once_everything_landed(void **stat
     itest_close(&t);
 }
 
+/* Batches whose COPY is sent in several chunks (VG_COPY_CHUNK, 256 KiB): 600
+ * events of about 2.5 KB, sent at once, land once each, with properties
+ * whose escapes (a backslash, a tab) may fall on a chunk's edge intact. */
+static void test_batches_past_a_copy_chunk_land_whole(void **state)
+{
+    (void)state;
+    enum { EVENTS = 600 };
+    struct itest t;
+    itest_open(&t, "chunks");
+    struct vg_buf props = {0};
+    vg_buf_puts(&props, "{\"text\":\"");
+    for (int i = 0; i < 2400; i++)
+        vg_buf_puts(&props, i % 60 == 0 ? "\\t\\\\" : "x");
+    vg_buf_puts(&props, "\"}");
+    size_t cap = props.len + 1024;
+    char *value = malloc(cap);
+    char key[128], sid[16], id[37];
+    for (int i = 0; i < EVENTS; i++) {
+        itest_uuid(id);
+        snprintf(sid, sizeof(sid), "s-%d", i % 7);
+        snprintf(key, sizeof(key), "%s/%s", t.tenant, sid);
+        itest_event(&t, value, cap, id, "page.view", sid, NULL, NULL, props.data);
+        itest_produce(&t, t.cfg->topic_events, key, value);
+    }
+    itest_flush(&t);
+    if (!ITEST_WAIT(tenant_count(&t, raw_sql) >= EVENTS, LAND_TIMEOUT_MS))
+        fail_msg("only %lld of %d events landed", tenant_count(&t, raw_sql), EVENTS);
+    const char *p[2] = {t.tenant, props.data};
+    assert_int_equal(itest_count(&t,
+                                 "SELECT count(*) FROM staging.events WHERE tenant_id = $1 AND "
+                                 "properties = $2::jsonb",
+                                 2, p),
+                     EVENTS);
+    assert_int_equal(tenant_count(&t, raw_sql), EVENTS);
+    free(value);
+    vg_buf_free(&props);
+    itest_close(&t);
+}
+
 static void test_unicode_escapes_and_large_properties_arrive_intact(void **state)
 {
     struct itest t;
@@ -373,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_a_batch_of_nothing_but_poison_is_dead_lettered),
         cmocka_unit_test(test_pipeline_status_shows_no_lag_once_everything_landed),
         cmocka_unit_test(test_unicode_escapes_and_large_properties_arrive_intact),
+        cmocka_unit_test(test_batches_past_a_copy_chunk_land_whole),
         cmocka_unit_test(test_duplicates_and_a_killed_worker_land_exactly_once),
         cmocka_unit_test_teardown(test_a_third_worker_joining_and_leaving_changes_nothing,
                                   teardown),

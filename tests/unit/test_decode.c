@@ -200,6 +200,25 @@ static void test_copy_text_escaping(void **state)
     vg_buf_free(&row);
 }
 
+/* Escapes first, last and side by side, a NUL inside a counted string, an
+ * empty field and one without escapes: each byte as before, in order. */
+static void test_copy_text_runs(void **state)
+{
+    (void)state;
+    struct vg_buf row = {0};
+    vg_copy_strn(&row, "\\\\x\t\t", 5, 0);
+    vg_copy_strn(&row, "a\0b\n", 4, 0);
+    vg_copy_str(&row, "", 0);
+    vg_copy_str(&row, "plain text", 1);
+    static const char want[] = "\\\\\\\\x\\t\\t\t"
+                               "a\0b\\n\t"
+                               "\t"
+                               "plain text\n";
+    assert_int_equal(row.len, sizeof(want) - 1);
+    assert_memory_equal(row.data, want, sizeof(want) - 1);
+    vg_buf_free(&row);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +226,7 @@ int main(void)
         cmocka_unit_test(test_signal_fields_are_read),
         cmocka_unit_test(test_commands_are_verified_at_decode),
         cmocka_unit_test(test_copy_text_escaping),
+        cmocka_unit_test(test_copy_text_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
